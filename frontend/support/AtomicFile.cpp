@@ -1,0 +1,90 @@
+#include "AtomicFile.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <unistd.h>
+#include <vector>
+
+namespace kiln {
+
+Result<AtomicFile> AtomicFile::create(const std::string &path) {
+  std::string pattern = path + ".tmp.XXXXXX";
+  std::vector<char> name(pattern.begin(), pattern.end());
+  name.push_back('\0');
+  int fd = ::mkstemp(name.data());
+  if (fd < 0)
+    return makeError(path, ": cannot create temporary file: ",
+                     std::strerror(errno));
+  std::FILE *file = ::fdopen(fd, "wb");
+  if (!file) {
+    int err = errno;
+    ::close(fd);
+    ::unlink(name.data());
+    return makeError(path, ": cannot open temporary file: ",
+                     std::strerror(err));
+  }
+  return AtomicFile(path, std::string(name.data()), file);
+}
+
+AtomicFile::AtomicFile(AtomicFile &&other) noexcept
+    : path_(std::move(other.path_)), tempPath_(std::move(other.tempPath_)),
+      file_(other.file_), written_(other.written_) {
+  other.file_ = nullptr;
+  other.tempPath_.clear();
+}
+
+AtomicFile::~AtomicFile() { abandon(); }
+
+void AtomicFile::abandon() {
+  if (file_) {
+    std::fclose(file_);
+    file_ = nullptr;
+  }
+  if (!tempPath_.empty()) {
+    ::unlink(tempPath_.c_str());
+    tempPath_.clear();
+  }
+}
+
+Status AtomicFile::write(const void *data, size_t size) {
+  if (!file_)
+    return makeError(path_, ": write after the file was closed");
+  if (size > 0 && std::fwrite(data, 1, size, file_) != size)
+    return makeError(path_, ": write failed: ", std::strerror(errno));
+  written_ += size;
+  return Status::success();
+}
+
+Status AtomicFile::writeZeros(size_t count) {
+  static const uint8_t zeros[4096] = {};
+  while (count > 0) {
+    size_t chunk = count < sizeof(zeros) ? count : sizeof(zeros);
+    KILN_TRY(write(zeros, chunk));
+    count -= chunk;
+  }
+  return Status::success();
+}
+
+Status AtomicFile::commit() {
+  if (!file_)
+    return makeError(path_, ": commit after the file was closed");
+  bool flushed = std::fflush(file_) == 0 && ::fsync(::fileno(file_)) == 0;
+  int err = errno;
+  bool closed = std::fclose(file_) == 0;
+  file_ = nullptr;
+  if (!flushed || !closed) {
+    abandon();
+    return makeError(path_, ": cannot finish writing: ", std::strerror(err));
+  }
+  if (std::rename(tempPath_.c_str(), path_.c_str()) != 0) {
+    err = errno;
+    abandon();
+    return makeError(path_, ": cannot rename temporary file into place: ",
+                     std::strerror(err));
+  }
+  tempPath_.clear();
+  return Status::success();
+}
+
+} // namespace kiln

@@ -1,0 +1,22 @@
+// Each `kiln` subcommand lives in its own file and registers itself on the
+// top-level parser; main() runs the one the user named.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+namespace kiln::cli {
+
+struct Command {
+  CLI::App *app;
+  std::function<int()> run; // returns the process exit code
+};
+
+Command addInfoCommand(CLI::App &parent);
+Command addSynthCommand(CLI::App &parent);
+
+// Prints "kiln: error: <message>" on stderr and returns exit code 1.
+int reportError(const std::string &message);
+
+} // namespace kiln::cli
