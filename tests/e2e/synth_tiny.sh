@@ -11,7 +11,7 @@ import json, sys
 info = json.load(sys.stdin)
 assert info["architecture"] == "llama"
 assert info["metadata"]["general.file_type"] == 2
-assert info["totals"]["tensors_by_type"] == {"f32": 5, "q4_0": 19}
+assert info["totals"]["tensors_by_type"] == {"f32": 5, "q4_0": 16}
 assert info["tokenizer"]["tokens"] == 32000
 ' || fail "synth output"
 

@@ -31,13 +31,20 @@ int main(int argc, char **argv) {
   CLI::App *help = app.add_subcommand("help", "Show help for kiln or a command");
   help->add_option("command", helpTopic, "Command to describe");
 
+  // Rendered before parsing: once a subcommand is parsed, CLI11 renders
+  // that subcommand's help instead.
+  std::string mainHelp = app.help();
+  std::vector<std::string> commandHelp;
+  for (const Command &command : commands)
+    commandHelp.push_back(command.app->help());
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success &e) { // --help and friends
     return app.exit(e);
   } catch (const CLI::ParseError &e) {
     if (argc <= 1) {
-      std::cout << app.help();
+      std::cout << mainHelp;
       return 2;
     }
     std::cerr << "kiln: error: " << e.what()
@@ -47,12 +54,12 @@ int main(int argc, char **argv) {
 
   if (help->parsed()) {
     if (helpTopic.empty()) {
-      std::cout << app.help();
+      std::cout << mainHelp;
       return 0;
     }
-    for (const Command &command : commands)
-      if (command.app->get_name() == helpTopic) {
-        std::cout << command.app->help();
+    for (size_t i = 0; i < commands.size(); ++i)
+      if (commands[i].app->get_name() == helpTopic) {
+        std::cout << commandHelp[i];
         return 0;
       }
     return reportError("no command named '" + helpTopic + "' (see 'kiln help')");
