@@ -121,7 +121,8 @@ Status GgufWriter::addTensor(std::string name, GgmlType type,
                      std::to_string(expected));
   }
   fillers_.push_back([data](std::span<uint8_t> out) {
-    std::memcpy(out.data(), data.data(), data.size());
+    if (!data.empty())
+      std::memcpy(out.data(), data.data(), data.size());
     return Status::success();
   });
   return Status::success();

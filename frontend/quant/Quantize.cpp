@@ -161,6 +161,8 @@ Status quantize(GgmlType type, std::span<const float> src,
     return makeError("quantize ", std::string(info.name), ": ",
                      std::to_string(dst.size()), " bytes given for ",
                      std::to_string(src.size()), " elements");
+  if (src.empty()) // empty spans may hold null pointers: no memcpy
+    return Status::success();
   const float *in = src.data();
   uint8_t *out = dst.data();
   switch (type) {
