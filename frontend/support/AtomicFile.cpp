@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <vector>
 
@@ -66,9 +67,26 @@ Status AtomicFile::writeZeros(size_t count) {
   return Status::success();
 }
 
+namespace {
+
+// mkstemp creates files readable by the owner only; a user's output file
+// gets the permissions a plain open() would give it, or keeps those of the
+// file it replaces.
+mode_t outputMode(const std::string &path) {
+  struct stat existing {};
+  if (::stat(path.c_str(), &existing) == 0)
+    return existing.st_mode & 07777;
+  mode_t mask = ::umask(0);
+  ::umask(mask);
+  return 0666 & ~mask;
+}
+
+} // namespace
+
 Status AtomicFile::commit() {
   if (!file_)
     return makeError(path_, ": commit after the file was closed");
+  ::fchmod(::fileno(file_), outputMode(path_));
   bool flushed = std::fflush(file_) == 0 && ::fsync(::fileno(file_)) == 0;
   int err = errno;
   bool closed = std::fclose(file_) == 0;

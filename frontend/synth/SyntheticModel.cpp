@@ -41,7 +41,8 @@ uint64_t mix(uint64_t x) {
   return x ^ (x >> 31);
 }
 
-// xoshiro256** with Box-Muller normals.
+// xoshiro256** with normals by Marsaglia's polar method (no trigonometry:
+// one log and one square root per pair, which keeps synth I/O bound).
 class NormalGenerator {
 public:
   explicit NormalGenerator(uint64_t seed) {
@@ -50,19 +51,25 @@ public:
   }
   void fill(float *out, size_t count, float stddev) {
     for (size_t i = 0; i < count; i += 2) {
-      // u1 in (0, 1] so the log is finite; u2 in [0, 1).
-      double u1 = (static_cast<double>(next() >> 11) + 1.0) * 0x1p-53;
-      double u2 = static_cast<double>(next() >> 11) * 0x1p-53;
-      double radius = stddev * std::sqrt(-2.0 * std::log(u1));
-      double angle = 2.0 * M_PI * u2;
-      out[i] = static_cast<float>(radius * std::cos(angle));
+      float u, v, s;
+      do { // a uniform point in the unit disc, not the origin
+        u = uniformSigned();
+        v = uniformSigned();
+        s = u * u + v * v;
+      } while (s >= 1.0f || s == 0.0f);
+      float factor = stddev * std::sqrt(-2.0f * std::log(s) / s);
+      out[i] = u * factor;
       if (i + 1 < count)
-        out[i + 1] = static_cast<float>(radius * std::sin(angle));
+        out[i + 1] = v * factor;
     }
   }
 
 private:
   static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+  // Uniform in [-1, 1) with 24 random bits.
+  float uniformSigned() {
+    return static_cast<float>(next() >> 40) * 0x1p-23f - 1.0f;
+  }
   uint64_t next() {
     uint64_t result = rotl(state_[1] * 5, 7) * 9;
     uint64_t t = state_[1] << 17;

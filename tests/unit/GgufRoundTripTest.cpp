@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 namespace kiln {
 namespace {
 
@@ -126,6 +128,27 @@ TEST(GgufWriter, AllValueTypesRoundTrip) {
   ASSERT_NE(v, nullptr);
   EXPECT_EQ(v->offset, 256u); // 8*8*4 bytes, already aligned to 32
   EXPECT_EQ(file->fileSize() % 32, 0u);
+}
+
+} // namespace
+} // namespace kiln
+
+namespace kiln {
+namespace {
+
+TEST(GgufWriter, OutputGetsOrdinaryPermissions) {
+  test::TempDir dir;
+  GgufWriter writer;
+  writer.metadata().set("general.architecture", "llama");
+  std::string path = dir.file("out.gguf");
+  mode_t mask = ::umask(022);
+  ASSERT_TRUE(writer.write(path).ok());
+  ::umask(mask);
+  using std::filesystem::perms;
+  perms actual = std::filesystem::status(path).permissions();
+  EXPECT_EQ(actual & perms::all,
+            perms::owner_read | perms::owner_write | perms::group_read |
+                perms::others_read);
 }
 
 } // namespace
