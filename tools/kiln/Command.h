@@ -15,6 +15,9 @@ struct Command {
 
 Command addInfoCommand(CLI::App &parent);
 Command addSynthCommand(CLI::App &parent);
+#ifdef KILN_HAVE_COMPILER
+Command addCompileCommand(CLI::App &parent);
+#endif
 
 // Prints "kiln: error: <message>" on stderr and returns exit code 1.
 int reportError(const std::string &message);

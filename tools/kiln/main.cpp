@@ -25,6 +25,9 @@ int main(int argc, char **argv) {
   std::vector<Command> commands;
   commands.push_back(addInfoCommand(app));
   commands.push_back(addSynthCommand(app));
+#ifdef KILN_HAVE_COMPILER
+  commands.push_back(addCompileCommand(app));
+#endif
 
   // `kiln help [COMMAND]` is the same as `kiln [COMMAND] --help`.
   std::string helpTopic;
