@@ -1,0 +1,58 @@
+// Kernel descriptions: what one generated kernel computes, with every shape
+// and constant it is specialized to. Target independent: the CPU, CUDA and
+// OpenCL emitters each turn the same description into code.
+#pragma once
+
+#include "quant/GgmlType.h"
+
+#include <cstdint>
+#include <string>
+
+namespace kiln::codegen {
+
+enum class KernelKind {
+  Embedding,    // args: table, ids, out.          tasks: rows
+  Positions,    // args: out (i32).                tasks: 1
+  RmsNorm,      // args: x, weight, out.           tasks: rows
+  LayerNorm,    // args: x, weight, bias, out.     tasks: rows
+  Matmul,       // args: x, weight, [bias], out.   tasks: ceil(N / tile)
+  Rope,         // args: x, out.                   tasks: rows
+  KvStore,      // args: k, v, kcache, vcache.     tasks: rows
+  Attention,    // args: q, kcache, vcache, out.   tasks: heads
+  Add,          // args: a, b, out.                tasks: rows
+  Mul,          // args: a, b, out.                tasks: rows
+  Silu,         // args: x, out.                   tasks: rows
+  Gelu,         // args: x, out.                   tasks: rows
+  Softmax,      // args: x, out.                   tasks: rows
+  SliceColumns, // args: x, out.                   tasks: rows
+  LastRow,      // args: x, out.                   tasks: 1
+};
+
+const char *kernelKindName(KernelKind kind);
+
+struct KernelDesc {
+  KernelKind kind = KernelKind::Add;
+  int64_t cols = 0;    // input row width (K for matmul)
+  int64_t outCols = 0; // output row width (N for matmul)
+  GgmlType format = GgmlType::F32; // weight storage (matmul, embedding)
+  bool hasBias = false;
+  float epsilon = 0.0f;
+  float scale = 0.0f;
+  float freqBase = 0.0f;
+  float freqScale = 0.0f;
+  bool neox = false;
+  int64_t headDim = 0;
+  int64_t ropeDims = 0;
+  int64_t numHeads = 0;
+  int64_t numKvHeads = 0;
+  int64_t offset = 0;        // first column (slice)
+  int64_t contextLength = 0; // attention: positions in the KV cache
+
+  // Output columns computed by one matmul task.
+  static constexpr int64_t kMatmulTile = 16;
+
+  // A name unique to the computation: equal descriptions share a kernel.
+  std::string key() const;
+};
+
+} // namespace kiln::codegen

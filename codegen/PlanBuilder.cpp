@@ -1,0 +1,341 @@
+#include "PlanBuilder.h"
+
+#include "KilnDialect.h"
+#include "ModelBuilder.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+#include <map>
+
+using namespace mlir;
+
+namespace kiln::codegen {
+
+namespace {
+
+using namespace kiln::ir;
+using runtime::ActivationBuffer;
+using runtime::Slot;
+using runtime::SlotKind;
+using runtime::Step;
+
+int64_t colsOf(Value v) { return cast<RankedTensorType>(v.getType()).getDimSize(1); }
+bool isSingleRow(Value v) {
+  return cast<RankedTensorType>(v.getType()).getDimSize(0) == 1;
+}
+
+class PlanLowering {
+public:
+  explicit PlanLowering(LoweredModel &out) : out_(out) {}
+
+  Status lowerFunction(func::FuncOp func, runtime::EntryPoint &entry);
+
+private:
+  uint32_t kernelFor(const KernelDesc &desc);
+  uint32_t weightFor(WeightOp op);
+  uint32_t allocate(const ActivationBuffer &shape);
+  Slot slotOf(Value value);
+  Slot outputFor(Value result);
+  Status lowerOp(Operation *op, std::vector<Step> &steps);
+
+  LoweredModel &out_;
+  std::map<std::string, uint32_t> kernelIndex_;
+  std::map<std::string, uint32_t> weightIndex_;
+  llvm::DenseMap<Value, Slot> slots_;
+  std::vector<bool> bufferFree_;
+};
+
+uint32_t PlanLowering::kernelFor(const KernelDesc &desc) {
+  std::string key = desc.key();
+  auto found = kernelIndex_.find(key);
+  if (found != kernelIndex_.end())
+    return found->second;
+  uint32_t index = out_.kernels.size();
+  out_.kernels.push_back(desc);
+  out_.plan.kernelSymbols.push_back("kiln_" + std::to_string(index) + "_" +
+                                    kernelKindName(desc.kind));
+  kernelIndex_.emplace(key, index);
+  return index;
+}
+
+uint32_t PlanLowering::weightFor(WeightOp op) {
+  std::string name = op.getName().str();
+  auto [it, added] = weightIndex_.emplace(name, out_.plan.weightNames.size());
+  if (added)
+    out_.plan.weightNames.push_back(name);
+  return it->second;
+}
+
+uint32_t PlanLowering::allocate(const ActivationBuffer &shape) {
+  auto &buffers = out_.plan.buffers;
+  for (uint32_t i = 0; i < buffers.size(); ++i)
+    if (bufferFree_[i] && buffers[i].cols == shape.cols &&
+        buffers[i].elementBytes == shape.elementBytes &&
+        buffers[i].singleRow == shape.singleRow) {
+      bufferFree_[i] = false;
+      return i;
+    }
+  buffers.push_back(shape);
+  bufferFree_.push_back(false);
+  return buffers.size() - 1;
+}
+
+Slot PlanLowering::slotOf(Value value) { return slots_.lookup(value); }
+
+Slot PlanLowering::outputFor(Value result) {
+  auto type = cast<RankedTensorType>(result.getType());
+  ActivationBuffer shape;
+  shape.cols = type.getRank() == 2 ? type.getDimSize(1) : 1;
+  shape.elementBytes = 4; // f32 activations and i32 ids alike
+  shape.singleRow = type.getDimSize(0) == 1;
+  Slot slot{SlotKind::Activation, allocate(shape)};
+  slots_[result] = slot;
+  return slot;
+}
+
+Status PlanLowering::lowerOp(Operation *op, std::vector<Step> &steps) {
+  auto rowWise = [](int64_t perRow) { return runtime::TaskCount{0, perRow}; };
+  auto fixed = [](int64_t count) { return runtime::TaskCount{count, 0}; };
+  auto emit = [&](const KernelDesc &desc, std::vector<Slot> args,
+                  runtime::TaskCount tasks, bool singleRow) {
+    Step step;
+    step.kernel = kernelFor(desc);
+    step.args = std::move(args);
+    step.tasks = tasks;
+    step.singleRow = singleRow;
+    step.label = kernelKindName(desc.kind);
+    steps.push_back(std::move(step));
+  };
+
+  return llvm::TypeSwitch<Operation *, Status>(op)
+      .Case([&](WeightOp w) {
+        slots_[w.getResult()] = Slot{SlotKind::Weight, weightFor(w)};
+        return Status::success();
+      })
+      .Case([&](EmbeddingOp e) {
+        KernelDesc d;
+        d.kind = KernelKind::Embedding;
+        d.outCols = colsOf(e.getResult());
+        d.format = static_cast<GgmlType>(e.getTable().getType().getFormat());
+        Slot table = slotOf(e.getTable()), ids = slotOf(e.getIds());
+        emit(d, {table, ids, outputFor(e.getResult())}, rowWise(1),
+             isSingleRow(e.getResult()));
+        return Status::success();
+      })
+      .Case([&](PositionsOp p) {
+        KernelDesc d;
+        d.kind = KernelKind::Positions;
+        emit(d, {outputFor(p.getResult())}, fixed(1), false);
+        return Status::success();
+      })
+      .Case([&](RmsNormOp n) {
+        KernelDesc d;
+        d.kind = KernelKind::RmsNorm;
+        d.cols = d.outCols = colsOf(n.getInput());
+        d.epsilon = n.getEpsilon().convertToFloat();
+        Slot x = slotOf(n.getInput()), w = slotOf(n.getWeight());
+        emit(d, {x, w, outputFor(n.getResult())}, rowWise(1),
+             isSingleRow(n.getInput()));
+        return Status::success();
+      })
+      .Case([&](LayerNormOp n) {
+        KernelDesc d;
+        d.kind = KernelKind::LayerNorm;
+        d.cols = d.outCols = colsOf(n.getInput());
+        d.epsilon = n.getEpsilon().convertToFloat();
+        Slot x = slotOf(n.getInput()), w = slotOf(n.getWeight()),
+             b = slotOf(n.getBias());
+        emit(d, {x, w, b, outputFor(n.getResult())}, rowWise(1),
+             isSingleRow(n.getInput()));
+        return Status::success();
+      })
+      .Case([&](MatmulOp m) {
+        KernelDesc d;
+        d.kind = KernelKind::Matmul;
+        d.cols = colsOf(m.getInput());
+        d.outCols = colsOf(m.getResult());
+        d.format = static_cast<GgmlType>(m.getWeight().getType().getFormat());
+        d.hasBias = static_cast<bool>(m.getBias());
+        std::vector<Slot> args = {slotOf(m.getInput()), slotOf(m.getWeight())};
+        if (d.hasBias)
+          args.push_back(slotOf(m.getBias()));
+        args.push_back(outputFor(m.getResult()));
+        int64_t tiles = (d.outCols + KernelDesc::kMatmulTile - 1) /
+                        KernelDesc::kMatmulTile;
+        emit(d, std::move(args), fixed(tiles), isSingleRow(m.getInput()));
+        return Status::success();
+      })
+      .Case([&](RopeOp r) {
+        KernelDesc d;
+        d.kind = KernelKind::Rope;
+        d.cols = d.outCols = colsOf(r.getInput());
+        d.headDim = r.getHeadDim();
+        d.ropeDims = r.getRopeDims();
+        d.neox = r.getMode() == ir::RopeMode::neox;
+        d.freqBase = r.getFreqBase().convertToFloat();
+        d.freqScale = r.getFreqScale().convertToFloat();
+        Slot x = slotOf(r.getInput());
+        emit(d, {x, outputFor(r.getResult())}, rowWise(1),
+             isSingleRow(r.getInput()));
+        return Status::success();
+      })
+      .Case([&](AttentionOp a) {
+        auto module = a->getParentOfType<ModuleOp>();
+        auto context = module->getAttrOfType<IntegerAttr>(ir::kAttrContextLength);
+        if (!context)
+          return Status(makeError("module has no ", ir::kAttrContextLength));
+        uint32_t layer = a.getLayer();
+        Slot kCache{SlotKind::KeyCache, layer}, vCache{SlotKind::ValueCache, layer};
+        KernelDesc store;
+        store.kind = KernelKind::KvStore;
+        store.cols = store.outCols = colsOf(a.getKey());
+        store.contextLength = context.getInt();
+        bool single = isSingleRow(a.getQuery());
+        emit(store, {slotOf(a.getKey()), slotOf(a.getValue()), kCache, vCache},
+             rowWise(1), single);
+        KernelDesc d;
+        d.kind = KernelKind::Attention;
+        d.cols = d.outCols = colsOf(a.getQuery());
+        d.numHeads = a.getNumHeads();
+        d.numKvHeads = a.getNumKvHeads();
+        d.headDim = a.getHeadDim();
+        d.scale = a.getScale().convertToFloat();
+        d.contextLength = context.getInt();
+        Slot q = slotOf(a.getQuery());
+        emit(d, {q, kCache, vCache, outputFor(a.getResult())},
+             fixed(d.numHeads), single);
+        return Status::success();
+      })
+      .Case([&](AddOp o) {
+        KernelDesc d;
+        d.kind = KernelKind::Add;
+        d.cols = d.outCols = colsOf(o.getResult());
+        Slot a = slotOf(o.getLhs()), b = slotOf(o.getRhs());
+        emit(d, {a, b, outputFor(o.getResult())}, rowWise(1),
+             isSingleRow(o.getResult()));
+        return Status::success();
+      })
+      .Case([&](MulOp o) {
+        KernelDesc d;
+        d.kind = KernelKind::Mul;
+        d.cols = d.outCols = colsOf(o.getResult());
+        Slot a = slotOf(o.getLhs()), b = slotOf(o.getRhs());
+        emit(d, {a, b, outputFor(o.getResult())}, rowWise(1),
+             isSingleRow(o.getResult()));
+        return Status::success();
+      })
+      .Case([&](SiluOp o) {
+        KernelDesc d;
+        d.kind = KernelKind::Silu;
+        d.cols = d.outCols = colsOf(o.getResult());
+        Slot x = slotOf(o.getInput());
+        emit(d, {x, outputFor(o.getResult())}, rowWise(1),
+             isSingleRow(o.getResult()));
+        return Status::success();
+      })
+      .Case([&](GeluOp o) {
+        KernelDesc d;
+        d.kind = KernelKind::Gelu;
+        d.cols = d.outCols = colsOf(o.getResult());
+        Slot x = slotOf(o.getInput());
+        emit(d, {x, outputFor(o.getResult())}, rowWise(1),
+             isSingleRow(o.getResult()));
+        return Status::success();
+      })
+      .Case([&](SoftmaxOp o) {
+        KernelDesc d;
+        d.kind = KernelKind::Softmax;
+        d.cols = d.outCols = colsOf(o.getResult());
+        Slot x = slotOf(o.getInput());
+        emit(d, {x, outputFor(o.getResult())}, rowWise(1),
+             isSingleRow(o.getResult()));
+        return Status::success();
+      })
+      .Case([&](SliceColumnsOp s) {
+        KernelDesc d;
+        d.kind = KernelKind::SliceColumns;
+        d.cols = colsOf(s.getInput());
+        d.outCols = colsOf(s.getResult());
+        d.offset = s.getOffset();
+        Slot x = slotOf(s.getInput());
+        emit(d, {x, outputFor(s.getResult())}, rowWise(1),
+             isSingleRow(s.getResult()));
+        return Status::success();
+      })
+      .Case([&](LastRowOp l) {
+        KernelDesc d;
+        d.kind = KernelKind::LastRow;
+        d.cols = d.outCols = colsOf(l.getInput());
+        Slot x = slotOf(l.getInput());
+        emit(d, {x, outputFor(l.getResult())}, fixed(1), false);
+        return Status::success();
+      })
+      .Default([&](Operation *other) {
+        return Status(makeError("cannot lower '",
+                                other->getName().getStringRef().str(),
+                                "' to a kernel"));
+      });
+}
+
+Status PlanLowering::lowerFunction(func::FuncOp func,
+                                   runtime::EntryPoint &entry) {
+  slots_.clear();
+  bufferFree_.assign(out_.plan.buffers.size(), true);
+  Block &body = func.getBody().front();
+  slots_[body.getArgument(0)] = Slot{SlotKind::Tokens, 0};
+
+  // The last op that reads each value; its buffer is free after that.
+  llvm::DenseMap<Value, Operation *> lastUse;
+  for (Operation &op : body)
+    for (Value operand : op.getOperands())
+      lastUse[operand] = &op;
+
+  for (Operation &op : body) {
+    if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+      Slot result = slotOf(ret.getOperand(0));
+      if (result.kind != SlotKind::Activation)
+        return makeError("@", func.getName().str(),
+                         " must return an activation");
+      entry.logits = result.index;
+      entry.allRows = !isSingleRow(ret.getOperand(0));
+      continue;
+    }
+    KILN_TRY(lowerOp(&op, entry.steps));
+    for (Value operand : op.getOperands()) {
+      Slot slot = slotOf(operand);
+      if (lastUse.lookup(operand) == &op && slot.kind == SlotKind::Activation)
+        bufferFree_[slot.index] = true;
+    }
+  }
+  return Status::success();
+}
+
+} // namespace
+
+Result<LoweredModel> lowerToPlan(ModuleOp module) {
+  LoweredModel out;
+  auto intAttr = [&](const char *name) -> int64_t {
+    auto attr = module->getAttrOfType<IntegerAttr>(name);
+    return attr ? attr.getInt() : 0;
+  };
+  out.plan.numLayers = intAttr(ir::kAttrNumLayers);
+  out.plan.kvWidth = intAttr(ir::kAttrKvWidth);
+  out.plan.contextLength = intAttr(ir::kAttrContextLength);
+  out.plan.vocabSize = intAttr(ir::kAttrVocabSize);
+  if (out.plan.contextLength <= 0 || out.plan.vocabSize <= 0)
+    return makeError("module lacks the kiln.* size attributes");
+
+  PlanLowering lowering(out);
+  for (auto [name, entry] : {std::pair{"prefill", &out.plan.prefill},
+                             std::pair{"decode", &out.plan.decode}}) {
+    auto func = module.lookupSymbol<func::FuncOp>(name);
+    if (!func)
+      return makeError("module has no @", name, " function");
+    KILN_TRY(lowering.lowerFunction(func, *entry));
+  }
+  return out;
+}
+
+} // namespace kiln::codegen

@@ -1,0 +1,24 @@
+// Lowers a kiln module (after the graph passes) to an execution plan: one
+// kernel call per op (attention becomes a KV-cache store and the attention
+// proper), identical kernels shared, and activation buffers reused once the
+// value they hold is dead.
+#pragma once
+
+#include "KernelDesc.h"
+#include "runtime/ExecutionPlan.h"
+#include "support/Result.h"
+
+#include "mlir/IR/BuiltinOps.h"
+
+#include <vector>
+
+namespace kiln::codegen {
+
+struct LoweredModel {
+  runtime::ExecutionPlan plan;
+  std::vector<KernelDesc> kernels; // kernels[i] is plan.kernelSymbols[i]
+};
+
+Result<LoweredModel> lowerToPlan(mlir::ModuleOp module);
+
+} // namespace kiln::codegen

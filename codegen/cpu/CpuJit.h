@@ -1,0 +1,44 @@
+// Compiles a lowered model's kernels for the host CPU with LLVM and loads
+// them in process (ORC LLJIT). The JIT object owns the code: keep it alive
+// while the kernels run.
+#pragma once
+
+#include "PlanBuilder.h"
+#include "runtime/ExecutionPlan.h"
+#include "support/Result.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace llvm::orc {
+class LLJIT;
+}
+
+namespace kiln::codegen::cpu {
+
+struct CpuOptions {
+  // LLVM feature string, e.g. "+avx2,+fma,+f16c"; empty: the host's.
+  std::string features;
+  // Prints the optimized LLVM IR of the kernels to this file when set.
+  std::string dumpIrPath;
+};
+
+class CpuJit {
+public:
+  static Result<std::unique_ptr<CpuJit>> compile(const LoweredModel &model,
+                                                 const CpuOptions &options);
+  ~CpuJit();
+
+  // kernels()[i] runs plan.kernelSymbols[i].
+  const std::vector<runtime::KernelFn> &kernels() const { return kernels_; }
+  const std::string &cpuName() const { return cpuName_; }
+
+private:
+  CpuJit() = default;
+  std::unique_ptr<llvm::orc::LLJIT> jit_;
+  std::vector<runtime::KernelFn> kernels_;
+  std::string cpuName_;
+};
+
+} // namespace kiln::codegen::cpu

@@ -1,0 +1,378 @@
+#include "CpuKernelEmitter.h"
+
+#include "LoopEmitter.h"
+#include "WeightDecode.h"
+
+#include "llvm/IR/Intrinsics.h"
+
+#include <cmath>
+
+using namespace llvm;
+
+namespace kiln::codegen::cpu {
+
+namespace {
+
+// The body of one kernel: arguments of the KernelFn signature and helpers.
+struct Kernel {
+  Kernel(Module &module, const KernelDesc &desc, const std::string &symbol)
+      : builder(module.getContext()), e(builder), d(desc) {
+    LLVMContext &ctx = module.getContext();
+    auto *ptr = PointerType::get(ctx, 0);
+    auto *i64 = Type::getInt64Ty(ctx);
+    auto *type = FunctionType::get(Type::getVoidTy(ctx),
+                                   {ptr, i64, i64, i64, i64}, false);
+    fn = Function::Create(type, Function::ExternalLinkage, symbol, module);
+    fn->addFnAttr(Attribute::NoUnwind);
+    fn->addFnAttr("no-trapping-math", "true");
+    args = fn->getArg(0);
+    rows = fn->getArg(1);
+    position = fn->getArg(2);
+    begin = fn->getArg(3);
+    end = fn->getArg(4);
+    builder.SetInsertPoint(BasicBlock::Create(ctx, "entry", fn));
+    // Sums may be reassociated (vectorized); NaNs and infinities keep their
+    // meaning.
+    FastMathFlags flags;
+    flags.setAllowReassoc();
+    flags.setAllowContract();
+    builder.setFastMathFlags(flags);
+  }
+
+  Value *arg(int index) {
+    auto *ptr = PointerType::get(builder.getContext(), 0);
+    Value *slot = builder.CreateInBoundsGEP(ptr, args, e.c64(index));
+    return builder.CreateLoad(ptr, slot);
+  }
+  Value *rowPtr(Value *base, Value *row, int64_t cols) {
+    return e.at(e.f32(), base, builder.CreateMul(row, e.c64(cols)));
+  }
+  void finish() { builder.CreateRetVoid(); }
+
+  // sum_k a[k] * b[k]
+  Value *dot(Value *a, Value *b, int64_t count) {
+    return e.reduce(0, count, e.cf(0.0f), [&](Value *k, Value *acc) {
+      return builder.CreateFAdd(
+          acc, builder.CreateFMul(e.loadF32(a, k), e.loadF32(b, k)));
+    });
+  }
+
+  IRBuilder<> builder;
+  LoopEmitter e;
+  const KernelDesc &d;
+  Function *fn;
+  Value *args, *rows, *position, *begin, *end;
+};
+
+void emitEmbedding(Kernel &k) {
+  auto &b = k.builder;
+  Value *table = k.arg(0), *ids = k.arg(1), *out = k.arg(2);
+  int64_t stride = rowBytes(k.d.format, k.d.outCols);
+  k.e.forRange(k.begin, k.end, [&](Value *t) {
+    Value *id = b.CreateSExt(b.CreateLoad(k.e.i32(), k.e.at(k.e.i32(), ids, t)),
+                             k.e.i64());
+    Value *row = k.e.at(b.getInt8Ty(), table, b.CreateMul(id, k.e.c64(stride)));
+    emitDecodeRow(k.e, k.d.format, row, k.rowPtr(out, t, k.d.outCols),
+                  k.d.outCols);
+  });
+}
+
+void emitPositions(Kernel &k) {
+  auto &b = k.builder;
+  Value *out = k.arg(0);
+  k.e.forRange(k.e.c64(0), k.rows, [&](Value *t) {
+    Value *p = b.CreateTrunc(b.CreateAdd(k.position, t), k.e.i32());
+    b.CreateStore(p, k.e.at(k.e.i32(), out, t));
+  });
+}
+
+// Sums in double, as llama.cpp's norms do.
+Value *sumDouble(Kernel &k, int64_t count,
+                 const std::function<Value *(Value *)> &term) {
+  auto &b = k.builder;
+  return k.e.reduce(0, count, ConstantFP::get(b.getDoubleTy(), 0.0),
+                    [&](Value *c, Value *acc) {
+                      return b.CreateFAdd(acc, b.CreateFPExt(term(c), b.getDoubleTy()));
+                    });
+}
+
+void emitRmsNorm(Kernel &k) {
+  auto &b = k.builder;
+  Value *x = k.arg(0), *w = k.arg(1), *out = k.arg(2);
+  int64_t n = k.d.cols;
+  k.e.forRange(k.begin, k.end, [&](Value *t) {
+    Value *in = k.rowPtr(x, t, n), *res = k.rowPtr(out, t, n);
+    Value *sum = sumDouble(k, n, [&](Value *c) {
+      Value *v = k.e.loadF32(in, c);
+      return b.CreateFMul(v, v);
+    });
+    Value *mean = b.CreateFPTrunc(
+        b.CreateFDiv(sum, ConstantFP::get(b.getDoubleTy(), double(n))), k.e.f32());
+    Value *root = b.CreateUnaryIntrinsic(Intrinsic::sqrt,
+                                         b.CreateFAdd(mean, k.e.cf(k.d.epsilon)));
+    Value *scale = b.CreateFDiv(k.e.cf(1.0f), root);
+    k.e.forRange(0, n, [&](Value *c) {
+      Value *v = b.CreateFMul(k.e.loadF32(in, c), scale);
+      k.e.storeF32(b.CreateFMul(v, k.e.loadF32(w, c)), res, c);
+    });
+  });
+}
+
+void emitLayerNorm(Kernel &k) {
+  auto &b = k.builder;
+  Value *x = k.arg(0), *w = k.arg(1), *bias = k.arg(2), *out = k.arg(3);
+  int64_t n = k.d.cols;
+  auto *dbl = b.getDoubleTy();
+  k.e.forRange(k.begin, k.end, [&](Value *t) {
+    Value *in = k.rowPtr(x, t, n), *res = k.rowPtr(out, t, n);
+    Value *sum = sumDouble(k, n, [&](Value *c) { return k.e.loadF32(in, c); });
+    Value *mean = b.CreateFPTrunc(
+        b.CreateFDiv(sum, ConstantFP::get(dbl, double(n))), k.e.f32());
+    Value *sum2 = sumDouble(k, n, [&](Value *c) {
+      Value *v = b.CreateFSub(k.e.loadF32(in, c), mean);
+      return b.CreateFMul(v, v);
+    });
+    Value *variance = b.CreateFPTrunc(
+        b.CreateFDiv(sum2, ConstantFP::get(dbl, double(n))), k.e.f32());
+    Value *root = b.CreateUnaryIntrinsic(
+        Intrinsic::sqrt, b.CreateFAdd(variance, k.e.cf(k.d.epsilon)));
+    Value *scale = b.CreateFDiv(k.e.cf(1.0f), root);
+    k.e.forRange(0, n, [&](Value *c) {
+      Value *v = b.CreateFMul(b.CreateFSub(k.e.loadF32(in, c), mean), scale);
+      v = b.CreateFAdd(b.CreateFMul(v, k.e.loadF32(w, c)), k.e.loadF32(bias, c));
+      k.e.storeF32(v, res, c);
+    });
+  });
+}
+
+// Each task computes kMatmulTile output columns for every row: a weight row
+// is decoded once (into an L1-resident scratch row) and dotted with all
+// input rows.
+void emitMatmul(Kernel &k) {
+  auto &b = k.builder;
+  int64_t K = k.d.cols, N = k.d.outCols, tile = KernelDesc::kMatmulTile;
+  Value *x = k.arg(0), *w = k.arg(1);
+  Value *bias = k.d.hasBias ? k.arg(2) : nullptr;
+  Value *out = k.arg(k.d.hasBias ? 3 : 2);
+  Value *scratch = k.d.format == GgmlType::F32 ? nullptr : k.e.scratch(K);
+  int64_t stride = rowBytes(k.d.format, K);
+  Value *first = b.CreateMul(k.begin, k.e.c64(tile));
+  Value *last = b.CreateMul(k.end, k.e.c64(tile));
+  last = b.CreateSelect(b.CreateICmpSLT(last, k.e.c64(N)), last, k.e.c64(N));
+  k.e.forRange(first, last, [&](Value *n) {
+    Value *row = k.e.at(b.getInt8Ty(), w, b.CreateMul(n, k.e.c64(stride)));
+    Value *weights = row;
+    if (scratch) {
+      emitDecodeRow(k.e, k.d.format, row, scratch, K);
+      weights = scratch;
+    }
+    Value *add = bias ? k.e.loadF32(bias, n) : nullptr;
+    k.e.forRange(k.e.c64(0), k.rows, [&](Value *t) {
+      Value *acc = k.dot(k.rowPtr(x, t, K), weights, K);
+      if (add)
+        acc = b.CreateFAdd(acc, add);
+      k.e.storeF32(acc, out, b.CreateAdd(b.CreateMul(t, k.e.c64(N)), n));
+    });
+  });
+}
+
+// llama.cpp's rope: theta for pair i is p * freq_scale * base^(-2i/dims),
+// with base^(-2/dims) raised step by step in float as ggml does.
+void emitRope(Kernel &k) {
+  auto &b = k.builder;
+  Value *x = k.arg(0), *out = k.arg(1);
+  int64_t width = k.d.cols, hd = k.d.headDim, dims = k.d.ropeDims;
+  int64_t heads = width / hd;
+  float thetaScale = std::pow(k.d.freqBase, -2.0f / float(dims));
+  k.e.forRange(k.begin, k.end, [&](Value *t) {
+    Value *in = k.rowPtr(x, t, width), *res = k.rowPtr(out, t, width);
+    // Copy first: dimensions past rope_dims pass through unchanged.
+    if (dims < hd)
+      k.e.forRange(0, width, [&](Value *c) {
+        k.e.storeF32(k.e.loadF32(in, c), res, c);
+      });
+    Value *p = b.CreateSIToFP(b.CreateAdd(k.position, t), k.e.f32());
+    k.e.reduce(0, dims / 2, p, [&](Value *i, Value *thetaBase) {
+      Value *theta = b.CreateFMul(thetaBase, k.e.cf(k.d.freqScale));
+      Value *cos = k.e.callMath("cosf", theta);
+      Value *sin = k.e.callMath("sinf", theta);
+      Value *i0 = k.d.neox ? i : b.CreateShl(i, k.e.c64(1));
+      Value *i1 = b.CreateAdd(i0, k.e.c64(k.d.neox ? dims / 2 : 1));
+      k.e.forRange(0, heads, [&](Value *h) {
+        Value *headBase = b.CreateMul(h, k.e.c64(hd));
+        Value *a = b.CreateAdd(headBase, i0), *c = b.CreateAdd(headBase, i1);
+        Value *x0 = k.e.loadF32(in, a), *x1 = k.e.loadF32(in, c);
+        k.e.storeF32(b.CreateFSub(b.CreateFMul(x0, cos), b.CreateFMul(x1, sin)),
+                     res, a);
+        k.e.storeF32(b.CreateFAdd(b.CreateFMul(x0, sin), b.CreateFMul(x1, cos)),
+                     res, c);
+      });
+      return b.CreateFMul(thetaBase, k.e.cf(thetaScale));
+    });
+  });
+}
+
+void emitKvStore(Kernel &k) {
+  auto &b = k.builder;
+  Value *key = k.arg(0), *value = k.arg(1), *kc = k.arg(2), *vc = k.arg(3);
+  int64_t width = k.d.cols;
+  k.e.forRange(k.begin, k.end, [&](Value *t) {
+    Value *slot = b.CreateAdd(k.position, t);
+    Value *kin = k.rowPtr(key, t, width), *vin = k.rowPtr(value, t, width);
+    Value *kout = k.rowPtr(kc, slot, width), *vout = k.rowPtr(vc, slot, width);
+    k.e.forRange(0, width, [&](Value *c) {
+      k.e.storeF32(k.e.loadF32(kin, c), kout, c);
+      k.e.storeF32(k.e.loadF32(vin, c), vout, c);
+    });
+  });
+}
+
+// One task per query head: scores against every cached position up to the
+// query's own (causal), softmax, weighted sum of the values.
+void emitAttention(Kernel &k) {
+  auto &b = k.builder;
+  Value *q = k.arg(0), *kc = k.arg(1), *vc = k.arg(2), *out = k.arg(3);
+  int64_t width = k.d.cols, hd = k.d.headDim;
+  int64_t kvWidth = k.d.numKvHeads * hd;
+  int64_t group = k.d.numHeads / k.d.numKvHeads;
+  Value *scores = k.e.scratch(k.d.contextLength);
+  k.e.forRange(k.begin, k.end, [&](Value *h) {
+    Value *kvOffset = b.CreateMul(b.CreateUDiv(h, k.e.c64(group)), k.e.c64(hd));
+    Value *headOffset = b.CreateMul(h, k.e.c64(hd));
+    k.e.forRange(k.e.c64(0), k.rows, [&](Value *t) {
+      Value *count = b.CreateAdd(b.CreateAdd(k.position, t), k.e.c64(1));
+      Value *query = k.e.at(k.e.f32(), k.rowPtr(q, t, width), headOffset);
+      Value *max = k.e.reduce(k.e.c64(0), count,
+                              k.e.cf(-INFINITY), [&](Value *j, Value *m) {
+        Value *keyRow = k.e.at(k.e.f32(), k.rowPtr(kc, j, kvWidth), kvOffset);
+        Value *s = b.CreateFMul(k.dot(query, keyRow, hd), k.e.cf(k.d.scale));
+        k.e.storeF32(s, scores, j);
+        return b.CreateMaxNum(m, s);
+      });
+      Value *sum = k.e.reduce(k.e.c64(0), count, k.e.cf(0.0f),
+                              [&](Value *j, Value *acc) {
+        Value *w = k.e.callMath("expf", b.CreateFSub(k.e.loadF32(scores, j), max));
+        k.e.storeF32(w, scores, j);
+        return b.CreateFAdd(acc, w);
+      });
+      Value *inverse = b.CreateFDiv(k.e.cf(1.0f), sum);
+      Value *result = k.e.at(k.e.f32(), k.rowPtr(out, t, width), headOffset);
+      k.e.forRange(0, hd, [&](Value *c) { k.e.storeF32(k.e.cf(0.0f), result, c); });
+      k.e.forRange(k.e.c64(0), count, [&](Value *j) {
+        Value *w = b.CreateFMul(k.e.loadF32(scores, j), inverse);
+        Value *valueRow = k.e.at(k.e.f32(), k.rowPtr(vc, j, kvWidth), kvOffset);
+        k.e.forRange(0, hd, [&](Value *c) {
+          Value *acc = b.CreateFAdd(k.e.loadF32(result, c),
+                                    b.CreateFMul(w, k.e.loadF32(valueRow, c)));
+          k.e.storeF32(acc, result, c);
+        });
+      });
+    });
+  });
+}
+
+void emitBinary(Kernel &k, bool add) {
+  auto &b = k.builder;
+  Value *lhs = k.arg(0), *rhs = k.arg(1), *out = k.arg(2);
+  int64_t n = k.d.cols;
+  k.e.forRange(k.begin, k.end, [&](Value *t) {
+    Value *base = b.CreateMul(t, k.e.c64(n));
+    k.e.forRange(0, n, [&](Value *c) {
+      Value *i = b.CreateAdd(base, c);
+      Value *x = k.e.loadF32(lhs, i), *y = k.e.loadF32(rhs, i);
+      k.e.storeF32(add ? b.CreateFAdd(x, y) : b.CreateFMul(x, y), out, i);
+    });
+  });
+}
+
+void emitUnary(Kernel &k) {
+  auto &b = k.builder;
+  Value *x = k.arg(0), *out = k.arg(1);
+  int64_t n = k.d.cols;
+  k.e.forRange(k.begin, k.end, [&](Value *t) {
+    Value *in = k.rowPtr(x, t, n), *res = k.rowPtr(out, t, n);
+    if (k.d.kind == KernelKind::Softmax) {
+      Value *max = k.e.reduce(0, n, k.e.cf(-INFINITY), [&](Value *c, Value *m) {
+        return b.CreateMaxNum(m, k.e.loadF32(in, c));
+      });
+      Value *sum = k.e.reduce(0, n, k.e.cf(0.0f), [&](Value *c, Value *acc) {
+        Value *w = k.e.callMath("expf", b.CreateFSub(k.e.loadF32(in, c), max));
+        k.e.storeF32(w, res, c);
+        return b.CreateFAdd(acc, w);
+      });
+      Value *inverse = b.CreateFDiv(k.e.cf(1.0f), sum);
+      k.e.forRange(0, n, [&](Value *c) {
+        k.e.storeF32(b.CreateFMul(k.e.loadF32(res, c), inverse), res, c);
+      });
+      return;
+    }
+    k.e.forRange(0, n, [&](Value *c) {
+      Value *v = k.e.loadF32(in, c), *y;
+      if (k.d.kind == KernelKind::Silu) {
+        Value *e = k.e.callMath("expf", b.CreateFNeg(v));
+        y = b.CreateFDiv(v, b.CreateFAdd(k.e.cf(1.0f), e));
+      } else { // GELU, tanh form
+        Value *cube = b.CreateFMul(b.CreateFMul(v, v), v);
+        Value *inner = b.CreateFMul(
+            k.e.cf(0.7978845608028654f),
+            b.CreateFAdd(v, b.CreateFMul(k.e.cf(0.044715f), cube)));
+        Value *th = k.e.callMath("tanhf", inner);
+        y = b.CreateFMul(b.CreateFMul(k.e.cf(0.5f), v),
+                         b.CreateFAdd(k.e.cf(1.0f), th));
+      }
+      k.e.storeF32(y, res, c);
+    });
+  });
+}
+
+void emitSliceColumns(Kernel &k) {
+  Value *x = k.arg(0), *out = k.arg(1);
+  k.e.forRange(k.begin, k.end, [&](Value *t) {
+    Value *in = k.rowPtr(x, t, k.d.cols), *res = k.rowPtr(out, t, k.d.outCols);
+    k.e.forRange(0, k.d.outCols, [&](Value *c) {
+      k.e.storeF32(k.e.loadF32(in, k.builder.CreateAdd(c, k.e.c64(k.d.offset))),
+                   res, c);
+    });
+  });
+}
+
+void emitLastRow(Kernel &k) {
+  Value *x = k.arg(0), *out = k.arg(1);
+  Value *last = k.builder.CreateSub(k.rows, k.e.c64(1));
+  Value *in = k.rowPtr(x, last, k.d.cols);
+  k.e.forRange(0, k.d.cols, [&](Value *c) {
+    k.e.storeF32(k.e.loadF32(in, c), out, c);
+  });
+}
+
+} // namespace
+
+Status emitKernel(Module &module, const KernelDesc &desc,
+                  const std::string &symbol) {
+  if ((desc.kind == KernelKind::Matmul || desc.kind == KernelKind::Embedding) &&
+      !canDecode(desc.format))
+    return makeError("no CPU kernel reads ",
+                     std::string(ggmlTypeInfo(desc.format).name), " weights");
+  Kernel k(module, desc, symbol);
+  switch (desc.kind) {
+  case KernelKind::Embedding: emitEmbedding(k); break;
+  case KernelKind::Positions: emitPositions(k); break;
+  case KernelKind::RmsNorm: emitRmsNorm(k); break;
+  case KernelKind::LayerNorm: emitLayerNorm(k); break;
+  case KernelKind::Matmul: emitMatmul(k); break;
+  case KernelKind::Rope: emitRope(k); break;
+  case KernelKind::KvStore: emitKvStore(k); break;
+  case KernelKind::Attention: emitAttention(k); break;
+  case KernelKind::Add: emitBinary(k, true); break;
+  case KernelKind::Mul: emitBinary(k, false); break;
+  case KernelKind::Silu:
+  case KernelKind::Gelu:
+  case KernelKind::Softmax: emitUnary(k); break;
+  case KernelKind::SliceColumns: emitSliceColumns(k); break;
+  case KernelKind::LastRow: emitLastRow(k); break;
+  }
+  k.finish();
+  return Status::success();
+}
+
+} // namespace kiln::codegen::cpu

@@ -1,0 +1,69 @@
+#include "LoopEmitter.h"
+
+using namespace llvm;
+
+namespace kiln::codegen::cpu {
+
+void LoopEmitter::forRange(Value *lo, Value *hi,
+                           const std::function<void(Value *)> &body) {
+  reduce(lo, hi, nullptr, [&](Value *i, Value *) {
+    body(i);
+    return nullptr;
+  });
+}
+
+Value *LoopEmitter::reduce(Value *lo, Value *hi, Value *init,
+                           const std::function<Value *(Value *, Value *)> &step) {
+  Function *function = b.GetInsertBlock()->getParent();
+  LLVMContext &ctx = b.getContext();
+  BasicBlock *preheader = b.GetInsertBlock();
+  BasicBlock *header = BasicBlock::Create(ctx, "loop", function);
+  BasicBlock *body = BasicBlock::Create(ctx, "body", function);
+  BasicBlock *exit = BasicBlock::Create(ctx, "exit", function);
+  b.CreateBr(header);
+
+  b.SetInsertPoint(header);
+  PHINode *index = b.CreatePHI(i64(), 2, "i");
+  index->addIncoming(lo, preheader);
+  PHINode *acc = nullptr;
+  if (init) {
+    acc = b.CreatePHI(init->getType(), 2, "acc");
+    acc->addIncoming(init, preheader);
+  }
+  b.CreateCondBr(b.CreateICmpSLT(index, hi), body, exit);
+
+  b.SetInsertPoint(body);
+  Value *next = step(index, acc);
+  Value *nextIndex = b.CreateAdd(index, c64(1), "", true, true);
+  BasicBlock *latch = b.GetInsertBlock();
+  index->addIncoming(nextIndex, latch);
+  if (acc)
+    acc->addIncoming(next, latch);
+  b.CreateBr(header);
+
+  b.SetInsertPoint(exit);
+  return acc;
+}
+
+Value *LoopEmitter::scratch(int64_t count) {
+  Function *function = b.GetInsertBlock()->getParent();
+  IRBuilder<> entry(&function->getEntryBlock(),
+                    function->getEntryBlock().begin());
+  auto *type = ArrayType::get(f32(), count);
+  AllocaInst *alloca = entry.CreateAlloca(type);
+  alloca->setAlignment(Align(64));
+  return alloca;
+}
+
+Value *LoopEmitter::callMath(const char *name, Value *x) {
+  Module *module = b.GetInsertBlock()->getModule();
+  FunctionCallee callee =
+      module->getOrInsertFunction(name, FunctionType::get(f32(), {f32()}, false));
+  if (auto *fn = dyn_cast<Function>(callee.getCallee())) {
+    fn->setDoesNotAccessMemory();
+    fn->setDoesNotThrow();
+  }
+  return b.CreateCall(callee, {x});
+}
+
+} // namespace kiln::codegen::cpu
