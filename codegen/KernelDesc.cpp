@@ -29,14 +29,14 @@ std::string KernelDesc::key() const {
   char buf[512];
   std::snprintf(buf, sizeof buf,
                 "%s_c%lld_o%lld_%s%s_e%a_s%a_fb%a_fs%a_%s_hd%lld_rd%lld_h%lld_"
-                "kv%lld_off%lld_ctx%lld",
+                "kv%lld_off%lld_ctx%lld%s",
                 kernelKindName(kind), (long long)cols, (long long)outCols,
                 std::string(ggmlTypeInfo(format).name).c_str(),
                 hasBias ? "_bias" : "", epsilon, scale, freqBase, freqScale,
                 neox ? "neox" : "norm", (long long)headDim,
                 (long long)ropeDims, (long long)numHeads,
                 (long long)numKvHeads, (long long)offset,
-                (long long)contextLength);
+                (long long)contextLength, kvHalf ? "_kvf16" : "");
   return buf;
 }
 

@@ -47,6 +47,9 @@ struct KernelDesc {
   int64_t numKvHeads = 0;
   int64_t offset = 0;        // first column (slice)
   int64_t contextLength = 0; // attention: positions in the KV cache
+  // The KV cache holds f16 (as llama.cpp's default); attention then also
+  // rounds q and the softmax weights to f16, as llama.cpp's CPU path does.
+  bool kvHalf = false;
 
   // Output columns computed by one matmul task.
   static constexpr int64_t kMatmulTile = 16;

@@ -28,7 +28,8 @@ bool isSingleRow(Value v) {
 
 class PlanLowering {
 public:
-  explicit PlanLowering(LoweredModel &out) : out_(out) {}
+  PlanLowering(LoweredModel &out, const LowerOptions &options)
+      : out_(out), options_(options) {}
 
   Status lowerFunction(func::FuncOp func, runtime::EntryPoint &entry);
 
@@ -41,6 +42,7 @@ private:
   Status lowerOp(Operation *op, std::vector<Step> &steps);
 
   LoweredModel &out_;
+  const LowerOptions &options_;
   std::map<std::string, uint32_t> kernelIndex_;
   std::map<std::string, uint32_t> weightIndex_;
   llvm::DenseMap<Value, Slot> slots_;
@@ -192,6 +194,7 @@ Status PlanLowering::lowerOp(Operation *op, std::vector<Step> &steps) {
         store.kind = KernelKind::KvStore;
         store.cols = store.outCols = colsOf(a.getKey());
         store.contextLength = context.getInt();
+        store.kvHalf = options_.kvCacheF16;
         bool single = isSingleRow(a.getQuery());
         emit(store, {slotOf(a.getKey()), slotOf(a.getValue()), kCache, vCache},
              rowWise(1), single);
@@ -203,6 +206,7 @@ Status PlanLowering::lowerOp(Operation *op, std::vector<Step> &steps) {
         d.headDim = a.getHeadDim();
         d.scale = a.getScale().convertToFloat();
         d.contextLength = context.getInt();
+        d.kvHalf = options_.kvCacheF16;
         Slot q = slotOf(a.getQuery());
         emit(d, {q, kCache, vCache, outputFor(a.getResult())},
              fixed(d.numHeads), single);
@@ -314,8 +318,9 @@ Status PlanLowering::lowerFunction(func::FuncOp func,
 
 } // namespace
 
-Result<LoweredModel> lowerToPlan(ModuleOp module) {
+Result<LoweredModel> lowerToPlan(ModuleOp module, const LowerOptions &options) {
   LoweredModel out;
+  out.plan.kvElementBytes = options.kvCacheF16 ? 2 : 4;
   auto intAttr = [&](const char *name) -> int64_t {
     auto attr = module->getAttrOfType<IntegerAttr>(name);
     return attr ? attr.getInt() : 0;
@@ -327,7 +332,7 @@ Result<LoweredModel> lowerToPlan(ModuleOp module) {
   if (out.plan.contextLength <= 0 || out.plan.vocabSize <= 0)
     return makeError("module lacks the kiln.* size attributes");
 
-  PlanLowering lowering(out);
+  PlanLowering lowering(out, options);
   for (auto [name, entry] : {std::pair{"prefill", &out.plan.prefill},
                              std::pair{"decode", &out.plan.decode}}) {
     auto func = module.lookupSymbol<func::FuncOp>(name);

@@ -14,11 +14,16 @@
 
 namespace kiln::codegen {
 
+struct LowerOptions {
+  bool kvCacheF16 = true; // else f32
+};
+
 struct LoweredModel {
   runtime::ExecutionPlan plan;
   std::vector<KernelDesc> kernels; // kernels[i] is plan.kernelSymbols[i]
 };
 
-Result<LoweredModel> lowerToPlan(mlir::ModuleOp module);
+Result<LoweredModel> lowerToPlan(mlir::ModuleOp module,
+                                 const LowerOptions &options = {});
 
 } // namespace kiln::codegen

@@ -212,17 +212,40 @@ void emitRope(Kernel &k) {
   });
 }
 
+// The KV cache holds f32, or f16 when the description says so.
+Value *loadCache(Kernel &k, Value *base, Value *index) {
+  if (!k.d.kvHalf)
+    return k.e.loadF32(base, index);
+  auto &b = k.builder;
+  return b.CreateFPExt(b.CreateLoad(b.getHalfTy(), k.e.at(b.getHalfTy(), base, index)),
+                       k.e.f32());
+}
+void storeCache(Kernel &k, Value *value, Value *base, Value *index) {
+  if (!k.d.kvHalf)
+    return k.e.storeF32(value, base, index);
+  auto &b = k.builder;
+  b.CreateStore(b.CreateFPTrunc(value, b.getHalfTy()),
+                k.e.at(b.getHalfTy(), base, index));
+}
+// Rounds to f16 and back, where llama.cpp converts an operand to f16.
+Value *roundToHalf(Kernel &k, Value *value) {
+  if (!k.d.kvHalf)
+    return value;
+  auto &b = k.builder;
+  return b.CreateFPExt(b.CreateFPTrunc(value, b.getHalfTy()), k.e.f32());
+}
+
 void emitKvStore(Kernel &k) {
   auto &b = k.builder;
   Value *key = k.arg(0), *value = k.arg(1), *kc = k.arg(2), *vc = k.arg(3);
   int64_t width = k.d.cols;
   k.e.forRange(k.begin, k.end, [&](Value *t) {
-    Value *slot = b.CreateAdd(k.position, t);
+    Value *slot = b.CreateMul(b.CreateAdd(k.position, t), k.e.c64(width));
     Value *kin = k.rowPtr(key, t, width), *vin = k.rowPtr(value, t, width);
-    Value *kout = k.rowPtr(kc, slot, width), *vout = k.rowPtr(vc, slot, width);
     k.e.forRange(0, width, [&](Value *c) {
-      k.e.storeF32(k.e.loadF32(kin, c), kout, c);
-      k.e.storeF32(k.e.loadF32(vin, c), vout, c);
+      Value *at = b.CreateAdd(slot, c);
+      storeCache(k, k.e.loadF32(kin, c), kc, at);
+      storeCache(k, k.e.loadF32(vin, c), vc, at);
     });
   });
 }
@@ -239,31 +262,42 @@ void emitAttention(Kernel &k) {
   k.e.forRange(k.begin, k.end, [&](Value *h) {
     Value *kvOffset = b.CreateMul(b.CreateUDiv(h, k.e.c64(group)), k.e.c64(hd));
     Value *headOffset = b.CreateMul(h, k.e.c64(hd));
+    Value *query = k.e.scratch(hd);
     k.e.forRange(k.e.c64(0), k.rows, [&](Value *t) {
       Value *count = b.CreateAdd(b.CreateAdd(k.position, t), k.e.c64(1));
-      Value *query = k.e.at(k.e.f32(), k.rowPtr(q, t, width), headOffset);
+      Value *queryRow = k.e.at(k.e.f32(), k.rowPtr(q, t, width), headOffset);
+      k.e.forRange(0, hd, [&](Value *c) {
+        k.e.storeF32(roundToHalf(k, k.e.loadF32(queryRow, c)), query, c);
+      });
       Value *max = k.e.reduce(k.e.c64(0), count,
                               k.e.cf(-INFINITY), [&](Value *j, Value *m) {
-        Value *keyRow = k.e.at(k.e.f32(), k.rowPtr(kc, j, kvWidth), kvOffset);
-        Value *s = b.CreateFMul(k.dot(query, keyRow, hd), k.e.cf(k.d.scale));
+        Value *keyBase = b.CreateAdd(b.CreateMul(j, k.e.c64(kvWidth)), kvOffset);
+        Value *dot = k.e.reduce(0, hd, k.e.cf(0.0f), [&](Value *c, Value *acc) {
+          Value *key = loadCache(k, kc, b.CreateAdd(keyBase, c));
+          return b.CreateFAdd(acc, b.CreateFMul(k.e.loadF32(query, c), key));
+        });
+        Value *s = b.CreateFMul(dot, k.e.cf(k.d.scale));
         k.e.storeF32(s, scores, j);
         return b.CreateMaxNum(m, s);
       });
-      Value *sum = k.e.reduce(k.e.c64(0), count, k.e.cf(0.0f),
+      // The softmax sum in double, as ggml does.
+      auto *dbl = b.getDoubleTy();
+      Value *sum = k.e.reduce(k.e.c64(0), count, ConstantFP::get(dbl, 0.0),
                               [&](Value *j, Value *acc) {
         Value *w = k.e.callMath("expf", b.CreateFSub(k.e.loadF32(scores, j), max));
         k.e.storeF32(w, scores, j);
-        return b.CreateFAdd(acc, w);
+        return b.CreateFAdd(acc, b.CreateFPExt(w, dbl));
       });
-      Value *inverse = b.CreateFDiv(k.e.cf(1.0f), sum);
+      Value *inverse = b.CreateFPTrunc(
+          b.CreateFDiv(ConstantFP::get(dbl, 1.0), sum), k.e.f32());
       Value *result = k.e.at(k.e.f32(), k.rowPtr(out, t, width), headOffset);
       k.e.forRange(0, hd, [&](Value *c) { k.e.storeF32(k.e.cf(0.0f), result, c); });
       k.e.forRange(k.e.c64(0), count, [&](Value *j) {
-        Value *w = b.CreateFMul(k.e.loadF32(scores, j), inverse);
-        Value *valueRow = k.e.at(k.e.f32(), k.rowPtr(vc, j, kvWidth), kvOffset);
+        Value *w = roundToHalf(k, b.CreateFMul(k.e.loadF32(scores, j), inverse));
+        Value *valueBase = b.CreateAdd(b.CreateMul(j, k.e.c64(kvWidth)), kvOffset);
         k.e.forRange(0, hd, [&](Value *c) {
-          Value *acc = b.CreateFAdd(k.e.loadF32(result, c),
-                                    b.CreateFMul(w, k.e.loadF32(valueRow, c)));
+          Value *v = loadCache(k, vc, b.CreateAdd(valueBase, c));
+          Value *acc = b.CreateFAdd(k.e.loadF32(result, c), b.CreateFMul(w, v));
           k.e.storeF32(acc, result, c);
         });
       });

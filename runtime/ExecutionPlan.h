@@ -1,0 +1,73 @@
+// The execution plan: what the compiler hands the runtime. It names the
+// generated kernels, the weights, the activation buffers, and for each entry
+// point (prefill, decode) the kernel calls in order, with their arguments.
+// Plain data, no LLVM: a JIT fills it in process, an AOT artifact stores it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace kiln::runtime {
+
+// The signature of every generated kernel: `args` holds the buffer
+// pointers of the call, `rows` the tokens in flight, `position` the
+// position of the first of them; the kernel does tasks [begin, end) of its
+// work (the runtime splits tasks across threads).
+using KernelFn = void (*)(void *const *args, int64_t rows, int64_t position,
+                          int64_t begin, int64_t end);
+
+// Where a kernel argument lives.
+enum class SlotKind : uint8_t {
+  Tokens,     // the token ids of the call (int32)
+  Weight,     // weight `index` of the plan, read from the GGUF mapping
+  Activation, // activation buffer `index`
+  KeyCache,   // K cache of layer `index`
+  ValueCache, // V cache of layer `index`
+};
+
+struct Slot {
+  SlotKind kind;
+  uint32_t index = 0;
+};
+
+// The number of tasks of a call: fixed + perRow * rows.
+struct TaskCount {
+  int64_t fixed = 0;
+  int64_t perRow = 0;
+};
+
+struct Step {
+  uint32_t kernel = 0;     // index into ExecutionPlan::kernelSymbols
+  std::vector<Slot> args;  // in the order the kernel reads them
+  TaskCount tasks;
+  bool singleRow = false;  // runs on the last token only (rows = 1)
+  std::string label;       // for profiles and errors, e.g. "blk.0.attn_q"
+};
+
+struct EntryPoint {
+  std::vector<Step> steps;
+  uint32_t logits = 0;        // activation buffer holding the result
+  bool allRows = false;       // logits for every token, else the last
+};
+
+struct ActivationBuffer {
+  int64_t cols = 0;           // elements per row
+  uint32_t elementBytes = 4;  // f32 activations, i32 ids
+  bool singleRow = false;     // holds one row whatever the batch
+};
+
+struct ExecutionPlan {
+  std::vector<std::string> kernelSymbols;
+  std::vector<std::string> weightNames; // GGUF tensor names
+  std::vector<ActivationBuffer> buffers;
+  int64_t numLayers = 0;
+  int64_t kvWidth = 0;        // elements per token per layer, K and V each
+  uint32_t kvElementBytes = 4; // 2: the cache holds f16
+  int64_t contextLength = 0;  // positions the KV cache holds
+  int64_t vocabSize = 0;
+  EntryPoint prefill;
+  EntryPoint decode;
+};
+
+} // namespace kiln::runtime

@@ -1,0 +1,159 @@
+#include "Executor.h"
+
+#include "gguf/GgufFile.h"
+
+#include <algorithm>
+
+namespace kiln::runtime {
+
+Result<std::unique_ptr<Executor>>
+Executor::create(const ExecutionPlan &plan, std::vector<KernelFn> kernels,
+                 const GgufFile &weights, ThreadPool &pool,
+                 const ExecutorOptions &options) {
+  if (kernels.size() != plan.kernelSymbols.size())
+    return makeError("executor: ", std::to_string(kernels.size()),
+                     " kernels for a plan that names ",
+                     std::to_string(plan.kernelSymbols.size()));
+  std::unique_ptr<Executor> exec(new Executor(pool));
+  exec->maxBatch_ = options.maxBatch;
+  exec->contextLength_ =
+      options.contextLength > 0 ? options.contextLength : plan.contextLength;
+  exec->vocabSize_ = plan.vocabSize;
+  if (exec->maxBatch_ <= 0)
+    return makeError("executor: the batch size must be positive");
+  if (exec->contextLength_ > plan.contextLength)
+    return makeError("context length ", std::to_string(exec->contextLength_),
+                     " exceeds the model's ",
+                     std::to_string(plan.contextLength));
+
+  std::vector<const void *> weightPointers;
+  for (const std::string &name : plan.weightNames) {
+    const GgufTensorInfo *tensor = weights.findTensor(name);
+    if (!tensor)
+      return makeError(weights.source(), ": tensor '", name,
+                       "' the plan needs is missing");
+    weightPointers.push_back(weights.tensorData(*tensor).data());
+  }
+
+  exec->tokens_.assign(exec->maxBatch_, 0);
+  for (const ActivationBuffer &buffer : plan.buffers) {
+    int64_t rows = buffer.singleRow ? 1 : exec->maxBatch_;
+    size_t floats = static_cast<size_t>(rows * buffer.cols);
+    exec->buffers_.emplace_back(new float[floats]());
+    exec->activationBytes_ += floats * sizeof(float);
+  }
+  // One cache row per position of the context.
+  size_t cacheBytes = static_cast<size_t>(exec->contextLength_ * plan.kvWidth) *
+                      plan.kvElementBytes;
+  for (int64_t layer = 0; layer < plan.numLayers; ++layer) {
+    exec->keyCache_.emplace_back(new uint8_t[cacheBytes]());
+    exec->valueCache_.emplace_back(new uint8_t[cacheBytes]());
+    exec->kvCacheBytes_ += 2 * cacheBytes;
+  }
+  KILN_TRY(exec->prepare(plan.prefill, exec->prefill_, kernels, weightPointers));
+  KILN_TRY(exec->prepare(plan.decode, exec->decode_, kernels, weightPointers));
+  return exec;
+}
+
+Status Executor::prepare(const EntryPoint &entry, PreparedEntry &out,
+                         const std::vector<KernelFn> &kernels,
+                         const std::vector<const void *> &weights) {
+  for (const Step &step : entry.steps) {
+    if (step.kernel >= kernels.size())
+      return makeError("plan step '", step.label, "' names a missing kernel");
+    PreparedStep prepared{kernels[step.kernel], {}, step.tasks, step.singleRow};
+    for (const Slot &slot : step.args) {
+      void *pointer = nullptr;
+      auto check = [&](size_t count) {
+        return slot.index < count;
+      };
+      bool valid = false;
+      switch (slot.kind) {
+      case SlotKind::Tokens:
+        pointer = tokens_.data();
+        valid = true;
+        break;
+      case SlotKind::Weight:
+        valid = check(weights.size());
+        if (valid)
+          pointer = const_cast<void *>(weights[slot.index]);
+        break;
+      case SlotKind::Activation:
+        valid = check(buffers_.size());
+        if (valid)
+          pointer = buffers_[slot.index].get();
+        break;
+      case SlotKind::KeyCache:
+        valid = check(keyCache_.size());
+        if (valid)
+          pointer = keyCache_[slot.index].get();
+        break;
+      case SlotKind::ValueCache:
+        valid = check(valueCache_.size());
+        if (valid)
+          pointer = valueCache_[slot.index].get();
+        break;
+      }
+      if (!valid)
+        return makeError("plan step '", step.label,
+                         "' refers to a buffer that does not exist");
+      prepared.args.push_back(pointer);
+    }
+    out.steps.push_back(std::move(prepared));
+  }
+  if (entry.logits >= buffers_.size())
+    return makeError("plan's logits buffer does not exist");
+  out.logits = buffers_[entry.logits].get();
+  out.allRows = entry.allRows;
+  return Status::success();
+}
+
+Result<std::span<const float>> Executor::run(PreparedEntry &entry,
+                                             std::span<const int32_t> tokens,
+                                             int64_t position) {
+  int64_t rows = static_cast<int64_t>(tokens.size());
+  if (rows == 0)
+    return makeError("no tokens to evaluate");
+  if (rows > maxBatch_)
+    return makeError(std::to_string(rows), " tokens exceed the batch size ",
+                     std::to_string(maxBatch_));
+  if (position < 0 || position + rows > contextLength_)
+    return makeError("the context is full: positions ",
+                     std::to_string(position), "..",
+                     std::to_string(position + rows - 1), " exceed the ",
+                     std::to_string(contextLength_), "-token context");
+  for (int64_t i = 0; i < rows; ++i) {
+    if (tokens[i] < 0 || tokens[i] >= vocabSize_)
+      return makeError("token id ", std::to_string(tokens[i]),
+                       " is outside the vocabulary (", std::to_string(vocabSize_),
+                       " tokens)");
+    tokens_[i] = tokens[i];
+  }
+  for (PreparedStep &step : entry.steps) {
+    struct Call {
+      KernelFn fn;
+      void *const *args;
+      int64_t rows, position;
+    } call{step.fn, step.args.data(), step.singleRow ? 1 : rows, position};
+    int64_t tasks = step.tasks.fixed + step.tasks.perRow * call.rows;
+    // One captured reference: fits std::function's inline storage, so the
+    // token loop does not allocate.
+    pool_.parallelFor(tasks, [&call](int64_t begin, int64_t end, unsigned) {
+      call.fn(call.args, call.rows, call.position, begin, end);
+    });
+  }
+  size_t count = static_cast<size_t>((entry.allRows ? rows : 1) * vocabSize_);
+  return std::span<const float>(entry.logits, count);
+}
+
+Result<std::span<const float>> Executor::prefill(std::span<const int32_t> tokens,
+                                                 int64_t position) {
+  return run(prefill_, tokens, position);
+}
+
+Result<std::span<const float>> Executor::decode(int32_t token,
+                                                int64_t position) {
+  return run(decode_, std::span<const int32_t>(&token, 1), position);
+}
+
+} // namespace kiln::runtime

@@ -1,0 +1,81 @@
+// Runs an execution plan: every buffer is allocated once when the executor
+// is created (activations for the largest batch, the KV cache for the whole
+// context); a forward pass is then the plan's kernel calls in order, each
+// split across the thread pool, with no allocation in the token loop.
+#pragma once
+
+#include "ExecutionPlan.h"
+#include "ThreadPool.h"
+#include "support/Result.h"
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+namespace kiln {
+class GgufFile;
+}
+
+namespace kiln::runtime {
+
+struct ExecutorOptions {
+  int64_t maxBatch = 256;    // tokens per prefill call
+  int64_t contextLength = 0; // 0: the model's
+};
+
+class Executor {
+public:
+  // `weights` must outlive the executor; kernels[i] runs
+  // plan.kernelSymbols[i].
+  static Result<std::unique_ptr<Executor>>
+  create(const ExecutionPlan &plan, std::vector<KernelFn> kernels,
+         const GgufFile &weights, ThreadPool &pool,
+         const ExecutorOptions &options = {});
+
+  // Evaluates tokens at positions [position, position + n) and returns the
+  // logits: one row (the last token's) or n rows when the plan computes all.
+  Result<std::span<const float>> prefill(std::span<const int32_t> tokens,
+                                         int64_t position);
+  // One token at `position`; returns its logits.
+  Result<std::span<const float>> decode(int32_t token, int64_t position);
+
+  int64_t contextLength() const { return contextLength_; }
+  int64_t maxBatch() const { return maxBatch_; }
+  int64_t vocabSize() const { return vocabSize_; }
+  bool prefillReturnsAllRows() const { return prefill_.allRows; }
+  // Bytes of activation buffers and of the KV cache.
+  uint64_t activationBytes() const { return activationBytes_; }
+  uint64_t kvCacheBytes() const { return kvCacheBytes_; }
+
+private:
+  struct PreparedStep {
+    KernelFn fn;
+    std::vector<void *> args;
+    TaskCount tasks;
+    bool singleRow;
+  };
+  struct PreparedEntry {
+    std::vector<PreparedStep> steps;
+    const float *logits = nullptr;
+    bool allRows = false;
+  };
+
+  Executor(ThreadPool &pool) : pool_(pool) {}
+  Status prepare(const EntryPoint &entry, PreparedEntry &out,
+                 const std::vector<KernelFn> &kernels,
+                 const std::vector<const void *> &weights);
+  Result<std::span<const float>> run(PreparedEntry &entry,
+                                     std::span<const int32_t> tokens,
+                                     int64_t position);
+
+  ThreadPool &pool_;
+  int64_t maxBatch_ = 0, contextLength_ = 0, vocabSize_ = 0;
+  uint64_t activationBytes_ = 0, kvCacheBytes_ = 0;
+  std::vector<int32_t> tokens_;
+  std::vector<std::unique_ptr<float[]>> buffers_;
+  std::vector<std::unique_ptr<uint8_t[]>> keyCache_, valueCache_;
+  PreparedEntry prefill_, decode_;
+};
+
+} // namespace kiln::runtime
