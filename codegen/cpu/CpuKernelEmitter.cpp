@@ -1,5 +1,6 @@
 #include "CpuKernelEmitter.h"
 
+#include "BlockVectors.h"
 #include "LoopEmitter.h"
 #include "WeightDecode.h"
 
@@ -145,34 +146,85 @@ void emitLayerNorm(Kernel &k) {
   });
 }
 
-// Each task computes kMatmulTile output columns for every row: a weight row
-// is decoded once (into an L1-resident scratch row) and dotted with all
-// input rows.
+// Each task computes kMatmulTile output columns. One token (decode): the
+// weight row's blocks are dequantized into vectors and dotted with the input
+// as they are read, over two accumulators. Many tokens (prefill): the row is
+// dequantized once into an L1-resident scratch row and dotted with every
+// input row.
 void emitMatmul(Kernel &k) {
   auto &b = k.builder;
+  LoopEmitter &e = k.e;
   int64_t K = k.d.cols, N = k.d.outCols, tile = KernelDesc::kMatmulTile;
+  GgmlType format = k.d.format;
   Value *x = k.arg(0), *w = k.arg(1);
   Value *bias = k.d.hasBias ? k.arg(2) : nullptr;
   Value *out = k.arg(k.d.hasBias ? 3 : 2);
-  Value *scratch = k.d.format == GgmlType::F32 ? nullptr : k.e.scratch(K);
-  int64_t stride = rowBytes(k.d.format, K);
-  Value *first = b.CreateMul(k.begin, k.e.c64(tile));
-  Value *last = b.CreateMul(k.end, k.e.c64(tile));
-  last = b.CreateSelect(b.CreateICmpSLT(last, k.e.c64(N)), last, k.e.c64(N));
-  k.e.forRange(first, last, [&](Value *n) {
-    Value *row = k.e.at(b.getInt8Ty(), w, b.CreateMul(n, k.e.c64(stride)));
-    Value *weights = row;
-    if (scratch) {
-      emitDecodeRow(k.e, k.d.format, row, scratch, K);
-      weights = scratch;
-    }
-    Value *add = bias ? k.e.loadF32(bias, n) : nullptr;
-    k.e.forRange(k.e.c64(0), k.rows, [&](Value *t) {
-      Value *acc = k.dot(k.rowPtr(x, t, K), weights, K);
-      if (add)
-        acc = b.CreateFAdd(acc, add);
-      k.e.storeF32(acc, out, b.CreateAdd(b.CreateMul(t, k.e.c64(N)), n));
+  int64_t stride = rowBytes(format, K);
+  int64_t blockElements = vectorBlockElements(format);
+  bool vectorized = hasBlockVectors(format) && K % blockElements == 0;
+  int64_t blockBytes = rowBytes(format, blockElements);
+  Value *scratch = format == GgmlType::F32 ? nullptr : e.scratch(K);
+  auto *vector = FixedVectorType::get(e.f32(), kLanes);
+  Value *accumulators[2] = {e.local(vector), e.local(vector)};
+
+  // Calls sink(values, element offset in the row, group) for the row.
+  auto forEachVector = [&](Value *row, const VectorSink &sink) {
+    e.forRange(0, K / blockElements, [&](Value *blockIndex) {
+      Value *block = e.at(b.getInt8Ty(), row, b.CreateMul(blockIndex, e.c64(blockBytes)));
+      Value *base = b.CreateMul(blockIndex, e.c64(blockElements));
+      emitBlockVectors(e, format, block, [&](Value *values, Value *offset, unsigned group) {
+        sink(values, b.CreateAdd(base, offset), group);
+      });
     });
+  };
+  auto store = [&](Value *value, Value *t, Value *n) {
+    if (bias)
+      value = b.CreateFAdd(value, e.loadF32(bias, n));
+    e.storeF32(value, out, b.CreateAdd(b.CreateMul(t, e.c64(N)), n));
+  };
+
+  Value *first = b.CreateMul(k.begin, e.c64(tile));
+  Value *last = b.CreateMul(k.end, e.c64(tile));
+  last = b.CreateSelect(b.CreateICmpSLT(last, e.c64(N)), last, e.c64(N));
+  e.forRange(first, last, [&](Value *n) {
+    Value *row = e.at(b.getInt8Ty(), w, b.CreateMul(n, e.c64(stride)));
+    auto decodeAndDot = [&] {
+      Value *weights = row;
+      if (scratch) {
+        if (vectorized)
+          forEachVector(row, [&](Value *values, Value *at, unsigned) {
+            b.CreateAlignedStore(values, e.at(e.f32(), scratch, at), Align(4));
+          });
+        else
+          emitDecodeRow(e, format, row, scratch, K);
+        weights = scratch;
+      }
+      e.forRange(e.c64(0), k.rows, [&](Value *t) {
+        store(k.dot(k.rowPtr(x, t, K), weights, K), t, n);
+      });
+    };
+    if (!vectorized) {
+      decodeAndDot();
+      return;
+    }
+    e.ifElse(
+        b.CreateICmpEQ(k.rows, e.c64(1)),
+        [&] {
+          Value *zero = ConstantAggregateZero::get(vector);
+          b.CreateStore(zero, accumulators[0]);
+          b.CreateStore(zero, accumulators[1]);
+          forEachVector(row, [&](Value *values, Value *at, unsigned group) {
+            Value *input = b.CreateAlignedLoad(vector, e.at(e.f32(), x, at), Align(4));
+            Value *acc = accumulators[group % 2];
+            Value *sum = b.CreateFAdd(b.CreateLoad(vector, acc),
+                                      b.CreateFMul(values, input));
+            b.CreateStore(sum, acc);
+          });
+          Value *both = b.CreateFAdd(b.CreateLoad(vector, accumulators[0]),
+                                     b.CreateLoad(vector, accumulators[1]));
+          store(b.CreateFAddReduce(e.cf(0.0f), both), e.c64(0), n);
+        },
+        decodeAndDot);
   });
 }
 

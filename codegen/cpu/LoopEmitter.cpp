@@ -55,6 +55,30 @@ Value *LoopEmitter::scratch(int64_t count) {
   return alloca;
 }
 
+Value *LoopEmitter::local(Type *type) {
+  Function *function = b.GetInsertBlock()->getParent();
+  IRBuilder<> entry(&function->getEntryBlock(),
+                    function->getEntryBlock().begin());
+  return entry.CreateAlloca(type);
+}
+
+void LoopEmitter::ifElse(Value *condition, const std::function<void()> &onTrue,
+                         const std::function<void()> &onFalse) {
+  Function *function = b.GetInsertBlock()->getParent();
+  LLVMContext &ctx = b.getContext();
+  BasicBlock *thenBlock = BasicBlock::Create(ctx, "then", function);
+  BasicBlock *elseBlock = BasicBlock::Create(ctx, "else", function);
+  BasicBlock *join = BasicBlock::Create(ctx, "join", function);
+  b.CreateCondBr(condition, thenBlock, elseBlock);
+  b.SetInsertPoint(thenBlock);
+  onTrue();
+  b.CreateBr(join);
+  b.SetInsertPoint(elseBlock);
+  onFalse();
+  b.CreateBr(join);
+  b.SetInsertPoint(join);
+}
+
 Value *LoopEmitter::callMath(const char *name, Value *x) {
   Module *module = b.GetInsertBlock()->getModule();
   FunctionCallee callee =

@@ -74,6 +74,12 @@ public:
   }
   // A float scratch array in the function's entry block.
   llvm::Value *scratch(int64_t count);
+  // A stack slot of `type` in the entry block (promoted to registers).
+  llvm::Value *local(llvm::Type *type);
+
+  // if (condition) onTrue() else onFalse()
+  void ifElse(llvm::Value *condition, const std::function<void()> &onTrue,
+              const std::function<void()> &onFalse);
 
   // A call to a libm function float(float), e.g. "expf".
   llvm::Value *callMath(const char *name, llvm::Value *x);
