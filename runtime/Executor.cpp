@@ -3,6 +3,7 @@
 #include "gguf/GgufFile.h"
 
 #include <algorithm>
+#include <chrono>
 
 namespace kiln::runtime {
 
@@ -50,6 +51,8 @@ Executor::create(const ExecutionPlan &plan, std::vector<KernelFn> kernels,
     exec->valueCache_.emplace_back(new uint8_t[cacheBytes]());
     exec->kvCacheBytes_ += 2 * cacheBytes;
   }
+  exec->kernelSeconds_.assign(kernels.size(), 0.0);
+  exec->kernelCalls_.assign(kernels.size(), 0);
   KILN_TRY(exec->prepare(plan.prefill, exec->prefill_, kernels, weightPointers));
   KILN_TRY(exec->prepare(plan.decode, exec->decode_, kernels, weightPointers));
   return exec;
@@ -61,7 +64,8 @@ Status Executor::prepare(const EntryPoint &entry, PreparedEntry &out,
   for (const Step &step : entry.steps) {
     if (step.kernel >= kernels.size())
       return makeError("plan step '", step.label, "' names a missing kernel");
-    PreparedStep prepared{kernels[step.kernel], {}, step.tasks, step.singleRow};
+    PreparedStep prepared{step.kernel, kernels[step.kernel], {}, step.tasks,
+                          step.singleRow};
     for (const Slot &slot : step.args) {
       void *pointer = nullptr;
       auto check = [&](size_t count) {
@@ -136,14 +140,27 @@ Result<std::span<const float>> Executor::run(PreparedEntry &entry,
       int64_t rows, position;
     } call{step.fn, step.args.data(), step.singleRow ? 1 : rows, position};
     int64_t tasks = step.tasks.fixed + step.tasks.perRow * call.rows;
+    auto start = profiling_ ? std::chrono::steady_clock::now()
+                            : std::chrono::steady_clock::time_point();
     // One captured reference: fits std::function's inline storage, so the
     // token loop does not allocate.
     pool_.parallelFor(tasks, [&call](int64_t begin, int64_t end, unsigned) {
       call.fn(call.args, call.rows, call.position, begin, end);
     });
+    if (profiling_) {
+      kernelSeconds_[step.kernel] += std::chrono::duration<double>(
+          std::chrono::steady_clock::now() - start).count();
+      ++kernelCalls_[step.kernel];
+    }
   }
   size_t count = static_cast<size_t>((entry.allRows ? rows : 1) * vocabSize_);
   return std::span<const float>(entry.logits, count);
+}
+
+void Executor::setProfiling(bool on) {
+  profiling_ = on;
+  std::fill(kernelSeconds_.begin(), kernelSeconds_.end(), 0.0);
+  std::fill(kernelCalls_.begin(), kernelCalls_.end(), 0);
 }
 
 Result<std::span<const float>> Executor::prefill(std::span<const int32_t> tokens,

@@ -44,12 +44,19 @@ public:
   int64_t maxBatch() const { return maxBatch_; }
   int64_t vocabSize() const { return vocabSize_; }
   bool prefillReturnsAllRows() const { return prefill_.allRows; }
+  // When on, each kernel call is timed; profile() sums seconds per kernel
+  // symbol index (plan.kernelSymbols) over the calls since it was reset.
+  void setProfiling(bool on);
+  const std::vector<double> &profile() const { return kernelSeconds_; }
+  const std::vector<uint64_t> &profileCalls() const { return kernelCalls_; }
+
   // Bytes of activation buffers and of the KV cache.
   uint64_t activationBytes() const { return activationBytes_; }
   uint64_t kvCacheBytes() const { return kvCacheBytes_; }
 
 private:
   struct PreparedStep {
+    uint32_t kernel;
     KernelFn fn;
     std::vector<void *> args;
     TaskCount tasks;
@@ -76,6 +83,9 @@ private:
   std::vector<std::unique_ptr<float[]>> buffers_;
   std::vector<std::unique_ptr<uint8_t[]>> keyCache_, valueCache_;
   PreparedEntry prefill_, decode_;
+  bool profiling_ = false;
+  std::vector<double> kernelSeconds_;
+  std::vector<uint64_t> kernelCalls_;
 };
 
 } // namespace kiln::runtime

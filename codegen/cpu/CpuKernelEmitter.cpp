@@ -146,6 +146,92 @@ void emitLayerNorm(Kernel &k) {
   });
 }
 
+// Many tokens, tiles of 16 output columns: the tile's 16 weight rows are
+// dequantized once into a packed panel (16 weights per k, contiguous), then
+// a register-blocked micro-kernel computes kPanelRows input rows x 16
+// columns at a time: per k, one panel vector and kPanelRows broadcasts of
+// the input feed kPanelRows independent FMA chains.
+constexpr int64_t kPanelRows = 8;
+constexpr int64_t kMaxPanelBytes = 1 << 20; // stays in L2
+
+bool usePanels(const KernelDesc &d) {
+  return KernelDesc::kMatmulTile == kLanes && d.outCols % kLanes == 0 &&
+         hasBlockVectors(d.format) &&
+         d.cols % vectorBlockElements(d.format) == 0 &&
+         d.cols * kLanes * 4 <= kMaxPanelBytes;
+}
+
+void emitPanelMatmul(Kernel &k, Value *x, Value *w, Value *bias, Value *out,
+                     Value *tile) {
+  auto &b = k.builder;
+  LoopEmitter &e = k.e;
+  int64_t K = k.d.cols, N = k.d.outCols;
+  GgmlType format = k.d.format;
+  int64_t stride = rowBytes(format, K);
+  int64_t blockElements = vectorBlockElements(format);
+  int64_t blockBytes = rowBytes(format, blockElements);
+  auto *vector = FixedVectorType::get(e.f32(), kLanes);
+  Value *panel = e.scratch(K * kLanes);
+  Value *n0 = b.CreateMul(tile, e.c64(kLanes));
+
+  // panel[k * 16 + r] = weight[n0 + r][k]
+  for (unsigned r = 0; r < kLanes; ++r) {
+    Value *row = e.at(b.getInt8Ty(), w,
+                      b.CreateMul(b.CreateAdd(n0, e.c64(r)), e.c64(stride)));
+    e.forRange(0, K / blockElements, [&](Value *blockIndex) {
+      Value *block = e.at(b.getInt8Ty(), row, b.CreateMul(blockIndex, e.c64(blockBytes)));
+      Value *base = b.CreateMul(blockIndex, e.c64(blockElements));
+      emitBlockVectors(e, format, block, [&](Value *values, Value *offset, unsigned) {
+        Value *at = b.CreateAdd(base, offset);
+        for (unsigned lane = 0; lane < kLanes; ++lane) {
+          Value *kk = b.CreateAdd(at, e.c64(lane));
+          e.storeF32(b.CreateExtractElement(values, lane), panel,
+                     b.CreateAdd(b.CreateMul(kk, e.c64(kLanes)), e.c64(r)));
+        }
+      });
+    });
+  }
+  Value *biasVector = bias ? b.CreateAlignedLoad(vector, e.at(e.f32(), bias, n0), Align(4))
+                           : nullptr;
+  std::vector<Value *> accumulators;
+  for (int64_t r = 0; r < kPanelRows; ++r)
+    accumulators.push_back(e.local(vector));
+  // Rows [t0, t0 + count) against the panel.
+  auto microKernel = [&](Value *t0, int64_t count) {
+    Value *zero = ConstantAggregateZero::get(vector);
+    for (int64_t r = 0; r < count; ++r)
+      b.CreateStore(zero, accumulators[r]);
+    std::vector<Value *> inputs;
+    for (int64_t r = 0; r < count; ++r)
+      inputs.push_back(k.rowPtr(x, b.CreateAdd(t0, e.c64(r)), K));
+    e.forRange(0, K, [&](Value *kk) {
+      Value *weights = b.CreateAlignedLoad(
+          vector, e.at(e.f32(), panel, b.CreateMul(kk, e.c64(kLanes))), Align(64));
+      for (int64_t r = 0; r < count; ++r) {
+        Value *a = b.CreateVectorSplat(kLanes, e.loadF32(inputs[r], kk));
+        b.CreateStore(b.CreateFAdd(b.CreateLoad(vector, accumulators[r]),
+                                   b.CreateFMul(a, weights)),
+                      accumulators[r]);
+      }
+    });
+    for (int64_t r = 0; r < count; ++r) {
+      Value *result = b.CreateLoad(vector, accumulators[r]);
+      if (biasVector)
+        result = b.CreateFAdd(result, biasVector);
+      Value *t = b.CreateAdd(t0, e.c64(r));
+      b.CreateAlignedStore(result,
+                           e.at(e.f32(), out, b.CreateAdd(b.CreateMul(t, e.c64(N)), n0)),
+                           Align(4));
+    }
+  };
+  Value *fullBlocks = b.CreateUDiv(k.rows, e.c64(kPanelRows));
+  e.forRange(e.c64(0), fullBlocks, [&](Value *blockIndex) {
+    microKernel(b.CreateMul(blockIndex, e.c64(kPanelRows)), kPanelRows);
+  });
+  e.forRange(b.CreateMul(fullBlocks, e.c64(kPanelRows)), k.rows,
+             [&](Value *t) { microKernel(t, 1); });
+}
+
 // Each task computes kMatmulTile output columns. One token (decode): the
 // weight row's blocks are dequantized into vectors and dotted with the input
 // as they are read, over two accumulators. Many tokens (prefill): the row is
@@ -186,6 +272,7 @@ void emitMatmul(Kernel &k) {
   Value *first = b.CreateMul(k.begin, e.c64(tile));
   Value *last = b.CreateMul(k.end, e.c64(tile));
   last = b.CreateSelect(b.CreateICmpSLT(last, e.c64(N)), last, e.c64(N));
+  auto perColumn = [&] {
   e.forRange(first, last, [&](Value *n) {
     Value *row = e.at(b.getInt8Ty(), w, b.CreateMul(n, e.c64(stride)));
     auto decodeAndDot = [&] {
@@ -226,6 +313,19 @@ void emitMatmul(Kernel &k) {
         },
         decodeAndDot);
   });
+  };
+  if (!usePanels(k.d)) {
+    perColumn();
+    return;
+  }
+  e.ifElse(
+      b.CreateICmpSGT(k.rows, e.c64(1)),
+      [&] {
+        e.forRange(k.begin, k.end, [&](Value *tileIndex) {
+          emitPanelMatmul(k, x, w, bias, out, tileIndex);
+        });
+      },
+      perColumn);
 }
 
 // llama.cpp's rope: theta for pair i is p * freq_scale * base^(-2i/dims),
