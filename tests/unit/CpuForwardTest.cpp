@@ -1,15 +1,10 @@
 // The whole compiler path on the CPU: GGUF -> ModelSpec -> kiln dialect ->
 // plan -> LLVM kernels -> executor, checked against llama.cpp's teacher-
 // forced logits and greedy continuations (../shared/models).
-#include "ModelBuilder.h"
-#include "PlanBuilder.h"
+#include "CpuPipeline.h"
 #include "TestData.h"
-#include "cpu/CpuJit.h"
 #include "gguf/GgufFile.h"
-#include "model/ModelSpec.h"
 #include "runtime/Executor.h"
-
-#include "mlir/IR/MLIRContext.h"
 
 #include <gtest/gtest.h>
 
@@ -39,8 +34,7 @@ std::vector<float> readFloats(const std::string &path) {
 // A compiled model ready to run.
 struct CompiledModel {
   GgufFile file;
-  codegen::LoweredModel lowered;
-  std::unique_ptr<codegen::cpu::CpuJit> jit;
+  codegen::CpuProgram program;
   std::unique_ptr<runtime::ThreadPool> pool;
   std::unique_ptr<runtime::Executor> executor;
 };
@@ -52,30 +46,24 @@ std::unique_ptr<CompiledModel> compile(const std::string &path, bool allLogits,
   EXPECT_TRUE(file.ok()) << file.error().message;
   if (!file.ok())
     return nullptr;
-  auto model = std::unique_ptr<CompiledModel>(
-      new CompiledModel{std::move(file).value(), {}, nullptr, nullptr, nullptr});
-  auto spec = ModelSpec::fromGguf(model->file);
-  EXPECT_TRUE(spec.ok()) << spec.error().message;
-  mlir::MLIRContext context;
-  ir::BuildOptions options;
+  codegen::CpuCompileOptions options;
   options.allLogits = allLogits;
-  auto module = ir::buildModel(context, *spec, options);
-  EXPECT_TRUE(module.ok()) << module.error().message;
-  codegen::LowerOptions lowerOptions;
-  lowerOptions.kvCacheF16 = kvCacheF16;
-  auto lowered = codegen::lowerToPlan(module->get(), lowerOptions);
-  EXPECT_TRUE(lowered.ok()) << lowered.error().message;
-  model->lowered = std::move(lowered).value();
-  auto jit = codegen::cpu::CpuJit::compile(model->lowered, {});
-  EXPECT_TRUE(jit.ok()) << jit.error().message;
-  model->jit = std::move(jit).value();
+  options.kvCacheF16 = kvCacheF16;
+  auto program = codegen::compileForCpu(*file, options);
+  EXPECT_TRUE(program.ok()) << program.error().message;
+  if (!program.ok())
+    return nullptr;
+  auto model = std::unique_ptr<CompiledModel>(new CompiledModel{
+      std::move(file).value(), std::move(program).value(), nullptr, nullptr});
   model->pool = std::make_unique<runtime::ThreadPool>(threads);
   runtime::ExecutorOptions execOptions;
   execOptions.maxBatch = 128;
-  auto executor = runtime::Executor::create(model->lowered.plan,
-                                            model->jit->kernels(), model->file,
-                                            *model->pool, execOptions);
+  auto executor = runtime::Executor::create(
+      model->program.lowered.plan, model->program.jit->kernels(), model->file,
+      *model->pool, execOptions);
   EXPECT_TRUE(executor.ok()) << executor.error().message;
+  if (!executor.ok())
+    return nullptr;
   model->executor = std::move(executor).value();
   return model;
 }

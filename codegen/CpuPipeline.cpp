@@ -1,0 +1,42 @@
+#include "CpuPipeline.h"
+
+#include "ModelBuilder.h"
+#include "gguf/GgufFile.h"
+
+#include "mlir/IR/MLIRContext.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/raw_ostream.h"
+
+namespace kiln::codegen {
+
+Result<CpuProgram> compileForCpu(const GgufFile &file,
+                                 const CpuCompileOptions &options) {
+  auto spec = ModelSpec::fromGguf(file);
+  if (!spec)
+    return std::move(spec).takeError();
+  mlir::MLIRContext context;
+  ir::BuildOptions build;
+  build.allLogits = options.allLogits;
+  auto module = ir::buildModel(context, *spec, build);
+  if (!module)
+    return std::move(module).takeError();
+  if (!options.printIrTo.empty()) {
+    std::error_code ec;
+    llvm::raw_fd_ostream out(options.printIrTo, ec, llvm::sys::fs::OF_Text);
+    if (ec)
+      return makeError(options.printIrTo, ": ", ec.message());
+    (*module)->print(out);
+  }
+  LowerOptions lower;
+  lower.kvCacheF16 = options.kvCacheF16;
+  auto lowered = lowerToPlan(module->get(), lower);
+  if (!lowered)
+    return std::move(lowered).takeError();
+  auto jit = cpu::CpuJit::compile(*lowered, options.cpu);
+  if (!jit)
+    return std::move(jit).takeError();
+  return CpuProgram{std::move(spec).value(), std::move(lowered).value(),
+                    std::move(jit).value()};
+}
+
+} // namespace kiln::codegen

@@ -1,0 +1,35 @@
+// The whole compiler for the CPU in one call: GGUF model -> ModelSpec ->
+// kiln dialect -> execution plan -> LLVM kernels, JIT-loaded in process.
+#pragma once
+
+#include "PlanBuilder.h"
+#include "cpu/CpuJit.h"
+#include "model/ModelSpec.h"
+#include "support/Result.h"
+
+#include <memory>
+#include <string>
+
+namespace kiln {
+class GgufFile;
+}
+
+namespace kiln::codegen {
+
+struct CpuCompileOptions {
+  bool allLogits = false;  // prefill returns every token's logits
+  bool kvCacheF16 = true;
+  std::string printIrTo;   // "-" for stdout: the kiln graph, as built
+  cpu::CpuOptions cpu;
+};
+
+struct CpuProgram {
+  ModelSpec spec;
+  LoweredModel lowered;
+  std::unique_ptr<cpu::CpuJit> jit;
+};
+
+Result<CpuProgram> compileForCpu(const GgufFile &file,
+                                 const CpuCompileOptions &options = {});
+
+} // namespace kiln::codegen
