@@ -26,6 +26,7 @@ enum class KernelKind {
   Softmax,      // args: x, out.                   tasks: rows
   SliceColumns, // args: x, out.                   tasks: rows
   LastRow,      // args: x, out.                   tasks: 1
+  RoundToHalf,  // args: x, out.                   tasks: rows
 };
 
 const char *kernelKindName(KernelKind kind);

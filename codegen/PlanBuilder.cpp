@@ -8,6 +8,7 @@
 #include "llvm/ADT/TypeSwitch.h"
 
 #include <map>
+#include <optional>
 
 using namespace mlir;
 
@@ -38,7 +39,9 @@ private:
   uint32_t weightFor(WeightOp op);
   uint32_t allocate(const ActivationBuffer &shape);
   Slot slotOf(Value value);
-  Slot outputFor(Value result);
+  // A buffer for `result`'s shape; remembered as the value's slot unless
+  // it is a temporary.
+  Slot outputFor(Value result, bool remember = true);
   Status lowerOp(Operation *op, std::vector<Step> &steps);
 
   LoweredModel &out_;
@@ -86,14 +89,15 @@ uint32_t PlanLowering::allocate(const ActivationBuffer &shape) {
 
 Slot PlanLowering::slotOf(Value value) { return slots_.lookup(value); }
 
-Slot PlanLowering::outputFor(Value result) {
+Slot PlanLowering::outputFor(Value result, bool remember) {
   auto type = cast<RankedTensorType>(result.getType());
   ActivationBuffer shape;
   shape.cols = type.getRank() == 2 ? type.getDimSize(1) : 1;
   shape.elementBytes = 4; // f32 activations and i32 ids alike
   shape.singleRow = type.getDimSize(0) == 1;
   Slot slot{SlotKind::Activation, allocate(shape)};
-  slots_[result] = slot;
+  if (remember)
+    slots_[result] = slot;
   return slot;
 }
 
@@ -160,13 +164,27 @@ Status PlanLowering::lowerOp(Operation *op, std::vector<Step> &steps) {
         d.outCols = colsOf(m.getResult());
         d.format = static_cast<GgmlType>(m.getWeight().getType().getFormat());
         d.hasBias = static_cast<bool>(m.getBias());
-        std::vector<Slot> args = {slotOf(m.getInput()), slotOf(m.getWeight())};
+        Slot input = slotOf(m.getInput());
+        bool single = isSingleRow(m.getInput());
+        std::optional<Slot> temporary;
+        if (d.format == GgmlType::F16 && options_.halfInputsForHalfWeights) {
+          KernelDesc round;
+          round.kind = KernelKind::RoundToHalf;
+          round.cols = round.outCols = d.cols;
+          Slot rounded = outputFor(m.getInput(), /*remember=*/false);
+          emit(round, {input, rounded}, rowWise(1), single);
+          input = rounded;
+          temporary = rounded;
+        }
+        std::vector<Slot> args = {input, slotOf(m.getWeight())};
         if (d.hasBias)
           args.push_back(slotOf(m.getBias()));
         args.push_back(outputFor(m.getResult()));
+        if (temporary) // free once the matmul has read it
+          bufferFree_[temporary->index] = true;
         int64_t tiles = (d.outCols + KernelDesc::kMatmulTile - 1) /
                         KernelDesc::kMatmulTile;
-        emit(d, std::move(args), fixed(tiles), isSingleRow(m.getInput()));
+        emit(d, std::move(args), fixed(tiles), single);
         return Status::success();
       })
       .Case([&](RopeOp r) {

@@ -16,6 +16,9 @@ namespace kiln::codegen {
 
 struct LowerOptions {
   bool kvCacheF16 = true; // else f32
+  // Round the input of matmuls against f16 weights to f16 first, as
+  // llama.cpp's CPU path does (its f16 dot products take f16 operands).
+  bool halfInputsForHalfWeights = true;
 };
 
 struct LoweredModel {

@@ -381,7 +381,7 @@ void storeCache(Kernel &k, Value *value, Value *base, Value *index) {
 }
 // Rounds to f16 and back, where llama.cpp converts an operand to f16.
 Value *roundToHalf(Kernel &k, Value *value) {
-  if (!k.d.kvHalf)
+  if (!k.d.kvHalf && k.d.kind != KernelKind::RoundToHalf)
     return value;
   auto &b = k.builder;
   return b.CreateFPExt(b.CreateFPTrunc(value, b.getHalfTy()), k.e.f32());
@@ -511,6 +511,18 @@ void emitUnary(Kernel &k) {
   });
 }
 
+void emitRoundToHalf(Kernel &k) {
+  Value *x = k.arg(0), *out = k.arg(1);
+  int64_t n = k.d.cols;
+  k.e.forRange(k.begin, k.end, [&](Value *t) {
+    Value *base = k.builder.CreateMul(t, k.e.c64(n));
+    k.e.forRange(0, n, [&](Value *c) {
+      Value *i = k.builder.CreateAdd(base, c);
+      k.e.storeF32(roundToHalf(k, k.e.loadF32(x, i)), out, i);
+    });
+  });
+}
+
 void emitSliceColumns(Kernel &k) {
   Value *x = k.arg(0), *out = k.arg(1);
   k.e.forRange(k.begin, k.end, [&](Value *t) {
@@ -556,6 +568,7 @@ Status emitKernel(Module &module, const KernelDesc &desc,
   case KernelKind::Softmax: emitUnary(k); break;
   case KernelKind::SliceColumns: emitSliceColumns(k); break;
   case KernelKind::LastRow: emitLastRow(k); break;
+  case KernelKind::RoundToHalf: emitRoundToHalf(k); break;
   }
   k.finish();
   return Status::success();
