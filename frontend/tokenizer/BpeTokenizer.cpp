@@ -1,0 +1,200 @@
+#include "BpeTokenizer.h"
+
+#include "ByteLevel.h"
+#include "PreTokenizer.h"
+#include "Unicode.h"
+#include "Vocabulary.h"
+
+#include <queue>
+
+namespace kiln {
+
+namespace {
+
+struct Symbol {
+  int32_t id;        // interned text, or -1 (takes part in no merge)
+  uint32_t begin;    // in the word
+  uint32_t length;   // 0 once merged into its left neighbour
+  int32_t prev, next;
+};
+
+struct Pair {
+  int32_t rank;
+  int32_t left, right;
+  int32_t leftId, rightId; // the symbols' texts when queued
+  int32_t result;
+};
+
+struct PairOrder {
+  bool operator()(const Pair &a, const Pair &b) const {
+    if (a.rank != b.rank)
+      return a.rank > b.rank; // lowest rank on top
+    return a.left > b.left;   // then leftmost
+  }
+};
+
+uint64_t pairKey(int32_t left, int32_t right) {
+  return (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) |
+         static_cast<uint32_t>(right);
+}
+
+// The text as the regexes see it. Bad UTF-8 bytes become U+FFFD (as in
+// llama.cpp, which decodes before splitting); `normalized` keeps decoded
+// surrogates as their bytes, while `matchable`, which PCRE2 needs to be
+// valid UTF-8, has U+E000 in their place: another code point of class C,
+// with as many bytes, so offsets agree.
+void prepareText(std::string_view text, std::string &normalized,
+                 std::string &matchable) {
+  normalized.clear();
+  matchable.clear();
+  normalized.reserve(text.size());
+  matchable.reserve(text.size());
+  for (size_t offset = 0; offset < text.size();) {
+    unicode::DecodedChar c = unicode::decodeChar(text, offset);
+    offset += c.length;
+    if (c.codepoint < 0x80) {
+      normalized.push_back(static_cast<char>(c.codepoint));
+      matchable.push_back(static_cast<char>(c.codepoint));
+      continue;
+    }
+    unicode::appendUtf8(normalized, c.codepoint);
+    const bool surrogate = c.codepoint >= 0xD800 && c.codepoint <= 0xDFFF;
+    unicode::appendUtf8(matchable, surrogate ? 0xE000 : c.codepoint);
+  }
+}
+
+} // namespace
+
+BpeTokenizer::BpeTokenizer(const Vocabulary &vocab, RegexSplitter splitter)
+    : vocab_(vocab), splitter_(std::move(splitter)) {}
+
+int32_t BpeTokenizer::intern(const std::string &text) {
+  auto it = symbolIds_.find(text);
+  if (it != symbolIds_.end())
+    return it->second;
+  const int32_t id = static_cast<int32_t>(tokenOfSymbol_.size());
+  symbolIds_.emplace(text, id);
+  tokenOfSymbol_.push_back(vocab_.find(text));
+  return id;
+}
+
+Result<std::unique_ptr<BpeTokenizer>>
+BpeTokenizer::create(const Vocabulary &vocab) {
+  const PreTokenizerFamily *family = vocab.preTokenizer();
+  if (!family)
+    return makeError(vocab.source(), ": no pre-tokenizer for this BPE "
+                                     "vocabulary");
+  auto splitter = RegexSplitter::compile(
+      family->patterns, vocab.source() + ": pre-tokenizer '" +
+                            vocab.preName() + "'");
+  if (!splitter)
+    return std::move(splitter).takeError();
+  std::unique_ptr<BpeTokenizer> bpe(
+      new BpeTokenizer(vocab, std::move(*splitter)));
+  bpe->ignoreMerges_ = family->ignoreMerges;
+
+  for (unsigned b = 0; b < 256; ++b) {
+    std::string_view letter = bytelevel::utf8ForByte(static_cast<uint8_t>(b));
+    bpe->byteSymbols_[b] = bpe->intern(std::string(letter));
+    for (char c : letter) {
+      TokenId id = vocab.find(std::string_view(&c, 1));
+      if (id != kNoToken)
+        bpe->byteFallback_[b].push_back(id);
+    }
+  }
+  const auto &merges = vocab.merges();
+  bpe->merges_.reserve(merges.size());
+  for (size_t rank = 0; rank < merges.size(); ++rank) {
+    const auto &[left, right] = merges[rank];
+    if (left.empty() || right.empty())
+      continue; // a malformed entry; llama.cpp can never match it either
+    const int32_t l = bpe->intern(left), r = bpe->intern(right);
+    const int32_t merged = bpe->intern(left + right);
+    // The first occurrence of a pair keeps its rank.
+    bpe->merges_.emplace(pairKey(l, r),
+                         MergeResult{static_cast<int32_t>(rank), merged});
+  }
+  return bpe;
+}
+
+void BpeTokenizer::encodeWord(std::string_view word,
+                              std::vector<TokenId> &out) const {
+  if (ignoreMerges_) {
+    TokenId whole = vocab_.find(bytelevel::encode(word));
+    if (whole != kNoToken) {
+      out.push_back(whole);
+      return;
+    }
+  }
+  std::vector<Symbol> symbols(word.size());
+  for (size_t i = 0; i < word.size(); ++i)
+    symbols[i] = {byteSymbols_[static_cast<uint8_t>(word[i])],
+                  static_cast<uint32_t>(i), 1, static_cast<int32_t>(i) - 1,
+                  i + 1 < word.size() ? static_cast<int32_t>(i + 1) : -1};
+
+  std::priority_queue<Pair, std::vector<Pair>, PairOrder> queue;
+  auto tryPair = [&](int32_t left, int32_t right) {
+    if (left < 0 || right < 0)
+      return;
+    const int32_t leftId = symbols[left].id, rightId = symbols[right].id;
+    if (leftId < 0 || rightId < 0)
+      return;
+    auto it = merges_.find(pairKey(leftId, rightId));
+    if (it == merges_.end())
+      return;
+    queue.push({it->second.rank, left, right, leftId, rightId,
+                it->second.symbol});
+  };
+  for (int32_t i = 1; i < static_cast<int32_t>(symbols.size()); ++i)
+    tryPair(i - 1, i);
+
+  while (!queue.empty()) {
+    const Pair pair = queue.top();
+    queue.pop();
+    Symbol &left = symbols[pair.left];
+    Symbol &right = symbols[pair.right];
+    // Stale: a side was merged away or changed since the pair was queued.
+    if (left.length == 0 || right.length == 0 || left.next != pair.right ||
+        left.id != pair.leftId || right.id != pair.rightId)
+      continue;
+    left.id = pair.result;
+    left.length += right.length;
+    right.length = 0;
+    left.next = right.next;
+    if (right.next >= 0)
+      symbols[right.next].prev = pair.left;
+    tryPair(left.prev, pair.left);
+    tryPair(pair.left, left.next);
+  }
+
+  for (int32_t i = 0; i >= 0 && !symbols.empty(); i = symbols[i].next) {
+    const Symbol &symbol = symbols[i];
+    TokenId id = symbol.id >= 0 ? tokenOfSymbol_[symbol.id] : kNoToken;
+    if (id != kNoToken) {
+      out.push_back(id);
+      continue;
+    }
+    for (uint32_t k = 0; k < symbol.length; ++k) {
+      const auto &fallback =
+          byteFallback_[static_cast<uint8_t>(word[symbol.begin + k])];
+      out.insert(out.end(), fallback.begin(), fallback.end());
+    }
+  }
+}
+
+Status BpeTokenizer::encode(std::string_view text, bool /*afterSpecial*/,
+                            std::vector<TokenId> &out) const {
+  if (text.size() >= UINT32_MAX)
+    return makeError("text of ", std::to_string(text.size()),
+                     " bytes is too long to tokenize");
+  std::string normalized, matchable;
+  prepareText(text, normalized, matchable);
+  std::vector<TextSpan> words;
+  KILN_TRY(splitter_.split(matchable, words));
+  for (const TextSpan &span : words)
+    encodeWord(std::string_view(normalized).substr(span.begin, span.size()),
+               out);
+  return Status::success();
+}
+
+} // namespace kiln
