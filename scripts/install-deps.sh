@@ -7,7 +7,7 @@ packages=(
   llvm-19-dev libmlir-19-dev mlir-19-tools clang-19 lld-19 libomp-19-dev
   libclang-rt-19-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev
-  libpcre2-dev
+  libpcre2-dev libicu-dev
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -55,13 +55,16 @@ SpmTokenizer::SpmTokenizer(const Vocabulary &vocab) : vocab_(vocab) {
 
 void SpmTokenizer::emitBytes(std::string_view bytes,
                              std::vector<TokenId> &out) const {
-  for (char c : bytes) {
-    TokenId id = byteTokens_[static_cast<uint8_t>(c)];
-    if (id == kNoToken)
-      id = vocab_.unk();
-    if (id != kNoToken)
-      out.push_back(id);
-  }
+  for (char c : bytes)
+    if (byteTokens_[static_cast<uint8_t>(c)] == kNoToken) {
+      // Without byte tokens the character is unknown (llama.cpp would
+      // fail here; SentencePiece emits the unknown token).
+      if (vocab_.unk() != kNoToken)
+        out.push_back(vocab_.unk());
+      return;
+    }
+  for (char c : bytes)
+    out.push_back(byteTokens_[static_cast<uint8_t>(c)]);
 }
 
 Status SpmTokenizer::encode(std::string_view text, bool afterSpecial,

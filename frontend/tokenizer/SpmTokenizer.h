@@ -5,7 +5,7 @@
 // merged first (ties: leftmost), until no pair forms a token. A final
 // symbol that is not a token is taken apart into the pieces it was merged
 // from, and characters that are not tokens fall back to byte tokens
-// <0xNN> (or the unknown token when the vocabulary has none).
+// <0xNN> (or to one unknown token when the vocabulary lacks them).
 //
 // The pair queue is a heap with lazy invalidation, so a text of n bytes
 // takes O(n log n).
