@@ -27,9 +27,7 @@ Result<CpuProgram> compileForCpu(const GgufFile &file,
       return makeError(options.printIrTo, ": ", ec.message());
     (*module)->print(out);
   }
-  LowerOptions lower;
-  lower.kvCacheF16 = options.kvCacheF16;
-  auto lowered = lowerToPlan(module->get(), lower);
+  auto lowered = lowerToPlan(module->get(), options.lower);
   if (!lowered)
     return std::move(lowered).takeError();
   auto jit = cpu::CpuJit::compile(*lowered, options.cpu);

@@ -18,7 +18,7 @@ namespace kiln::codegen {
 
 struct CpuCompileOptions {
   bool allLogits = false;  // prefill returns every token's logits
-  bool kvCacheF16 = true;
+  LowerOptions lower;      // KV cache type, llama.cpp-style activations
   std::string printIrTo;   // "-" for stdout: the kiln graph, as built
   cpu::CpuOptions cpu;
 };

@@ -21,7 +21,7 @@ const char *kernelKindName(KernelKind kind) {
   case KernelKind::Softmax: return "softmax";
   case KernelKind::SliceColumns: return "slice_columns";
   case KernelKind::LastRow: return "last_row";
-  case KernelKind::RoundToHalf: return "round_to_half";
+  case KernelKind::RoundActivations: return "round_activations";
   }
   return "?";
 }

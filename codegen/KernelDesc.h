@@ -26,7 +26,9 @@ enum class KernelKind {
   Softmax,      // args: x, out.                   tasks: rows
   SliceColumns, // args: x, out.                   tasks: rows
   LastRow,      // args: x, out.                   tasks: 1
-  RoundToHalf,  // args: x, out.                   tasks: rows
+  // The input as llama.cpp's dot products see it: rounded to f16/bf16 or
+  // quantized to q8 blocks and back (`format`: F16, BF16, Q8_0, Q8_K).
+  RoundActivations, // args: x, out.               tasks: rows
 };
 
 const char *kernelKindName(KernelKind kind);

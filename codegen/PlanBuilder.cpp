@@ -22,6 +22,22 @@ using runtime::Slot;
 using runtime::SlotKind;
 using runtime::Step;
 
+// The type llama.cpp's CPU path converts a matmul input to before the dot
+// products with weights of `weights` (its vec_dot_type).
+std::optional<GgmlType> activationRounding(GgmlType weights) {
+  switch (weights) {
+  case GgmlType::F16: return GgmlType::F16;
+  case GgmlType::BF16: return GgmlType::BF16;
+  case GgmlType::Q4_0: case GgmlType::Q5_0: case GgmlType::Q8_0:
+  case GgmlType::Q4_1: case GgmlType::Q5_1:
+    return GgmlType::Q8_0;
+  case GgmlType::Q2_K: case GgmlType::Q3_K: case GgmlType::Q4_K:
+  case GgmlType::Q5_K: case GgmlType::Q6_K:
+    return GgmlType::Q8_K;
+  default: return std::nullopt;
+  }
+}
+
 int64_t colsOf(Value v) { return cast<RankedTensorType>(v.getType()).getDimSize(1); }
 bool isSingleRow(Value v) {
   return cast<RankedTensorType>(v.getType()).getDimSize(0) == 1;
@@ -167,9 +183,11 @@ Status PlanLowering::lowerOp(Operation *op, std::vector<Step> &steps) {
         Slot input = slotOf(m.getInput());
         bool single = isSingleRow(m.getInput());
         std::optional<Slot> temporary;
-        if (d.format == GgmlType::F16 && options_.halfInputsForHalfWeights) {
+        std::optional<GgmlType> rounding = activationRounding(d.format);
+        if (rounding && options_.matchLlamaCppActivations) {
           KernelDesc round;
-          round.kind = KernelKind::RoundToHalf;
+          round.kind = KernelKind::RoundActivations;
+          round.format = *rounding;
           round.cols = round.outCols = d.cols;
           Slot rounded = outputFor(m.getInput(), /*remember=*/false);
           emit(round, {input, rounded}, rowWise(1), single);

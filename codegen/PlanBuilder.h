@@ -16,9 +16,11 @@ namespace kiln::codegen {
 
 struct LowerOptions {
   bool kvCacheF16 = true; // else f32
-  // Round the input of matmuls against f16 weights to f16 first, as
-  // llama.cpp's CPU path does (its f16 dot products take f16 operands).
-  bool halfInputsForHalfWeights = true;
+  // Give each matmul its input as llama.cpp's CPU dot products see it:
+  // rounded to f16 (f16 weights) or quantized to q8_0 (q4_0, q5_0, q8_0;
+  // also q4_1 and q5_1, whose q8_1 rounds the same way) or q8_K blocks
+  // (K-quants). The matmul itself stays in f32.
+  bool matchLlamaCppActivations = true;
 };
 
 struct LoweredModel {

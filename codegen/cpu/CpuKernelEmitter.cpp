@@ -381,7 +381,7 @@ void storeCache(Kernel &k, Value *value, Value *base, Value *index) {
 }
 // Rounds to f16 and back, where llama.cpp converts an operand to f16.
 Value *roundToHalf(Kernel &k, Value *value) {
-  if (!k.d.kvHalf && k.d.kind != KernelKind::RoundToHalf)
+  if (!k.d.kvHalf)
     return value;
   auto &b = k.builder;
   return b.CreateFPExt(b.CreateFPTrunc(value, b.getHalfTy()), k.e.f32());
@@ -511,14 +511,64 @@ void emitUnary(Kernel &k) {
   });
 }
 
-void emitRoundToHalf(Kernel &k) {
+// Each row as llama.cpp's dot products see it, in f32: rounded to f16 or
+// bf16, or quantized to q8 blocks and dequantized again. q8_0 (x86 SIMD
+// path): d = amax / 127 stored as f16, q = round-half-even(x * 127 / amax).
+// q8_K: the value of largest magnitude (sign kept) maps to -127, q =
+// min(127, round-half-even(x * -127 / max)), d = 1 / that scale in f32.
+void emitRoundActivations(Kernel &k) {
+  auto &b = k.builder;
+  LoopEmitter &e = k.e;
   Value *x = k.arg(0), *out = k.arg(1);
   int64_t n = k.d.cols;
-  k.e.forRange(k.begin, k.end, [&](Value *t) {
-    Value *base = k.builder.CreateMul(t, k.e.c64(n));
-    k.e.forRange(0, n, [&](Value *c) {
-      Value *i = k.builder.CreateAdd(base, c);
-      k.e.storeF32(roundToHalf(k, k.e.loadF32(x, i)), out, i);
+  GgmlType format = k.d.format;
+  auto roundEven = [&](Value *v) {
+    return b.CreateUnaryIntrinsic(Intrinsic::roundeven, v);
+  };
+  e.forRange(k.begin, k.end, [&](Value *t) {
+    Value *in = k.rowPtr(x, t, n), *res = k.rowPtr(out, t, n);
+    if (format == GgmlType::F16 || format == GgmlType::BF16) {
+      Type *narrow = format == GgmlType::F16 ? b.getHalfTy() : b.getBFloatTy();
+      e.forRange(0, n, [&](Value *c) {
+        Value *v = b.CreateFPExt(b.CreateFPTrunc(e.loadF32(in, c), narrow), e.f32());
+        e.storeF32(v, res, c);
+      });
+      return;
+    }
+    bool kBlocks = format == GgmlType::Q8_K;
+    int64_t block = kBlocks ? 256 : 32;
+    e.forRange(0, n / block, [&](Value *blockIndex) {
+      Value *base = b.CreateMul(blockIndex, e.c64(block));
+      auto at = [&](Value *j) { return b.CreateAdd(base, j); };
+      Value *scale, *step; // q = x * scale; value = q * step
+      if (!kBlocks) {
+        Value *amax = e.reduce(0, block, e.cf(0.0f), [&](Value *j, Value *m) {
+          return b.CreateMaxNum(m, b.CreateUnaryIntrinsic(Intrinsic::fabs,
+                                                          e.loadF32(in, at(j))));
+        });
+        Value *d = b.CreateFDiv(amax, e.cf(127.0f));
+        step = b.CreateFPExt(b.CreateFPTrunc(d, b.getHalfTy()), e.f32());
+        Value *nonzero = b.CreateFCmpONE(amax, e.cf(0.0f));
+        scale = b.CreateSelect(nonzero, b.CreateFDiv(e.cf(127.0f), amax), e.cf(0.0f));
+      } else {
+        // The first element of largest magnitude, with its sign.
+        Value *extreme = e.reduce(0, block, e.cf(0.0f), [&](Value *j, Value *m) {
+          Value *v = e.loadF32(in, at(j));
+          Value *larger = b.CreateFCmpOGT(b.CreateUnaryIntrinsic(Intrinsic::fabs, v),
+                                          b.CreateUnaryIntrinsic(Intrinsic::fabs, m));
+          return b.CreateSelect(larger, v, m);
+        });
+        Value *nonzero = b.CreateFCmpONE(extreme, e.cf(0.0f));
+        Value *inverse = b.CreateFDiv(e.cf(-127.0f), extreme);
+        scale = b.CreateSelect(nonzero, inverse, e.cf(0.0f));
+        step = b.CreateSelect(nonzero, b.CreateFDiv(e.cf(1.0f), inverse), e.cf(0.0f));
+      }
+      e.forRange(0, block, [&](Value *j) {
+        Value *q = roundEven(b.CreateFMul(e.loadF32(in, at(j)), scale));
+        if (kBlocks)
+          q = b.CreateMinNum(q, e.cf(127.0f));
+        e.storeF32(b.CreateFMul(q, step), res, at(j));
+      });
     });
   });
 }
@@ -568,7 +618,7 @@ Status emitKernel(Module &module, const KernelDesc &desc,
   case KernelKind::Softmax: emitUnary(k); break;
   case KernelKind::SliceColumns: emitSliceColumns(k); break;
   case KernelKind::LastRow: emitLastRow(k); break;
-  case KernelKind::RoundToHalf: emitRoundToHalf(k); break;
+  case KernelKind::RoundActivations: emitRoundActivations(k); break;
   }
   k.finish();
   return Status::success();

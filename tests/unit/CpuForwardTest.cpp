@@ -41,14 +41,15 @@ struct CompiledModel {
 
 std::unique_ptr<CompiledModel> compile(const std::string &path, bool allLogits,
                                        unsigned threads = 2,
-                                       bool kvCacheF16 = true) {
+                                       bool llamaCppNumerics = true) {
   auto file = GgufFile::open(path);
   EXPECT_TRUE(file.ok()) << file.error().message;
   if (!file.ok())
     return nullptr;
   codegen::CpuCompileOptions options;
   options.allLogits = allLogits;
-  options.kvCacheF16 = kvCacheF16;
+  options.lower.kvCacheF16 = llamaCppNumerics;
+  options.lower.matchLlamaCppActivations = llamaCppNumerics;
   auto program = codegen::compileForCpu(*file, options);
   EXPECT_TRUE(program.ok()) << program.error().message;
   if (!program.ok())
@@ -119,33 +120,34 @@ TEST(CpuForward, F32LogitsMatchLlamaCpp) {
   RecordProperty("max_abs_error", std::to_string(c.maxAbsError));
 }
 
-// Quantized weights: we dequantize and multiply in f32, while llama.cpp
-// rounds activations to f16 (f16 weights) or quantizes them to q8 blocks;
-// the logits then differ by more, but the argmax must still agree.
+// Quantized weights: like llama.cpp we round the activations to f16 or q8
+// blocks first, but then multiply in f32 where it sums integers; single q8
+// rounding flips move logits by up to ~0.2. Measured 2026-11-29: f16 8e-3,
+// q8_0 0.12, q4_0 0.13, q4_k_m 0.22; top-1 100%, 100%, 99.2%, 100%.
 TEST(CpuForward, QuantizedLogitsAgreeWithLlamaCpp) {
   struct Case {
     const char *type;
     double maxError;
   };
-  for (Case c : {Case{"f16", 0.05}, Case{"q8_0", 0.5}, Case{"q4_0", 1.0},
-                 Case{"q4_k_m", 1.0}}) {
+  for (Case c : {Case{"f16", 0.02}, Case{"q8_0", 0.3}, Case{"q4_0", 0.3},
+                 Case{"q4_k_m", 0.5}}) {
     SCOPED_TRACE(c.type);
     LogitComparison result = compareWithReference(c.type);
     printf("%s: max |logit error| %.4g, top-1 agreement %.4f\n", c.type,
            result.maxAbsError, result.top1Agreement);
     EXPECT_LE(result.maxAbsError, c.maxError);
-    EXPECT_GE(result.top1Agreement, 0.95);
+    EXPECT_GE(result.top1Agreement, 0.99);
   }
 }
 
 // Evaluating n tokens in one prefill and one at a time through decode
 // gives the same logits, up to float reassociation (the two paths sum in
-// different orders). With an f32 KV cache: rounding to f16 would turn such
-// last-bit differences into f16 steps.
+// different orders). With an f32 KV cache and f32 activations: rounding to
+// f16 or q8 would turn such last-bit differences into whole steps.
 TEST(CpuForward, PrefillEqualsStepwiseDecode) {
   auto model = compile(test::sharedFile(
                            "tinyshakes-llama/tinyshakes-llama-q8_0.gguf"),
-                       true, 2, /*kvCacheF16=*/false);
+                       true, 2, /*llamaCppNumerics=*/false);
   ASSERT_NE(model, nullptr);
   auto ids = readIds(test::sharedFile(
       "tinyshakes-llama/reference/val128-q8_0.ids"));
@@ -212,10 +214,10 @@ size_t greedyAgreement(const std::string &modelPath,
   return matched;
 }
 
-// Unquantized models must reproduce every token. For quantized weights
-// llama.cpp quantizes the activations to q8 blocks before its dot products
-// and we do not (yet), so continuations drift apart after a while: each must
-// agree on its first token, and on `quantizedShare` of all tokens together.
+// Unquantized models must reproduce every token. With quantized weights
+// single q8 rounding flips (see above) can change a near-tie argmax, after
+// which continuations drift apart: each must agree on its first token, and
+// on `quantizedShare` of all tokens together.
 void checkGreedyFile(const std::string &folder, double quantizedShare) {
   auto path = test::sharedModelsDir() / folder / "reference" / "greedy.json";
   if (!std::filesystem::exists(path))
@@ -252,7 +254,7 @@ void checkGreedyFile(const std::string &folder, double quantizedShare) {
 }
 
 TEST(CpuGreedy, TinyshakesLlamaMatchesLlamaCpp) {
-  checkGreedyFile("tinyshakes-llama", 0.75); // 82% measured
+  checkGreedyFile("tinyshakes-llama", 0.85); // 88% measured
 }
 
 TEST(CpuGreedy, ForeignTinyRandomLlamaMatchesLlamaCpp) {
@@ -260,7 +262,7 @@ TEST(CpuGreedy, ForeignTinyRandomLlamaMatchesLlamaCpp) {
 }
 
 TEST(CpuGreedy, TinyshakesGpt2MatchesLlamaCpp) {
-  checkGreedyFile("tinyshakes-gpt2", 0.6); // 67% measured
+  checkGreedyFile("tinyshakes-gpt2", 0.75); // 78% measured
 }
 
 } // namespace
