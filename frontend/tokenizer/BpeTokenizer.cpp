@@ -5,37 +5,31 @@
 #include "Unicode.h"
 #include "Vocabulary.h"
 
-#include <queue>
+#include <algorithm>
+#include <functional>
+#include <limits>
 
 namespace kiln {
 
 namespace {
 
 struct Symbol {
-  int32_t id;        // interned text, or -1 (takes part in no merge)
-  uint32_t begin;    // in the word
-  uint32_t length;   // 0 once merged into its left neighbour
+  int32_t id;      // interned text, or -1 (takes part in no merge)
+  uint32_t begin;  // in the word
+  uint32_t length; // 0 once merged into its left neighbour
   int32_t prev, next;
+  int32_t pairResult; // what the pair it starts merges into
+  // The queue key of the pair this symbol starts now (kNoPair if none). A
+  // queued key that differs is stale.
+  uint64_t pairKey;
 };
 
-struct Pair {
-  int32_t rank;
-  int32_t left, right;
-  int32_t leftId, rightId; // the symbols' texts when queued
-  int32_t result;
-};
+constexpr uint64_t kNoPair = std::numeric_limits<uint64_t>::max();
 
-struct PairOrder {
-  bool operator()(const Pair &a, const Pair &b) const {
-    if (a.rank != b.rank)
-      return a.rank > b.rank; // lowest rank on top
-    return a.left > b.left;   // then leftmost
-  }
-};
-
-uint64_t pairKey(int32_t left, int32_t right) {
-  return (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) |
-         static_cast<uint32_t>(right);
+// Queue order as one integer, smallest first: lowest rank, then leftmost.
+uint64_t queueKey(int32_t rank, int32_t left) {
+  return (static_cast<uint64_t>(static_cast<uint32_t>(rank)) << 32) |
+         static_cast<uint32_t>(left);
 }
 
 // The text as the regexes see it. Bad UTF-8 bytes become U+FFFD (as in
@@ -111,13 +105,18 @@ BpeTokenizer::create(const Vocabulary &vocab) {
     const int32_t l = bpe->intern(left), r = bpe->intern(right);
     const int32_t merged = bpe->intern(left + right);
     // The first occurrence of a pair keeps its rank.
-    bpe->merges_.emplace(pairKey(l, r),
-                         MergeResult{static_cast<int32_t>(rank), merged});
+    bpe->merges_.insert(PairMap<MergeResult>::key(l, r),
+                        MergeResult{static_cast<int32_t>(rank), merged});
   }
   return bpe;
 }
 
-void BpeTokenizer::encodeWord(std::string_view word,
+struct BpeTokenizer::Scratch {
+  std::vector<Symbol> symbols;
+  std::vector<uint64_t> heap; // a min-heap of pair keys
+};
+
+void BpeTokenizer::encodeWord(std::string_view word, Scratch &scratch,
                               std::vector<TokenId> &out) const {
   if (ignoreMerges_) {
     TokenId whole = vocab_.find(bytelevel::encode(word));
@@ -126,45 +125,67 @@ void BpeTokenizer::encodeWord(std::string_view word,
       return;
     }
   }
-  std::vector<Symbol> symbols(word.size());
+  auto &symbols = scratch.symbols;
+  symbols.resize(word.size());
   for (size_t i = 0; i < word.size(); ++i)
     symbols[i] = {byteSymbols_[static_cast<uint8_t>(word[i])],
-                  static_cast<uint32_t>(i), 1, static_cast<int32_t>(i) - 1,
-                  i + 1 < word.size() ? static_cast<int32_t>(i + 1) : -1};
+                  static_cast<uint32_t>(i),
+                  1,
+                  static_cast<int32_t>(i) - 1,
+                  i + 1 < word.size() ? static_cast<int32_t>(i + 1) : -1,
+                  -1,
+                  kNoPair};
 
-  std::priority_queue<Pair, std::vector<Pair>, PairOrder> queue;
-  auto tryPair = [&](int32_t left, int32_t right) {
-    if (left < 0 || right < 0)
+  // Entries of the heap go stale instead of being removed.
+  auto &heap = scratch.heap;
+  heap.clear();
+  auto findPair = [&](int32_t left) {
+    Symbol &symbol = symbols[left];
+    symbol.pairKey = kNoPair;
+    if (symbol.next < 0 || symbol.id < 0 || symbols[symbol.next].id < 0)
       return;
-    const int32_t leftId = symbols[left].id, rightId = symbols[right].id;
-    if (leftId < 0 || rightId < 0)
+    const MergeResult *merge = merges_.find(
+        PairMap<MergeResult>::key(symbol.id, symbols[symbol.next].id));
+    if (!merge)
       return;
-    auto it = merges_.find(pairKey(leftId, rightId));
-    if (it == merges_.end())
-      return;
-    queue.push({it->second.rank, left, right, leftId, rightId,
-                it->second.symbol});
+    symbol.pairKey = queueKey(merge->rank, left);
+    symbol.pairResult = merge->symbol;
   };
-  for (int32_t i = 1; i < static_cast<int32_t>(symbols.size()); ++i)
-    tryPair(i - 1, i);
+  auto queuePair = [&](int32_t left) {
+    if (left < 0)
+      return;
+    findPair(left);
+    if (symbols[left].pairKey != kNoPair) {
+      heap.push_back(symbols[left].pairKey);
+      std::push_heap(heap.begin(), heap.end(), std::greater<>());
+    }
+  };
+  for (int32_t i = 0; i < static_cast<int32_t>(symbols.size()); ++i) {
+    findPair(i);
+    if (symbols[i].pairKey != kNoPair)
+      heap.push_back(symbols[i].pairKey);
+  }
+  std::make_heap(heap.begin(), heap.end(), std::greater<>());
 
-  while (!queue.empty()) {
-    const Pair pair = queue.top();
-    queue.pop();
-    Symbol &left = symbols[pair.left];
-    Symbol &right = symbols[pair.right];
-    // Stale: a side was merged away or changed since the pair was queued.
-    if (left.length == 0 || right.length == 0 || left.next != pair.right ||
-        left.id != pair.leftId || right.id != pair.rightId)
+  while (!heap.empty()) {
+    std::pop_heap(heap.begin(), heap.end(), std::greater<>());
+    const uint64_t key = heap.back();
+    heap.pop_back();
+    const int32_t l = static_cast<int32_t>(key & 0xFFFFFFFFu);
+    Symbol &left = symbols[l];
+    // Stale: the symbol was merged away, or its pair changed since.
+    if (left.length == 0 || left.pairKey != key)
       continue;
-    left.id = pair.result;
+    Symbol &right = symbols[left.next];
+    left.id = left.pairResult;
     left.length += right.length;
     right.length = 0;
+    right.pairKey = kNoPair;
     left.next = right.next;
     if (right.next >= 0)
-      symbols[right.next].prev = pair.left;
-    tryPair(left.prev, pair.left);
-    tryPair(pair.left, left.next);
+      symbols[right.next].prev = l;
+    queuePair(left.prev);
+    queuePair(l);
   }
 
   for (int32_t i = 0; i >= 0 && !symbols.empty(); i = symbols[i].next) {
@@ -191,9 +212,10 @@ Status BpeTokenizer::encode(std::string_view text, bool /*afterSpecial*/,
   prepareText(text, normalized, matchable);
   std::vector<TextSpan> words;
   KILN_TRY(splitter_.split(matchable, words));
+  Scratch scratch;
   for (const TextSpan &span : words)
     encodeWord(std::string_view(normalized).substr(span.begin, span.size()),
-               out);
+               scratch, out);
   return Status::success();
 }
 

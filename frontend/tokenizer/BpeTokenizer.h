@@ -10,6 +10,7 @@
 // O(n log n) for a word of n bytes.
 #pragma once
 
+#include "PairMap.h"
 #include "RegexSplitter.h"
 #include "SubwordModel.h"
 
@@ -33,8 +34,10 @@ public:
 private:
   explicit BpeTokenizer(const Vocabulary &vocab, RegexSplitter splitter);
 
+  struct Scratch;
   int32_t intern(const std::string &text);
-  void encodeWord(std::string_view word, std::vector<TokenId> &out) const;
+  void encodeWord(std::string_view word, Scratch &scratch,
+                  std::vector<TokenId> &out) const;
 
   struct MergeResult {
     int32_t rank;
@@ -52,7 +55,7 @@ private:
   bool ignoreMerges_ = false;
   std::unordered_map<std::string, int32_t, Hash, std::equal_to<>> symbolIds_;
   std::vector<TokenId> tokenOfSymbol_;
-  std::unordered_map<uint64_t, MergeResult> merges_; // (left << 32) | right
+  PairMap<MergeResult> merges_; // by the interned texts of the halves
   std::array<int32_t, 256> byteSymbols_;
   // The tokens llama.cpp falls back to for a byte of an unknown symbol:
   // one per byte of the byte's alphabet character that is a token itself.

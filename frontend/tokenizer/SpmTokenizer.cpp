@@ -3,46 +3,69 @@
 #include "Unicode.h"
 #include "Vocabulary.h"
 
+#include <algorithm>
+#include <bit>
 #include <cstdio>
+#include <functional>
 #include <limits>
-#include <queue>
 
 namespace kiln {
 
 namespace {
 
 constexpr std::string_view kSpaceMark = "\xE2\x96\x81"; // U+2581
+constexpr uint64_t kNoPair = std::numeric_limits<uint64_t>::max();
 
-struct Symbol {
-  size_t begin = 0;  // in the escaped text
-  size_t length = 0; // 0 once merged into its left neighbour
-  int32_t prev = -1, next = -1;
-  int32_t node = -1; // how it was built, for taking it apart
-};
+// Queue order as one integer, smallest first: highest score, then leftmost
+// pair. Scores map to integers that sort like the floats, negated.
+uint64_t pairKey(float score, int32_t left) {
+  if (score == 0.0f)
+    score = 0.0f; // -0 and +0 tie, as floats do
+  uint32_t bits = std::bit_cast<uint32_t>(score);
+  bits = (bits & 0x80000000u) ? ~bits : (bits | 0x80000000u);
+  return (static_cast<uint64_t>(~bits) << 32) | static_cast<uint32_t>(left);
+}
 
-// A symbol's history: a character, or the merge of two earlier nodes.
-struct Node {
-  size_t begin = 0, length = 0;
-  int32_t left = -1, right = -1;
-};
-
-struct Bigram {
-  float score;
-  int32_t left, right;
-  size_t length; // of the merged text; stale once the symbols change
-};
-
-struct BigramOrder {
-  bool operator()(const Bigram &a, const Bigram &b) const {
-    if (a.score != b.score)
-      return a.score < b.score; // highest score on top
-    return a.left > b.left;     // then leftmost
+// Whether some token has U+2581 right after another character: a merge
+// could then join a word to the space that starts the next one.
+bool tokensCrossWordStarts(const Vocabulary &vocab) {
+  for (size_t id = 0; id < vocab.size(); ++id) {
+    std::string_view text = vocab.token(static_cast<TokenId>(id)).text;
+    for (size_t at = text.find(kSpaceMark, 1); at != std::string_view::npos;
+         at = text.find(kSpaceMark, at + 1))
+      if (at < kSpaceMark.size() ||
+          text.substr(at - kSpaceMark.size(), kSpaceMark.size()) != kSpaceMark)
+        return true;
   }
-};
+  return false;
+}
 
 } // namespace
 
-SpmTokenizer::SpmTokenizer(const Vocabulary &vocab) : vocab_(vocab) {
+struct SpmTokenizer::Scratch {
+  struct Symbol {
+    size_t begin = 0;  // in the segment
+    size_t length = 0; // 0 once merged into its left neighbour
+    int32_t prev = -1, next = -1;
+    int32_t node = -1; // how it was built, for taking it apart
+    // The queue key of the pair this symbol starts now (kNoPair if its
+    // text and its right neighbour's form no token). A queued key that
+    // differs is stale.
+    uint64_t pairKey = kNoPair;
+  };
+  // A symbol's history: a character, or the merge of two earlier nodes.
+  struct Node {
+    size_t begin = 0, length = 0;
+    int32_t left = -1, right = -1;
+  };
+  std::vector<Symbol> symbols;
+  std::vector<Node> nodes;
+  std::vector<uint64_t> heap; // a min-heap of pair keys
+  std::vector<int32_t> stack;
+};
+
+SpmTokenizer::SpmTokenizer(const Vocabulary &vocab)
+    : vocab_(vocab), splitWords_(!tokensCrossWordStarts(vocab)) {
   for (unsigned b = 0; b < 256; ++b) {
     char name[8];
     std::snprintf(name, sizeof name, "<0x%02X>", b);
@@ -67,6 +90,99 @@ void SpmTokenizer::emitBytes(std::string_view bytes,
     out.push_back(byteTokens_[static_cast<uint8_t>(c)]);
 }
 
+void SpmTokenizer::encodeSegment(std::string_view text, Scratch &scratch,
+                                 std::vector<TokenId> &out) const {
+  auto &symbols = scratch.symbols;
+  auto &nodes = scratch.nodes;
+  auto &heap = scratch.heap;
+  symbols.clear();
+  nodes.clear();
+  heap.clear();
+  for (size_t offset = 0; offset < text.size();) {
+    size_t length =
+        std::min(unicode::sequenceLength(text[offset]), text.size() - offset);
+    const int32_t index = static_cast<int32_t>(symbols.size());
+    symbols.push_back({offset, length, index - 1, -1, index, kNoPair});
+    nodes.push_back({offset, length, -1, -1});
+    if (index > 0)
+      symbols[index - 1].next = index;
+    offset += length;
+  }
+
+  const size_t maxTokenBytes = vocab_.maxTokenBytes();
+  auto findPair = [&](int32_t left) {
+    auto &symbol = symbols[left];
+    symbol.pairKey = kNoPair;
+    if (symbol.next < 0)
+      return;
+    const size_t length = symbol.length + symbols[symbol.next].length;
+    if (length > maxTokenBytes)
+      return; // no token is that long
+    TokenId id = vocab_.find(text.substr(symbol.begin, length));
+    if (id != kNoToken)
+      symbol.pairKey = pairKey(vocab_.token(id).score, left);
+  };
+  auto queuePair = [&](int32_t left) {
+    if (left < 0)
+      return;
+    findPair(left);
+    if (symbols[left].pairKey != kNoPair) {
+      heap.push_back(symbols[left].pairKey);
+      std::push_heap(heap.begin(), heap.end(), std::greater<>());
+    }
+  };
+  for (int32_t i = 0; i < static_cast<int32_t>(symbols.size()); ++i) {
+    findPair(i);
+    if (symbols[i].pairKey != kNoPair)
+      heap.push_back(symbols[i].pairKey);
+  }
+  std::make_heap(heap.begin(), heap.end(), std::greater<>());
+
+  while (!heap.empty()) {
+    std::pop_heap(heap.begin(), heap.end(), std::greater<>());
+    const uint64_t key = heap.back();
+    heap.pop_back();
+    const auto l = static_cast<int32_t>(key & 0xFFFFFFFFu);
+    auto &left = symbols[l];
+    // Stale: the symbol was merged away, or its pair changed since.
+    if (left.length == 0 || left.pairKey != key)
+      continue;
+    auto &right = symbols[left.next];
+    nodes.push_back(
+        {left.begin, left.length + right.length, left.node, right.node});
+    left.node = static_cast<int32_t>(nodes.size() - 1);
+    left.length += right.length;
+    right.length = 0;
+    right.pairKey = kNoPair;
+    left.next = right.next;
+    if (right.next >= 0)
+      symbols[right.next].prev = l;
+    queuePair(left.prev);
+    queuePair(l);
+  }
+
+  // Emit each final symbol: a token, or its parts, or its bytes. (Merged
+  // symbols are tokens by construction; taking apart is for completeness.)
+  auto &stack = scratch.stack;
+  for (int32_t i = 0; i >= 0 && !symbols.empty(); i = symbols[i].next) {
+    stack.assign(1, symbols[i].node);
+    while (!stack.empty()) {
+      const auto node = nodes[stack.back()];
+      stack.pop_back();
+      std::string_view piece = text.substr(node.begin, node.length);
+      TokenId id = vocab_.find(piece);
+      if (id != kNoToken) {
+        out.push_back(id);
+      } else if (node.left >= 0) {
+        stack.push_back(node.right); // left first
+        stack.push_back(node.left);
+      } else {
+        emitBytes(piece, out);
+      }
+    }
+  }
+}
+
 Status SpmTokenizer::encode(std::string_view text, bool afterSpecial,
                             std::vector<TokenId> &out) const {
   std::string escaped;
@@ -79,85 +195,27 @@ Status SpmTokenizer::encode(std::string_view text, bool afterSpecial,
     else
       escaped += c;
   }
-  if (escaped.empty())
-    return Status::success();
   if (escaped.size() >= static_cast<size_t>(std::numeric_limits<int32_t>::max()))
     return makeError("text of ", std::to_string(text.size()),
                      " bytes is too long to tokenize");
 
-  std::vector<Symbol> symbols;
-  std::vector<Node> nodes;
-  symbols.reserve(escaped.size());
-  nodes.reserve(escaped.size() * 2);
-  for (size_t offset = 0; offset < escaped.size();) {
-    size_t length = std::min(unicode::sequenceLength(escaped[offset]),
-                             escaped.size() - offset);
-    const int32_t index = static_cast<int32_t>(symbols.size());
-    symbols.push_back({offset, length, index - 1, -1, index});
-    nodes.push_back({offset, length, -1, -1});
-    if (index > 0)
-      symbols[index - 1].next = index;
-    offset += length;
-  }
-
-  std::priority_queue<Bigram, std::vector<Bigram>, BigramOrder> queue;
-  const size_t maxTokenBytes = vocab_.maxTokenBytes();
-  auto tryPair = [&](int32_t left, int32_t right) {
-    if (left < 0 || right < 0)
-      return;
-    const size_t length = symbols[left].length + symbols[right].length;
-    if (length > maxTokenBytes)
-      return; // no token is that long
-    TokenId id = vocab_.find(
-        std::string_view(escaped).substr(symbols[left].begin, length));
-    if (id == kNoToken)
-      return;
-    queue.push({vocab_.token(id).score, left, right, length});
-  };
-  for (int32_t i = 1; i < static_cast<int32_t>(symbols.size()); ++i)
-    tryPair(i - 1, i);
-
-  while (!queue.empty()) {
-    const Bigram bigram = queue.top();
-    queue.pop();
-    Symbol &left = symbols[bigram.left];
-    Symbol &right = symbols[bigram.right];
-    // Stale: one side was merged away or grew since the pair was queued.
-    if (left.length == 0 || right.length == 0 ||
-        left.length + right.length != bigram.length)
-      continue;
-    nodes.push_back({left.begin, bigram.length, left.node, right.node});
-    left.node = static_cast<int32_t>(nodes.size() - 1);
-    left.length = bigram.length;
-    right.length = 0;
-    left.next = right.next;
-    if (right.next >= 0)
-      symbols[right.next].prev = bigram.left;
-    tryPair(left.prev, bigram.left);
-    tryPair(bigram.left, left.next);
-  }
-
-  // Emit each final symbol: a token, or its parts, or its bytes. (Merged
-  // symbols are tokens by construction; taking apart is for completeness.)
-  std::vector<int32_t> stack;
-  for (int32_t i = 0; i >= 0; i = symbols[i].next) {
-    stack.push_back(symbols[i].node);
-    while (!stack.empty()) {
-      const Node node = nodes[stack.back()];
-      stack.pop_back();
-      std::string_view piece =
-          std::string_view(escaped).substr(node.begin, node.length);
-      TokenId id = vocab_.find(piece);
-      if (id != kNoToken) {
-        out.push_back(id);
-      } else if (node.left >= 0) {
-        stack.push_back(node.right); // left first
-        stack.push_back(node.left);
-      } else {
-        emitBytes(piece, out);
-      }
+  // When no token joins a character to a following U+2581, no merge
+  // crosses a word start, so words are independent: merging them one at a
+  // time gives the same tokens and keeps the work in cache.
+  Scratch scratch;
+  const std::string_view all = escaped;
+  size_t start = 0;
+  if (splitWords_) {
+    for (size_t at = all.find(kSpaceMark, 1); at != std::string_view::npos;
+         at = all.find(kSpaceMark, at + kSpaceMark.size())) {
+      if (all.substr(at - kSpaceMark.size(), kSpaceMark.size()) == kSpaceMark)
+        continue; // inside a run of spaces
+      encodeSegment(all.substr(start, at - start), scratch, out);
+      start = at;
     }
   }
+  if (start < all.size())
+    encodeSegment(all.substr(start), scratch, out);
   return Status::success();
 }
 

@@ -27,9 +27,13 @@ public:
                 std::vector<TokenId> &out) const override;
 
 private:
+  struct Scratch;
+  void encodeSegment(std::string_view text, Scratch &scratch,
+                     std::vector<TokenId> &out) const;
   void emitBytes(std::string_view bytes, std::vector<TokenId> &out) const;
 
   const Vocabulary &vocab_;
+  bool splitWords_; // no token joins a word to the next one's U+2581
   std::array<TokenId, 256> byteTokens_;
 };
 

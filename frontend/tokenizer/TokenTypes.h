@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace kiln {
@@ -49,5 +50,11 @@ enum TokenAttr : uint32_t {
 // unknown tokens only when special tokens are parsed, user-defined always.
 inline constexpr uint32_t kAttrSpecialKinds =
     kAttrControl | kAttrUserDefined | kAttrUnknown;
+
+struct TokenData {
+  std::string text;
+  float score = 0.0f;
+  uint32_t attrs = kAttrNormal; // TokenAttr bits
+};
 
 } // namespace kiln

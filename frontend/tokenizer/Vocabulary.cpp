@@ -211,7 +211,6 @@ private:
     }
 
     vocab_.tokens_.resize(count);
-    vocab_.ids_.reserve(count);
     for (size_t i = 0; i < count; ++i) {
       TokenData &token = vocab_.tokens_[i];
       token.text = (*texts)[i];
@@ -222,14 +221,15 @@ private:
       else if (!intScores.empty())
         token.score = static_cast<float>(intScores[i]);
       token.attrs = types.empty() ? kAttrNormal : attrsOfType(types[i]);
-      auto [it, inserted] =
-          vocab_.ids_.emplace(token.text, static_cast<TokenId>(i));
-      if (!inserted)
-        return error(kTokensKey, "token " + std::to_string(i) +
-                                     " has the same text as token " +
-                                     std::to_string(it->second));
       vocab_.maxTokenBytes_ = std::max(vocab_.maxTokenBytes_, token.text.size());
     }
+    const TokenId duplicate = vocab_.index_.build(vocab_.tokens_);
+    if (duplicate != kNoToken)
+      return error(kTokensKey,
+                   "token " + std::to_string(duplicate) +
+                       " has the same text as token " +
+                       std::to_string(vocab_.find(
+                           vocab_.tokens_[duplicate].text)));
     return Status::success();
   }
 
@@ -435,8 +435,7 @@ Result<Vocabulary> Vocabulary::fromMetadata(const GgufMetadata &metadata) {
 }
 
 TokenId Vocabulary::find(std::string_view text) const {
-  auto it = ids_.find(text);
-  return it == ids_.end() ? kNoToken : it->second;
+  return index_.find(text, tokens_);
 }
 
 } // namespace kiln

@@ -7,27 +7,20 @@
 // otherwise, and a BPE pre-tokenizer family may add BOS by itself.
 #pragma once
 
+#include "TokenIndex.h"
 #include "TokenTypes.h"
 #include "gguf/GgufMetadata.h"
 #include "support/Result.h"
 
-#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
 namespace kiln {
 
 struct PreTokenizerFamily;
-
-struct TokenData {
-  std::string text;
-  float score = 0.0f;
-  uint32_t attrs = kAttrNormal; // TokenAttr bits
-};
 
 class Vocabulary {
 public:
@@ -83,13 +76,6 @@ public:
   const std::vector<std::string> &warnings() const { return warnings_; }
 
 private:
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const {
-      return std::hash<std::string_view>{}(s);
-    }
-  };
-
   class Loader;
 
   std::string source_;
@@ -97,7 +83,7 @@ private:
   std::string modelName_, preName_;
   const PreTokenizerFamily *preTokenizer_ = nullptr;
   std::vector<TokenData> tokens_;
-  std::unordered_map<std::string, TokenId, Hash, std::equal_to<>> ids_;
+  TokenIndex index_;
   size_t maxTokenBytes_ = 0;
   std::vector<std::pair<std::string, std::string>> merges_;
   TokenId bos_ = kNoToken, eos_ = kNoToken, unk_ = kNoToken;
