@@ -2,6 +2,7 @@
 
 #include "ByteLevel.h"
 #include "PreTokenizer.h"
+#include "KeyHeap.h"
 #include "Unicode.h"
 #include "Vocabulary.h"
 
@@ -113,7 +114,7 @@ BpeTokenizer::create(const Vocabulary &vocab) {
 
 struct BpeTokenizer::Scratch {
   std::vector<Symbol> symbols;
-  std::vector<uint64_t> heap; // a min-heap of pair keys
+  KeyHeap heap; // pair keys
 };
 
 void BpeTokenizer::encodeWord(std::string_view word, Scratch &scratch,
@@ -139,6 +140,7 @@ void BpeTokenizer::encodeWord(std::string_view word, Scratch &scratch,
   // Entries of the heap go stale instead of being removed.
   auto &heap = scratch.heap;
   heap.clear();
+  heap.reserve(symbols.size());
   auto findPair = [&](int32_t left) {
     Symbol &symbol = symbols[left];
     symbol.pairKey = kNoPair;
@@ -156,21 +158,19 @@ void BpeTokenizer::encodeWord(std::string_view word, Scratch &scratch,
       return;
     findPair(left);
     if (symbols[left].pairKey != kNoPair) {
-      heap.push_back(symbols[left].pairKey);
-      std::push_heap(heap.begin(), heap.end(), std::greater<>());
+      heap.push(symbols[left].pairKey);
     }
   };
   for (int32_t i = 0; i < static_cast<int32_t>(symbols.size()); ++i) {
     findPair(i);
     if (symbols[i].pairKey != kNoPair)
-      heap.push_back(symbols[i].pairKey);
+      heap.append(symbols[i].pairKey);
   }
-  std::make_heap(heap.begin(), heap.end(), std::greater<>());
+  heap.heapify();
 
   while (!heap.empty()) {
-    std::pop_heap(heap.begin(), heap.end(), std::greater<>());
-    const uint64_t key = heap.back();
-    heap.pop_back();
+    const uint64_t key = heap.top();
+    heap.pop();
     const int32_t l = static_cast<int32_t>(key & 0xFFFFFFFFu);
     Symbol &left = symbols[l];
     // Stale: the symbol was merged away, or its pair changed since.

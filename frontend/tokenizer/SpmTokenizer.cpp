@@ -1,5 +1,6 @@
 #include "SpmTokenizer.h"
 
+#include "KeyHeap.h"
 #include "Unicode.h"
 #include "Vocabulary.h"
 
@@ -60,7 +61,7 @@ struct SpmTokenizer::Scratch {
   };
   std::vector<Symbol> symbols;
   std::vector<Node> nodes;
-  std::vector<uint64_t> heap; // a min-heap of pair keys
+  KeyHeap heap; // pair keys
   std::vector<int32_t> stack;
 };
 
@@ -98,6 +99,9 @@ void SpmTokenizer::encodeSegment(std::string_view text, Scratch &scratch,
   symbols.clear();
   nodes.clear();
   heap.clear();
+  symbols.reserve(text.size());
+  nodes.reserve(2 * text.size());
+  heap.reserve(text.size());
   for (size_t offset = 0; offset < text.size();) {
     size_t length =
         std::min(unicode::sequenceLength(text[offset]), text.size() - offset);
@@ -127,21 +131,19 @@ void SpmTokenizer::encodeSegment(std::string_view text, Scratch &scratch,
       return;
     findPair(left);
     if (symbols[left].pairKey != kNoPair) {
-      heap.push_back(symbols[left].pairKey);
-      std::push_heap(heap.begin(), heap.end(), std::greater<>());
+      heap.push(symbols[left].pairKey);
     }
   };
   for (int32_t i = 0; i < static_cast<int32_t>(symbols.size()); ++i) {
     findPair(i);
     if (symbols[i].pairKey != kNoPair)
-      heap.push_back(symbols[i].pairKey);
+      heap.append(symbols[i].pairKey);
   }
-  std::make_heap(heap.begin(), heap.end(), std::greater<>());
+  heap.heapify();
 
   while (!heap.empty()) {
-    std::pop_heap(heap.begin(), heap.end(), std::greater<>());
-    const uint64_t key = heap.back();
-    heap.pop_back();
+    const uint64_t key = heap.top();
+    heap.pop();
     const auto l = static_cast<int32_t>(key & 0xFFFFFFFFu);
     auto &left = symbols[l];
     // Stale: the symbol was merged away, or its pair changed since.
