@@ -19,6 +19,7 @@ Command addTokenizeCommand(CLI::App &parent);
 Command addDetokenizeCommand(CLI::App &parent);
 #ifdef KILN_HAVE_COMPILER
 Command addCompileCommand(CLI::App &parent);
+Command addRunCommand(CLI::App &parent);
 #endif
 
 // Prints "kiln: error: <message>" on stderr and returns exit code 1.

@@ -1,0 +1,282 @@
+// `kiln run [MODEL] -p PROMPT`: compile the model for this CPU in process
+// (JIT), then generate: prefill the prompt, sample, decode token by token,
+// streaming the text as it comes.
+#include "Command.h"
+
+#include "CpuPipeline.h"
+#include "gguf/GgufFile.h"
+#include "runtime/Executor.h"
+#include "runtime/Sampler.h"
+#include "tokenizer/StreamDecoder.h"
+#include "tokenizer/Tokenizer.h"
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <random>
+#include <sstream>
+#include <unistd.h>
+
+namespace kiln::cli {
+
+namespace {
+
+struct RunArgs {
+  std::string model;
+  std::string prompt;
+  std::string promptFile;
+  int tokens = 128;
+  unsigned threads = 0;
+  int context = 0;
+  int batch = 256;
+  runtime::SamplerOptions sampling;
+  bool seedGiven = false;
+  bool idsOnly = false;
+  bool timings = false;
+  bool printIr = false;
+  bool parseSpecial = false;
+};
+
+using Clock = std::chrono::steady_clock;
+double secondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// The bundled model, found next to the build tree or at the source path.
+std::string defaultModel() {
+  if (const char *env = std::getenv("KILN_DEFAULT_MODEL"))
+    return env;
+  char exe[4096];
+  ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n > 0) {
+    exe[n] = '\0';
+    std::string dir(exe);
+    dir = dir.substr(0, dir.rfind('/'));
+    std::string candidate = dir + "/../../models/tinyshakes-llama-q8_0.gguf";
+    if (std::ifstream(candidate))
+      return candidate;
+  }
+  return KILN_SOURCE_DIR "/models/tinyshakes-llama-q8_0.gguf";
+}
+
+Result<std::string> readPrompt(const RunArgs &args) {
+  if (args.promptFile.empty())
+    return args.prompt;
+  std::ifstream in(args.promptFile, std::ios::binary);
+  if (!in)
+    return makeError(args.promptFile, ": cannot read the prompt file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+struct Timings {
+  double load = 0, compile = 0, prefill = 0, decode = 0;
+  size_t promptTokens = 0, generated = 0;
+};
+
+void reportTimings(const Timings &t, bool json) {
+  double prefillRate = t.prefill > 0 ? t.promptTokens / t.prefill : 0;
+  // The first generated token comes from the prefill; the rest are decodes.
+  size_t decodes = t.generated > 0 ? t.generated - 1 : 0;
+  double decodeRate = t.decode > 0 ? decodes / t.decode : 0;
+  if (json) {
+    std::fprintf(stderr,
+                 "{\"load_s\": %.4f, \"compile_s\": %.4f, \"n_prompt\": %zu, "
+                 "\"prefill_s\": %.4f, \"prefill_tok_s\": %.2f, \"n_gen\": %zu, "
+                 "\"decode_s\": %.4f, \"decode_tok_s\": %.2f}\n",
+                 t.load, t.compile, t.promptTokens, t.prefill, prefillRate,
+                 t.generated, t.decode, decodeRate);
+    return;
+  }
+  std::fprintf(stderr,
+               "\nload %.2f s, compile %.2f s, prefill %zu tokens in %.2f s "
+               "(%.1f tok/s), decode %zu tokens in %.2f s (%.1f tok/s)\n",
+               t.load, t.compile, t.promptTokens, t.prefill, prefillRate,
+               decodes, t.decode, decodeRate);
+}
+
+int runModel(RunArgs args) {
+  if (args.model.empty())
+    args.model = defaultModel();
+  if (args.tokens < 0)
+    return reportError("-n must not be negative");
+  if (args.batch <= 0)
+    return reportError("--batch must be positive");
+  if (!args.seedGiven)
+    args.sampling.seed = std::random_device{}();
+  auto prompt = readPrompt(args);
+  if (!prompt)
+    return reportError(prompt.error().message);
+
+  Timings timings;
+  auto start = Clock::now();
+  auto file = GgufFile::open(args.model);
+  if (!file)
+    return reportError(file.error().message);
+  auto tokenizer = Tokenizer::fromMetadata(file->metadata());
+  if (!tokenizer)
+    return reportError(tokenizer.error().message);
+  timings.load = secondsSince(start);
+
+  start = Clock::now();
+  codegen::CpuCompileOptions options;
+  if (args.printIr)
+    options.printIrTo = "-";
+  auto program = codegen::compileForCpu(*file, options);
+  if (!program)
+    return reportError(program.error().message);
+  timings.compile = secondsSince(start);
+
+  int64_t modelContext = program->spec.contextLength;
+  int64_t context = args.context > 0 ? args.context : modelContext;
+  if (context > modelContext)
+    return reportError("-c " + std::to_string(context) + " exceeds the model's " +
+                       std::to_string(modelContext) + "-token context");
+
+  EncodeOptions encode;
+  encode.parseSpecial = args.parseSpecial;
+  auto ids = tokenizer->encode(*prompt, encode);
+  if (!ids)
+    return reportError(ids.error().message);
+  if (ids->empty())
+    return reportError("the prompt is empty (and the model adds no BOS "
+                       "token): nothing to continue");
+  if (int64_t(ids->size()) >= context)
+    return reportError("the prompt has " + std::to_string(ids->size()) +
+                       " tokens; it does not fit the " +
+                       std::to_string(context) + "-token context");
+
+  runtime::ThreadPool pool(args.threads);
+  runtime::ExecutorOptions execOptions;
+  execOptions.contextLength = context;
+  execOptions.maxBatch = std::min<int64_t>(args.batch, context);
+  auto executor = runtime::Executor::create(program->lowered.plan,
+                                            program->jit->kernels(), *file,
+                                            pool, execOptions);
+  if (!executor)
+    return reportError(executor.error().message);
+  auto sampler = runtime::Sampler::create(args.sampling, program->spec.vocabSize);
+  if (!sampler)
+    return reportError(sampler.error().message);
+
+  // Prefill, in batches.
+  start = Clock::now();
+  std::span<const int32_t> all(*ids);
+  Result<std::span<const float>> logits = makeError("no prompt");
+  for (size_t done = 0; done < all.size();) {
+    size_t count = std::min<size_t>(all.size() - done, execOptions.maxBatch);
+    logits = (*executor)->prefill(all.subspan(done, count), int64_t(done));
+    if (!logits)
+      return reportError(logits.error().message);
+    done += count;
+  }
+  for (int32_t id : all)
+    sampler->accept(id);
+  timings.prefill = secondsSince(start);
+  timings.promptTokens = all.size();
+
+  // Generate.
+  start = Clock::now();
+  auto decodeStart = start;
+  // Pieces are printed as they are: a leading space of the continuation is
+  // part of the text.
+  DecodeOptions decodeOptions;
+  decodeOptions.stripLeadingSpace = false;
+  StreamDecoder decoder(tokenizer->detokenizer(), decodeOptions);
+  TokenId endOfText = tokenizer->vocabulary().eos();
+  int64_t position = int64_t(all.size());
+  std::string idLine;
+  for (int i = 0; i < args.tokens; ++i) {
+    int32_t token = sampler->sample(*logits);
+    if (i == 0)
+      decodeStart = Clock::now();
+    if (token == endOfText)
+      break;
+    ++timings.generated;
+    sampler->accept(token);
+    if (args.idsOnly) {
+      idLine += (idLine.empty() ? "" : " ") + std::to_string(token);
+    } else {
+      auto text = decoder.push(token);
+      if (!text)
+        return reportError(text.error().message);
+      std::fwrite(text->data(), 1, text->size(), stdout);
+      std::fflush(stdout);
+    }
+    if (i + 1 == args.tokens)
+      break;
+    if (position >= context) {
+      std::fprintf(stderr, "\nkiln: the %lld-token context is full; stopping\n",
+                   static_cast<long long>(context));
+      break;
+    }
+    logits = (*executor)->decode(token, position++);
+    if (!logits)
+      return reportError(logits.error().message);
+  }
+  timings.decode = secondsSince(decodeStart);
+  if (args.idsOnly) {
+    std::printf("%s\n", idLine.c_str());
+  } else {
+    std::string rest = decoder.finish();
+    std::fwrite(rest.data(), 1, rest.size(), stdout);
+    std::printf("\n");
+  }
+  std::fflush(stdout);
+  reportTimings(timings, args.timings);
+  return 0;
+}
+
+} // namespace
+
+Command addRunCommand(CLI::App &parent) {
+  auto args = std::make_shared<RunArgs>();
+  CLI::App *app = parent.add_subcommand(
+      "run", "Compile a GGUF model for this CPU and generate text from a "
+             "prompt");
+  app->add_option("model", args->model,
+                  "GGUF file (default: the bundled tinyshakes-llama-q8_0)");
+  auto *prompt = app->add_option("-p,--prompt", args->prompt, "Prompt text");
+  app->add_option("-f,--file", args->promptFile,
+                  "Read the prompt from a file, byte for byte")
+      ->excludes(prompt);
+  app->add_option("-n,--tokens", args->tokens, "Tokens to generate")
+      ->capture_default_str();
+  app->add_option("-t,--threads", args->threads, "Threads (default: all cores)");
+  app->add_option("-c,--context", args->context,
+                  "Context length (default: the model's)");
+  app->add_option("-b,--batch", args->batch, "Prompt tokens per prefill call")
+      ->capture_default_str();
+  app->add_option("--temp", args->sampling.temperature,
+                  "Temperature; 0 is greedy")
+      ->capture_default_str();
+  app->add_option("--top-k", args->sampling.topK, "Top-k (0: off)")
+      ->capture_default_str();
+  app->add_option("--top-p", args->sampling.topP, "Top-p (1: off)")
+      ->capture_default_str();
+  app->add_option("--min-p", args->sampling.minP, "Min-p (0: off)")
+      ->capture_default_str();
+  app->add_option("--repeat-penalty", args->sampling.repeatPenalty,
+                  "Repetition penalty (1: off)")
+      ->capture_default_str();
+  app->add_option("--repeat-last-n", args->sampling.repeatLastN,
+                  "Tokens the penalty looks back at")
+      ->capture_default_str();
+  app->add_option("--seed", args->sampling.seed, "Random seed (default: random)")
+      ->each([args](const std::string &) { args->seedGiven = true; });
+  app->add_flag("--ids", args->idsOnly,
+                "Print only the generated token ids, space-separated, on one line");
+  app->add_flag("--timings", args->timings,
+                "Report timings as one JSON line on stderr");
+  app->add_flag("--parse-special", args->parseSpecial,
+                "Recognize special tokens written in the prompt (<s>, "
+                "<|im_start|>...)");
+  app->add_flag("--print-ir", args->printIr,
+                "Print the kiln graph (MLIR) before compiling it");
+  return {app, [args]() { return runModel(*args); }};
+}
+
+} // namespace kiln::cli
