@@ -203,17 +203,24 @@ Status SpmTokenizer::encode(std::string_view text, bool afterSpecial,
 
   // When no token joins a character to a following U+2581, no merge
   // crosses a word start, so words are independent: merging them one at a
-  // time gives the same tokens and keeps the work in cache.
+  // time gives the same tokens and keeps the work in cache. Cuts fall on
+  // character boundaries as encodeSegment finds them (a bad lead byte may
+  // swallow the bytes of a U+2581).
   Scratch scratch;
   const std::string_view all = escaped;
   size_t start = 0;
   if (splitWords_) {
-    for (size_t at = all.find(kSpaceMark, 1); at != std::string_view::npos;
-         at = all.find(kSpaceMark, at + kSpaceMark.size())) {
-      if (all.substr(at - kSpaceMark.size(), kSpaceMark.size()) == kSpaceMark)
-        continue; // inside a run of spaces
-      encodeSegment(all.substr(start, at - start), scratch, out);
-      start = at;
+    bool previousIsMark = false;
+    for (size_t offset = 0; offset < all.size();) {
+      const size_t length =
+          std::min(unicode::sequenceLength(all[offset]), all.size() - offset);
+      const bool isMark = all.substr(offset, length) == kSpaceMark;
+      if (isMark && !previousIsMark && offset > start) {
+        encodeSegment(all.substr(start, offset - start), scratch, out);
+        start = offset;
+      }
+      previousIsMark = isMark;
+      offset += length;
     }
   }
   if (start < all.size())

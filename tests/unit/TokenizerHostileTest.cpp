@@ -76,6 +76,17 @@ TEST(TokenizerHostile, InvalidUtf8) {
   }
 }
 
+// SPM cuts its input into characters by lead byte, as llama.cpp does: a
+// 4-byte lead swallows the U+2581 that replaced the space after it, and the
+// four bytes fall back to byte tokens <0xNN> (id 3 + NN here).
+TEST(TokenizerHostile, SpmCharactersFollowTheLeadByte) {
+  const Tokenizer &spm = vocab("llama-spm");
+  auto ids = spm.encode("\xF0 a", {.addSpecial = false});
+  ASSERT_TRUE(ids.ok());
+  EXPECT_EQ(*ids, (std::vector<TokenId>{29871, 3 + 0xF0, 3 + 0xE2, 3 + 0x96,
+                                        3 + 0x81, 29874}));
+}
+
 TEST(TokenizerHostile, EmptyText) {
   for (const char *name : test::kSharedVocabularies) {
     SCOPED_TRACE(name);
