@@ -336,14 +336,13 @@ private:
     for (size_t k = 0; k < std::size(kFimKinds); ++k) {
       if (fimIds_[k] != kNoToken)
         continue;
-      for (size_t id = 0; id < vocab_.tokens_.size() && fimIds_[k] == kNoToken;
-           ++id)
-        for (std::string_view text : kFimKinds[k].texts)
-          if (vocab_.tokens_[id].text == text) {
-            fimIds_[k] = static_cast<TokenId>(id);
-            makeControl(fimIds_[k]);
-            break;
-          }
+      for (std::string_view text : kFimKinds[k].texts) {
+        const TokenId id = vocab_.find(text);
+        if (id != kNoToken && (fimIds_[k] == kNoToken || id < fimIds_[k]))
+          fimIds_[k] = id;
+      }
+      if (fimIds_[k] != kNoToken)
+        makeControl(fimIds_[k]);
     }
     for (std::string_view text : kEndOfGenerationTexts) {
       TokenId id = vocab_.find(text);
