@@ -33,29 +33,23 @@ uint64_t queueKey(int32_t rank, int32_t left) {
          static_cast<uint32_t>(left);
 }
 
-// The text as the regexes see it. Bad UTF-8 bytes become U+FFFD (as in
-// llama.cpp, which decodes before splitting); `normalized` keeps decoded
-// surrogates as their bytes, while `matchable`, which PCRE2 needs to be
-// valid UTF-8, has U+E000 in their place: another code point of class C,
-// with as many bytes, so offsets agree.
-void prepareText(std::string_view text, std::string &normalized,
-                 std::string &matchable) {
-  normalized.clear();
-  matchable.clear();
-  normalized.reserve(text.size());
-  matchable.reserve(text.size());
+// Bad UTF-8 bytes become U+FFFD before splitting, as in llama.cpp, which
+// decodes the text first.
+std::string normalizeUtf8(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
   for (size_t offset = 0; offset < text.size();) {
-    unicode::DecodedChar c = unicode::decodeChar(text, offset);
-    offset += c.length;
-    if (c.codepoint < 0x80) {
-      normalized.push_back(static_cast<char>(c.codepoint));
-      matchable.push_back(static_cast<char>(c.codepoint));
+    const auto byte = static_cast<unsigned char>(text[offset]);
+    if (byte < 0x80) {
+      out.push_back(static_cast<char>(byte));
+      ++offset;
       continue;
     }
-    unicode::appendUtf8(normalized, c.codepoint);
-    const bool surrogate = c.codepoint >= 0xD800 && c.codepoint <= 0xDFFF;
-    unicode::appendUtf8(matchable, surrogate ? 0xE000 : c.codepoint);
+    unicode::DecodedChar c = unicode::decodeChar(text, offset);
+    unicode::appendUtf8(out, c.codepoint);
+    offset += c.length;
   }
+  return out;
 }
 
 } // namespace
@@ -208,10 +202,9 @@ Status BpeTokenizer::encode(std::string_view text, bool /*afterSpecial*/,
   if (text.size() >= UINT32_MAX)
     return makeError("text of ", std::to_string(text.size()),
                      " bytes is too long to tokenize");
-  std::string normalized, matchable;
-  prepareText(text, normalized, matchable);
+  const std::string normalized = normalizeUtf8(text);
   std::vector<TextSpan> words;
-  KILN_TRY(splitter_.split(matchable, words));
+  KILN_TRY(splitter_.split(normalized, words));
   Scratch scratch;
   for (const TextSpan &span : words)
     encodeWord(std::string_view(normalized).substr(span.begin, span.size()),

@@ -1,5 +1,7 @@
 #include "RegexSplitter.h"
 
+#include "Unicode.h"
+
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
@@ -171,6 +173,52 @@ Result<RegexSplitter> RegexSplitter::compile(
 
 Status RegexSplitter::split(std::string_view text,
                             std::vector<TextSpan> &pieces) const {
+  if (text.size() >= UINT32_MAX)
+    return makeError(what_, ": text of ", std::to_string(text.size()),
+                     " bytes is too long to split");
+  // ASCII text is matched as it is.
+  size_t firstHigh = 0;
+  while (firstHigh < text.size() &&
+         static_cast<unsigned char>(text[firstHigh]) < 0x80)
+    ++firstHigh;
+  if (firstHigh == text.size())
+    return splitMatchable(text, pieces);
+
+  // The text as llama.cpp's regexes see it, and where each of its bytes
+  // came from (whitespace shrinks to one byte).
+  std::string matchable(text.substr(0, firstHigh));
+  std::vector<uint32_t> origin;
+  bool shrunk = false;
+  for (size_t offset = firstHigh; offset < text.size();) {
+    const unicode::DecodedChar c = unicode::decodeChar(text, offset);
+    if (c.codepoint >= 0x80 && unicode::isWhitespace(c.codepoint)) {
+      if (!shrunk) {
+        origin.resize(matchable.size());
+        for (size_t i = 0; i < origin.size(); ++i)
+          origin[i] = static_cast<uint32_t>(i);
+        shrunk = true;
+      }
+      matchable.push_back('\x0B');
+    } else if (c.codepoint >= 0xD800 && c.codepoint <= 0xDFFF) {
+      unicode::appendUtf8(matchable, 0xE000); // same length
+    } else {
+      matchable.append(text.substr(offset, c.length));
+    }
+    if (shrunk)
+      origin.resize(matchable.size(), static_cast<uint32_t>(offset));
+    offset += c.length;
+  }
+  KILN_TRY(splitMatchable(matchable, pieces));
+  if (shrunk) {
+    origin.push_back(static_cast<uint32_t>(text.size()));
+    for (TextSpan &piece : pieces)
+      piece = {origin[piece.begin], origin[piece.end]};
+  }
+  return Status::success();
+}
+
+Status RegexSplitter::splitMatchable(std::string_view text,
+                                     std::vector<TextSpan> &pieces) const {
   pieces.clear();
   if (text.empty())
     return Status::success();

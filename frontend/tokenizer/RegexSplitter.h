@@ -6,10 +6,13 @@
 // ends. An empty match is a split point.
 //
 // The patterns come in llama.cpp's dialect, which runs std::regex over text
-// where \p{..} classes were precomputed per code point. To match it, `\s` is
-// Unicode White_Space, `\d`, `\w` and `\b` are ASCII (as in ECMAScript), and
-// the letter subcategories \p{Lu}, \p{Ll}... all mean \p{L} (llama.cpp folds
-// them). translatePattern() rewrites a pattern accordingly.
+// where \p{..} classes were precomputed per code point and every non-ASCII
+// whitespace character was replaced by U+000B. To match it, `\s` is Unicode
+// White_Space, `\d`, `\w` and `\b` are ASCII (as in ECMAScript), and the
+// letter subcategories \p{Lu}, \p{Ll}... all mean \p{L} (llama.cpp folds
+// them); translatePattern() rewrites a pattern accordingly. The text is
+// matched with non-ASCII whitespace as U+000B too, so that a range such as
+// [\x{0800}-\x{4E00}] does not take in U+3000, the ideographic space.
 #pragma once
 
 #include "support/Result.h"
@@ -39,13 +42,17 @@ public:
   static Result<RegexSplitter> compile(std::span<const std::string_view> patterns,
                                        const std::string &what);
 
-  // Splits `text`, which must be valid UTF-8, into pieces in text order.
+  // Splits `text` into pieces in text order. `text` is UTF-8, except that
+  // it may hold encoded surrogates (which the regexes see as U+E000, another
+  // code point of class C).
   Status split(std::string_view text, std::vector<TextSpan> &pieces) const;
 
   size_t patternCount() const { return patterns_.size(); }
 
 private:
   struct Compiled;
+  Status splitMatchable(std::string_view text,
+                        std::vector<TextSpan> &pieces) const;
   std::vector<std::shared_ptr<const Compiled>> patterns_;
   std::string what_;
 };

@@ -155,6 +155,13 @@ TEST(PreTokenizer, Splits) {
   // the right.
   EXPECT_EQ(splitWith("superbpe", "1234567"), (V{"1", "234", "567"}));
   EXPECT_EQ(splitWith("gpt-2", ""), V{});
+  // llama.cpp matches non-ASCII whitespace as U+000B: still \s, but no
+  // longer inside deepseek's [\x{0800}-\x{4E00}] range (U+3000 is the
+  // ideographic space; U+00A0 no-break space).
+  EXPECT_EQ(splitWith("deepseek-coder", "\xE4\xB8\xAD\xE3\x80\x80\xE6\x96\x87"),
+            (V{"\xE4\xB8\xAD", "\xE3\x80\x80", "\xE6\x96\x87"}));
+  EXPECT_EQ(splitWith("gpt-2", "a\xC2\xA0" "b  \xE3\x80\x80x"),
+            (V{"a", "\xC2\xA0", "b", "  ", "\xE3\x80\x80", "x"}));
 }
 
 GgufMetadata spmMetadata(std::vector<std::string> tokens) {
