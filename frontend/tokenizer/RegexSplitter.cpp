@@ -59,7 +59,10 @@ struct RegexSplitter::Compiled {
 
 Result<std::string> translatePattern(std::string_view pattern) {
   std::string out;
+  // The character class being copied, if any.
   bool inClass = false;
+  size_t classStart = 0; // its '[' in `out`
+  bool classNegated = false, classHasSymbols = false, classHasTilde = false;
   for (size_t i = 0; i < pattern.size(); ++i) {
     const char c = pattern[i];
     if (c == '\\' && i + 1 < pattern.size()) {
@@ -73,12 +76,24 @@ Result<std::string> translatePattern(std::string_view pattern) {
           if (name == "Lu" || name == "Ll" || name == "Lt" || name == "Lm" ||
               name == "Lo")
             name = "L";
+          i = close;
+          // llama.cpp's \p{S} leaves out "~" (its table of ASCII symbols
+          // lacks it).
+          if (name == "S" && !inClass) {
+            out += e == 'p' ? "[^\\P{S}~]" : "[\\P{S}~]";
+            continue;
+          }
+          if (name == "S" && inClass) {
+            if (e == 'P')
+              return makeError("'\\P{S}' inside a character class is not "
+                               "supported in pre-tokenizer patterns");
+            classHasSymbols = true;
+          }
           out += '\\';
           out += e;
           out += '{';
           out += name;
           out += '}';
-          i = close;
           continue;
         }
       }
@@ -111,6 +126,8 @@ Result<std::string> translatePattern(std::string_view pattern) {
         replacement = "";
         break;
       default:
+        if (inClass && e == '~')
+          classHasTilde = true;
         out += c;
         out += e;
         ++i;
@@ -126,17 +143,33 @@ Result<std::string> translatePattern(std::string_view pattern) {
     }
     if (c == '[' && !inClass) {
       inClass = true;
+      classStart = out.size();
+      classNegated = classHasSymbols = classHasTilde = false;
       out += c;
       // A ']' right after '[' or '[^' is a literal.
-      if (i + 1 < pattern.size() && pattern[i + 1] == '^')
+      if (i + 1 < pattern.size() && pattern[i + 1] == '^') {
         out += pattern[++i];
+        classNegated = true;
+      }
       if (i + 1 < pattern.size() && pattern[i + 1] == ']')
         out += pattern[++i];
       continue;
     }
-    if (c == ']' && inClass)
-      inClass = false;
+    if (inClass && c == '~')
+      classHasTilde = true;
     out += c;
+    if (c == ']' && inClass) {
+      inClass = false;
+      // Take "~" out of (or, negated, back into) a class whose \p{S} would
+      // bring it in, unless the class names "~" itself.
+      if (classHasSymbols && !classHasTilde) {
+        std::string cls = out.substr(classStart);
+        out.resize(classStart);
+        out += classNegated ? "(?:~|" : "(?:(?!~)";
+        out += cls;
+        out += ')';
+      }
+    }
   }
   return out;
 }

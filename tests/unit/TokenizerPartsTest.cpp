@@ -93,6 +93,13 @@ TEST(PreTokenizer, PatternDialect) {
             R"([\p{L}\p{L}]\p{L})");
   EXPECT_EQ(*translatePattern(R"([\]\\s]\\)"), R"([\]\\s]\\)");
   EXPECT_FALSE(translatePattern(R"([\S])").ok());
+  // llama.cpp's \p{S} lacks "~".
+  EXPECT_EQ(*translatePattern(R"(\p{S}+)"), R"([^\P{S}~]+)");
+  EXPECT_EQ(*translatePattern(R"( ?[\p{P}\p{S}]+)"),
+            R"( ?(?:(?!~)[\p{P}\p{S}])+)");
+  EXPECT_EQ(*translatePattern(R"([^\r\n\p{L}\p{P}\p{S}]?)"),
+            R"((?:~|[^\r\n\p{L}\p{P}\p{S}])?)");
+  EXPECT_EQ(*translatePattern(R"([\p{S}{-~])"), R"([\p{S}{-~])");
 }
 
 TEST(PreTokenizer, EveryFamilyCompilesAndLosesNothing) {
@@ -155,6 +162,8 @@ TEST(PreTokenizer, Splits) {
   // the right.
   EXPECT_EQ(splitWith("superbpe", "1234567"), (V{"1", "234", "567"}));
   EXPECT_EQ(splitWith("gpt-2", ""), V{});
+  // deepseek-v3: "~" is no symbol to llama.cpp, so it leads a word.
+  EXPECT_EQ(splitWith("deepseek-v3", "a ~b +c"), (V{"a", " ", "~b", " +", "c"}));
   // llama.cpp matches non-ASCII whitespace as U+000B: still \s, but no
   // longer inside deepseek's [\x{0800}-\x{4E00}] range (U+3000 is the
   // ideographic space; U+00A0 no-break space).
