@@ -1,14 +1,15 @@
 #include "BpeTokenizer.h"
 
 #include "ByteLevel.h"
-#include "PreTokenizer.h"
 #include "KeyHeap.h"
+#include "PreTokenizer.h"
 #include "Unicode.h"
 #include "Vocabulary.h"
 
 #include <algorithm>
 #include <functional>
 #include <limits>
+#include <unordered_map>
 
 namespace kiln {
 
@@ -57,16 +58,6 @@ std::string normalizeUtf8(std::string_view text) {
 BpeTokenizer::BpeTokenizer(const Vocabulary &vocab, RegexSplitter splitter)
     : vocab_(vocab), splitter_(std::move(splitter)) {}
 
-int32_t BpeTokenizer::intern(const std::string &text) {
-  auto it = symbolIds_.find(text);
-  if (it != symbolIds_.end())
-    return it->second;
-  const int32_t id = static_cast<int32_t>(tokenOfSymbol_.size());
-  symbolIds_.emplace(text, id);
-  tokenOfSymbol_.push_back(vocab_.find(text));
-  return id;
-}
-
 Result<std::unique_ptr<BpeTokenizer>>
 BpeTokenizer::create(const Vocabulary &vocab) {
   const PreTokenizerFamily *family = vocab.preTokenizer();
@@ -82,9 +73,26 @@ BpeTokenizer::create(const Vocabulary &vocab) {
       new BpeTokenizer(vocab, std::move(*splitter)));
   bpe->ignoreMerges_ = family->ignoreMerges;
 
+  // Every string that takes part in a merge gets a number; only the
+  // numbers are kept.
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const {
+      return std::hash<std::string_view>{}(s);
+    }
+  };
+  std::unordered_map<std::string, int32_t, Hash, std::equal_to<>> ids;
+  auto intern = [&](const std::string &text) {
+    auto [it, inserted] =
+        ids.try_emplace(text, static_cast<int32_t>(bpe->tokenOfSymbol_.size()));
+    if (inserted)
+      bpe->tokenOfSymbol_.push_back(vocab.find(text));
+    return it->second;
+  };
+
   for (unsigned b = 0; b < 256; ++b) {
     std::string_view letter = bytelevel::utf8ForByte(static_cast<uint8_t>(b));
-    bpe->byteSymbols_[b] = bpe->intern(std::string(letter));
+    bpe->byteSymbols_[b] = intern(std::string(letter));
     for (char c : letter) {
       TokenId id = vocab.find(std::string_view(&c, 1));
       if (id != kNoToken)
@@ -97,8 +105,8 @@ BpeTokenizer::create(const Vocabulary &vocab) {
     const auto &[left, right] = merges[rank];
     if (left.empty() || right.empty())
       continue; // a malformed entry; llama.cpp can never match it either
-    const int32_t l = bpe->intern(left), r = bpe->intern(right);
-    const int32_t merged = bpe->intern(left + right);
+    const int32_t l = intern(left), r = intern(right);
+    const int32_t merged = intern(left + right);
     // The first occurrence of a pair keeps its rank.
     bpe->merges_.insert(PairMap<MergeResult>::key(l, r),
                         MergeResult{static_cast<int32_t>(rank), merged});

@@ -15,10 +15,7 @@
 #include "SubwordModel.h"
 
 #include <array>
-#include <functional>
 #include <memory>
-#include <string>
-#include <unordered_map>
 
 namespace kiln {
 
@@ -35,7 +32,6 @@ private:
   explicit BpeTokenizer(const Vocabulary &vocab, RegexSplitter splitter);
 
   struct Scratch;
-  int32_t intern(const std::string &text);
   void encodeWord(std::string_view word, Scratch &scratch,
                   std::vector<TokenId> &out) const;
 
@@ -43,18 +39,10 @@ private:
     int32_t rank;
     int32_t symbol; // interned text of the merged pair
   };
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const {
-      return std::hash<std::string_view>{}(s);
-    }
-  };
-
   const Vocabulary &vocab_;
   RegexSplitter splitter_;
   bool ignoreMerges_ = false;
-  std::unordered_map<std::string, int32_t, Hash, std::equal_to<>> symbolIds_;
-  std::vector<TokenId> tokenOfSymbol_;
+  std::vector<TokenId> tokenOfSymbol_; // by interned text
   PairMap<MergeResult> merges_; // by the interned texts of the halves
   std::array<int32_t, 256> byteSymbols_;
   // The tokens llama.cpp falls back to for a byte of an unknown symbol:
