@@ -1,5 +1,7 @@
 #include "BlockVectors.h"
 
+#include "WeightDecode.h"
+
 using namespace llvm;
 
 namespace kiln::codegen::cpu {
@@ -112,19 +114,8 @@ void q45_K(Vec &v, Value *block, bool fiveBit, const VectorSink &sink) {
   Value *qh = e.at(b.getInt8Ty(), block, e.c64(16));
   Value *qs = e.at(b.getInt8Ty(), block, e.c64(fiveBit ? 48 : 16));
   e.forRange(0, 8, [&](Value *s) {
-    Value *low = b.CreateAnd(s, e.c64(3));
-    Value *a = e.loadByte(scales, low);
-    Value *c = e.loadByte(scales, b.CreateAdd(low, e.c64(4)));
-    Value *h = e.loadByte(scales, b.CreateAdd(low, e.c64(8)));
-    Value *first = b.CreateICmpULT(s, e.c64(4));
-    Value *sc = b.CreateSelect(
-        first, b.CreateAnd(a, e.c32(63)),
-        b.CreateOr(b.CreateAnd(h, e.c32(15)),
-                   b.CreateShl(b.CreateLShr(a, e.c32(6)), e.c32(4))));
-    Value *mn = b.CreateSelect(
-        first, b.CreateAnd(c, e.c32(63)),
-        b.CreateOr(b.CreateLShr(h, e.c32(4)),
-                   b.CreateShl(b.CreateLShr(c, e.c32(6)), e.c32(4))));
+    Value *sc, *mn;
+    emitQ4KScaleAndMin(e, scales, s, sc, mn);
     Value *scale = v.splat(b.CreateFMul(d, e.toFloat(sc)));
     Value *min = v.splat(b.CreateFMul(dmin, e.toFloat(mn)));
     Value *byteBase = b.CreateShl(b.CreateLShr(s, e.c64(1)), e.c64(5));

@@ -128,25 +128,6 @@ void decodeQ3_K(LoopEmitter &e, Value *block, Value *out, Value *base) {
   });
 }
 
-// Q4_K/Q5_K: eight 6-bit scales and mins packed in 12 bytes.
-void scaleAndMin(LoopEmitter &e, Value *scales, Value *s, Value *&scale,
-                 Value *&min) {
-  auto &b = e.b;
-  Value *first = b.CreateICmpULT(s, e.c64(4));
-  // s < 4: scales[s] & 63, scales[s+4] & 63
-  Value *a = e.loadByte(scales, b.CreateAnd(s, e.c64(3)));           // scales[s%4]
-  Value *c = e.loadByte(scales, b.CreateAdd(b.CreateAnd(s, e.c64(3)), e.c64(4)));
-  // s >= 4: (scales[s+4] & 15) | (scales[s-4] >> 6) << 4,
-  //         (scales[s+4] >> 4) | (scales[s] >> 6) << 4
-  Value *hiByte = e.loadByte(scales, b.CreateAdd(b.CreateAnd(s, e.c64(3)), e.c64(8)));
-  Value *scaleHigh = b.CreateOr(b.CreateAnd(hiByte, e.c32(15)),
-                                b.CreateShl(b.CreateLShr(a, e.c32(6)), e.c32(4)));
-  Value *minHigh = b.CreateOr(b.CreateLShr(hiByte, e.c32(4)),
-                              b.CreateShl(b.CreateLShr(c, e.c32(6)), e.c32(4)));
-  scale = b.CreateSelect(first, b.CreateAnd(a, e.c32(63)), scaleHigh);
-  min = b.CreateSelect(first, b.CreateAnd(c, e.c32(63)), minHigh);
-}
-
 void decodeQ45_K(LoopEmitter &e, Value *block, Value *out, Value *base,
                  bool fiveBit) {
   auto &b = e.b;
@@ -157,7 +138,7 @@ void decodeQ45_K(LoopEmitter &e, Value *block, Value *out, Value *base,
   Value *qs = e.at(b.getInt8Ty(), block, e.c64(fiveBit ? 48 : 16));
   e.forRange(0, 8, [&](Value *s) {
     Value *sc, *mn;
-    scaleAndMin(e, scales, s, sc, mn);
+    emitQ4KScaleAndMin(e, scales, s, sc, mn);
     Value *scale = b.CreateFMul(d, e.toFloat(sc));
     Value *min = b.CreateFMul(dmin, e.toFloat(mn));
     // Sub-block s: bytes 32*(s/2) .. +32, low nibble for even s.
@@ -207,6 +188,24 @@ void decodeQ6_K(LoopEmitter &e, Value *block, Value *out, Value *base) {
 }
 
 } // namespace
+
+void emitQ4KScaleAndMin(LoopEmitter &e, Value *scales, Value *s, Value *&scale,
+                        Value *&min) {
+  auto &b = e.b;
+  Value *first = b.CreateICmpULT(s, e.c64(4));
+  // s < 4: scales[s] & 63, scales[s+4] & 63
+  Value *a = e.loadByte(scales, b.CreateAnd(s, e.c64(3)));           // scales[s%4]
+  Value *c = e.loadByte(scales, b.CreateAdd(b.CreateAnd(s, e.c64(3)), e.c64(4)));
+  // s >= 4: (scales[s+4] & 15) | (scales[s-4] >> 6) << 4,
+  //         (scales[s+4] >> 4) | (scales[s] >> 6) << 4
+  Value *hiByte = e.loadByte(scales, b.CreateAdd(b.CreateAnd(s, e.c64(3)), e.c64(8)));
+  Value *scaleHigh = b.CreateOr(b.CreateAnd(hiByte, e.c32(15)),
+                                b.CreateShl(b.CreateLShr(a, e.c32(6)), e.c32(4)));
+  Value *minHigh = b.CreateOr(b.CreateLShr(hiByte, e.c32(4)),
+                              b.CreateShl(b.CreateLShr(c, e.c32(6)), e.c32(4)));
+  scale = b.CreateSelect(first, b.CreateAnd(a, e.c32(63)), scaleHigh);
+  min = b.CreateSelect(first, b.CreateAnd(c, e.c32(63)), minHigh);
+}
 
 bool canDecode(GgmlType format) {
   switch (format) {
