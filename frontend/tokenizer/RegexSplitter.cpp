@@ -217,32 +217,34 @@ Status RegexSplitter::split(std::string_view text,
   if (firstHigh == text.size())
     return splitMatchable(text, pieces);
 
-  // The text as llama.cpp's regexes see it, and where each of its bytes
-  // came from (whitespace shrinks to one byte).
+  // The text as llama.cpp's regexes see it: non-ASCII whitespace as U+000B,
+  // surrogates as U+E000 (another code point of class C), anything PCRE2
+  // would not take as UTF-8 as U+FFFD; and, once lengths differ, where each
+  // of its bytes came from.
   std::string matchable(text.substr(0, firstHigh));
   std::vector<uint32_t> origin;
-  bool shrunk = false;
+  bool remapped = false;
   for (size_t offset = firstHigh; offset < text.size();) {
     const unicode::DecodedChar c = unicode::decodeChar(text, offset);
-    if (c.codepoint >= 0x80 && unicode::isWhitespace(c.codepoint)) {
-      if (!shrunk) {
-        origin.resize(matchable.size());
-        for (size_t i = 0; i < origin.size(); ++i)
-          origin[i] = static_cast<uint32_t>(i);
-        shrunk = true;
-      }
-      matchable.push_back('\x0B');
-    } else if (c.codepoint >= 0xD800 && c.codepoint <= 0xDFFF) {
-      unicode::appendUtf8(matchable, 0xE000); // same length
-    } else {
-      matchable.append(text.substr(offset, c.length));
+    char32_t cp = c.codepoint;
+    if (cp >= 0x80 && unicode::isWhitespace(cp))
+      cp = 0x0B;
+    else if (cp >= 0xD800 && cp <= 0xDFFF)
+      cp = 0xE000;
+    const size_t before = matchable.size();
+    unicode::appendUtf8(matchable, cp); // past U+10FFFF: U+FFFD
+    if (!remapped && matchable.size() - before != c.length) {
+      origin.resize(before);
+      for (size_t i = 0; i < before; ++i) // equal lengths so far
+        origin[i] = static_cast<uint32_t>(i);
+      remapped = true;
     }
-    if (shrunk)
+    if (remapped)
       origin.resize(matchable.size(), static_cast<uint32_t>(offset));
     offset += c.length;
   }
   KILN_TRY(splitMatchable(matchable, pieces));
-  if (shrunk) {
+  if (remapped) {
     origin.push_back(static_cast<uint32_t>(text.size()));
     for (TextSpan &piece : pieces)
       piece = {origin[piece.begin], origin[piece.end]};

@@ -42,9 +42,9 @@ public:
   static Result<RegexSplitter> compile(std::span<const std::string_view> patterns,
                                        const std::string &what);
 
-  // Splits `text` into pieces in text order. `text` is UTF-8, except that
-  // it may hold encoded surrogates (which the regexes see as U+E000, another
-  // code point of class C).
+  // Splits `text` into pieces in text order. Any bytes are accepted; the
+  // regexes see encoded surrogates as U+E000 and bad UTF-8 as U+FFFD (the
+  // BPE tokenizer decodes bad bytes to U+FFFD itself beforehand).
   Status split(std::string_view text, std::vector<TextSpan> &pieces) const;
 
   size_t patternCount() const { return patterns_.size(); }

@@ -162,6 +162,10 @@ TEST(PreTokenizer, Splits) {
   // the right.
   EXPECT_EQ(splitWith("superbpe", "1234567"), (V{"1", "234", "567"}));
   EXPECT_EQ(splitWith("gpt-2", ""), V{});
+  // Bytes that are not UTF-8 are split as U+FFFD would be; the pieces are
+  // the original bytes.
+  EXPECT_EQ(splitWith("gpt-2", "a\xFF\xC0\x80 b\xED\xA0\x80"),
+            (V{"a", "\xFF\xC0\x80", " b", "\xED\xA0\x80"}));
   // deepseek-v3: "~" is no symbol to llama.cpp, so it leads a word.
   EXPECT_EQ(splitWith("deepseek-v3", "a ~b +c"), (V{"a", " ", "~b", " +", "c"}));
   // llama.cpp matches non-ASCII whitespace as U+000B: still \s, but no
