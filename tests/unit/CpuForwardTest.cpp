@@ -24,8 +24,7 @@ std::vector<int32_t> readIds(const std::string &path) {
 }
 
 std::vector<float> readFloats(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  std::vector<char> bytes{std::istreambuf_iterator<char>(in), {}};
+  std::vector<uint8_t> bytes = test::readBytes(path);
   std::vector<float> values(bytes.size() / sizeof(float));
   std::memcpy(values.data(), bytes.data(), values.size() * sizeof(float));
   return values;

@@ -13,19 +13,7 @@
 namespace kiln {
 namespace {
 
-const Tokenizer &vocab(const std::string &name) {
-  static std::map<std::string, Tokenizer> cache;
-  auto it = cache.find(name);
-  if (it == cache.end()) {
-    auto tokenizer = Tokenizer::open(test::vocabPath(name));
-    if (!tokenizer) {
-      ADD_FAILURE() << tokenizer.error().message;
-      std::abort();
-    }
-    it = cache.emplace(name, std::move(*tokenizer)).first;
-  }
-  return it->second;
-}
+using test::vocab;
 
 // What byte-level BPE keeps of bad UTF-8: llama.cpp decodes leniently
 // (a byte that starts no character becomes U+FFFD) before splitting.

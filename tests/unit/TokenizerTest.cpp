@@ -14,19 +14,7 @@
 namespace kiln {
 namespace {
 
-const Tokenizer &vocab(const std::string &name) {
-  static std::map<std::string, Tokenizer> cache;
-  auto it = cache.find(name);
-  if (it == cache.end()) {
-    auto tokenizer = Tokenizer::open(test::vocabPath(name));
-    if (!tokenizer) {
-      ADD_FAILURE() << tokenizer.error().message;
-      std::abort();
-    }
-    it = cache.emplace(name, std::move(*tokenizer)).first;
-  }
-  return it->second;
-}
+using test::vocab;
 
 std::vector<TokenId> encode(const Tokenizer &tokenizer, std::string_view text,
                             EncodeOptions options = {}) {

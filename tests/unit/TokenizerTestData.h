@@ -4,6 +4,10 @@
 
 #include "TestData.h"
 #include "tokenizer/TokenTypes.h"
+#include "tokenizer/Tokenizer.h"
+
+#include <cstdlib>
+#include <map>
 
 #include <sstream>
 #include <string>
@@ -64,6 +68,21 @@ inline std::string joinIds(const std::vector<TokenId> &ids) {
   for (TokenId id : ids)
     out += (out.empty() ? "" : " ") + std::to_string(id);
   return out;
+}
+
+// The tokenizer of a shared vocabulary, loaded once per test program.
+inline const Tokenizer &vocab(const std::string &name) {
+  static std::map<std::string, Tokenizer> cache;
+  auto it = cache.find(name);
+  if (it == cache.end()) {
+    auto tokenizer = Tokenizer::open(vocabPath(name));
+    if (!tokenizer) {
+      ADD_FAILURE() << tokenizer.error().message;
+      std::abort();
+    }
+    it = cache.emplace(name, std::move(*tokenizer)).first;
+  }
+  return it->second;
 }
 
 } // namespace kiln::test
