@@ -65,6 +65,9 @@ private:
   std::map<std::string, uint32_t> kernelIndex_;
   std::map<std::string, uint32_t> weightIndex_;
   llvm::DenseMap<Value, Slot> slots_;
+  // Rounded copies of a value (per rounding format) made for matmuls: q, k
+  // and v (gate and up) share one; freed with the value itself.
+  llvm::DenseMap<Value, llvm::SmallVector<std::pair<GgmlType, Slot>, 1>> rounded_;
   std::vector<bool> bufferFree_;
 };
 
@@ -182,24 +185,29 @@ Status PlanLowering::lowerOp(Operation *op, std::vector<Step> &steps) {
         d.hasBias = static_cast<bool>(m.getBias());
         Slot input = slotOf(m.getInput());
         bool single = isSingleRow(m.getInput());
-        std::optional<Slot> temporary;
         std::optional<GgmlType> rounding = activationRounding(d.format);
         if (rounding && options_.matchLlamaCppActivations) {
-          KernelDesc round;
-          round.kind = KernelKind::RoundActivations;
-          round.format = *rounding;
-          round.cols = round.outCols = d.cols;
-          Slot rounded = outputFor(m.getInput(), /*remember=*/false);
-          emit(round, {input, rounded}, rowWise(1), single);
-          input = rounded;
-          temporary = rounded;
+          auto &copies = rounded_[m.getInput()];
+          auto found = llvm::find_if(copies, [&](const auto &copy) {
+            return copy.first == *rounding;
+          });
+          if (found != copies.end()) {
+            input = found->second;
+          } else {
+            KernelDesc round;
+            round.kind = KernelKind::RoundActivations;
+            round.format = *rounding;
+            round.cols = round.outCols = d.cols;
+            Slot copy = outputFor(m.getInput(), /*remember=*/false);
+            emit(round, {input, copy}, rowWise(1), single);
+            copies.emplace_back(*rounding, copy);
+            input = copy;
+          }
         }
         std::vector<Slot> args = {input, slotOf(m.getWeight())};
         if (d.hasBias)
           args.push_back(slotOf(m.getBias()));
         args.push_back(outputFor(m.getResult()));
-        if (temporary) // free once the matmul has read it
-          bufferFree_[temporary->index] = true;
         int64_t tiles = (d.outCols + KernelDesc::kMatmulTile - 1) /
                         KernelDesc::kMatmulTile;
         emit(d, std::move(args), fixed(tiles), single);
@@ -322,6 +330,7 @@ Status PlanLowering::lowerOp(Operation *op, std::vector<Step> &steps) {
 Status PlanLowering::lowerFunction(func::FuncOp func,
                                    runtime::EntryPoint &entry) {
   slots_.clear();
+  rounded_.clear();
   bufferFree_.assign(out_.plan.buffers.size(), true);
   Block &body = func.getBody().front();
   slots_[body.getArgument(0)] = Slot{SlotKind::Tokens, 0};
@@ -345,8 +354,12 @@ Status PlanLowering::lowerFunction(func::FuncOp func,
     KILN_TRY(lowerOp(&op, entry.steps));
     for (Value operand : op.getOperands()) {
       Slot slot = slotOf(operand);
-      if (lastUse.lookup(operand) == &op && slot.kind == SlotKind::Activation)
-        bufferFree_[slot.index] = true;
+      if (lastUse.lookup(operand) != &op || slot.kind != SlotKind::Activation)
+        continue;
+      bufferFree_[slot.index] = true;
+      for (const auto &[format, copy] : rounded_.lookup(operand))
+        bufferFree_[copy.index] = true;
+      rounded_.erase(operand);
     }
   }
   return Status::success();
