@@ -1,16 +1,23 @@
 #include "CpuJit.h"
 
 #include "CpuKernelEmitter.h"
+#include "support/AtomicFile.h"
 
 #include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/ExecutionEngine/Orc/LLJIT.h"
+#include "llvm/Config/llvm-config.h"
+#include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Verifier.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/SHA256.h"
 #include "llvm/Passes/PassBuilder.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/TargetParser/Host.h"
+
+#include <cstdlib>
 
 using namespace llvm;
 
@@ -47,7 +54,50 @@ void optimize(Module &module, TargetMachine &machine) {
   passes.buildPerModuleDefaultPipeline(OptimizationLevel::O3).run(module, mam);
 }
 
+// Bumped when generated code changes in ways the IR hash cannot see.
+constexpr const char *kCacheFormat = "kiln-cpu-1";
+
+std::string cacheKey(const Module &module, const std::string &cpu,
+                     const std::string &features) {
+  std::string ir;
+  raw_string_ostream stream(ir);
+  module.print(stream, nullptr);
+  stream.flush();
+  SHA256 hash;
+  for (const std::string &part :
+       {std::string(kCacheFormat), std::string(LLVM_VERSION_STRING), cpu,
+        features, ir}) {
+    hash.update(part);
+    hash.update(StringRef("\0", 1));
+  }
+  std::string hex;
+  for (uint8_t byte : hash.final())
+    hex += "0123456789abcdef"[byte >> 4], hex += "0123456789abcdef"[byte & 15];
+  return hex;
+}
+
+Result<SmallVector<char, 0>> emitObject(Module &module, TargetMachine &machine) {
+  SmallVector<char, 0> object;
+  raw_svector_ostream stream(object);
+  legacy::PassManager passes;
+  if (machine.addPassesToEmitFile(passes, stream, nullptr,
+                                  CodeGenFileType::ObjectFile))
+    return makeError("LLVM cannot emit object code for this target");
+  passes.run(module);
+  return object;
+}
+
 } // namespace
+
+std::string defaultCacheDir() {
+  if (const char *dir = std::getenv("KILN_CACHE_DIR"))
+    return dir;
+  if (const char *xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg)
+    return std::string(xdg) + "/kiln";
+  if (const char *home = std::getenv("HOME"); home && *home)
+    return std::string(home) + "/.cache/kiln";
+  return "";
+}
 
 CpuJit::~CpuJit() = default;
 
@@ -78,7 +128,35 @@ Result<std::unique_ptr<CpuJit>> CpuJit::compile(const LoweredModel &model,
   if (verifyModule(*module, &problemStream))
     return makeError("internal error: generated kernels do not verify: ",
                      problems);
-  optimize(*module, **machine);
+  std::string features = builder->getFeatures().getString();
+  std::string cpu = sys::getHostCPUName().str();
+  std::string cachePath;
+  if (!options.cacheDir.empty())
+    cachePath = options.cacheDir + "/" + cacheKey(*module, cpu, features) + ".o";
+  std::unique_ptr<MemoryBuffer> object;
+  bool cacheHit = false;
+  if (!cachePath.empty() && options.dumpIrPath.empty()) {
+    if (auto cached = MemoryBuffer::getFile(cachePath)) {
+      object = std::move(*cached);
+      cacheHit = true;
+    }
+  }
+  if (!object) {
+    optimize(*module, **machine);
+    auto bytes = emitObject(*module, **machine);
+    if (!bytes)
+      return std::move(bytes).takeError();
+    object = MemoryBuffer::getMemBufferCopy(StringRef(bytes->data(), bytes->size()),
+                                            "kiln_kernels.o");
+    if (!cachePath.empty()) {
+      // A cache that cannot be written only costs time; the run goes on.
+      sys::fs::create_directories(options.cacheDir);
+      if (auto file = AtomicFile::create(cachePath)) {
+        if (file->write(bytes->data(), bytes->size()))
+          (void)file->commit();
+      }
+    }
+  }
   if (!options.dumpIrPath.empty()) {
     std::error_code ec;
     raw_fd_ostream out(options.dumpIrPath, ec, sys::fs::OF_Text);
@@ -96,12 +174,12 @@ Result<std::unique_ptr<CpuJit>> CpuJit::compile(const LoweredModel &model,
   if (!generator)
     return toError(generator.takeError());
   (*jit)->getMainJITDylib().addGenerator(std::move(*generator));
-  if (auto error = (*jit)->addIRModule(
-          orc::ThreadSafeModule(std::move(module), std::move(context))))
+  if (auto error = (*jit)->addObjectFile(std::move(object)))
     return toError(std::move(error));
 
   std::unique_ptr<CpuJit> result(new CpuJit());
-  result->cpuName_ = sys::getHostCPUName().str();
+  result->cpuName_ = cpu;
+  result->cacheHit_ = cacheHit;
   for (const std::string &symbol : model.plan.kernelSymbols) {
     auto address = (*jit)->lookup(symbol);
     if (!address)

@@ -22,7 +22,13 @@ struct CpuOptions {
   std::string features;
   // Prints the optimized LLVM IR of the kernels to this file when set.
   std::string dumpIrPath;
+  // Keeps compiled kernels here, keyed by a hash of the kernels' LLVM IR,
+  // the CPU, its features and the LLVM version; empty: no cache.
+  std::string cacheDir;
 };
+
+// $KILN_CACHE_DIR, else $XDG_CACHE_HOME/kiln, else ~/.cache/kiln.
+std::string defaultCacheDir();
 
 class CpuJit {
 public:
@@ -33,12 +39,15 @@ public:
   // kernels()[i] runs plan.kernelSymbols[i].
   const std::vector<runtime::KernelFn> &kernels() const { return kernels_; }
   const std::string &cpuName() const { return cpuName_; }
+  // The kernels came from the cache (no LLVM optimization or codegen ran).
+  bool cacheHit() const { return cacheHit_; }
 
 private:
   CpuJit() = default;
   std::unique_ptr<llvm::orc::LLJIT> jit_;
   std::vector<runtime::KernelFn> kernels_;
   std::string cpuName_;
+  bool cacheHit_ = false;
 };
 
 } // namespace kiln::codegen::cpu

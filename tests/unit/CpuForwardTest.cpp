@@ -266,3 +266,41 @@ TEST(CpuGreedy, TinyshakesGpt2MatchesLlamaCpp) {
 
 } // namespace
 } // namespace kiln
+
+namespace kiln {
+namespace {
+
+// The second compilation of the same model loads the kernels from the
+// cache, and they compute the same logits.
+TEST(CpuJitCache, SecondCompileIsACacheHitWithTheSameResults) {
+  test::TempDir dir;
+  auto file = GgufFile::open(
+      test::sharedFile("tinyshakes-llama/tinyshakes-llama-q4_0.gguf"));
+  ASSERT_TRUE(file.ok());
+  codegen::CpuCompileOptions options;
+  options.cpu.cacheDir = (dir.path() / "cache").string();
+  std::vector<float> first;
+  for (bool expectHit : {false, true}) {
+    auto program = codegen::compileForCpu(*file, options);
+    ASSERT_TRUE(program.ok()) << program.error().message;
+    EXPECT_EQ(program->jit->cacheHit(), expectHit);
+    runtime::ThreadPool pool(2);
+    auto executor = runtime::Executor::create(
+        program->lowered.plan, program->jit->kernels(), *file, pool, {});
+    ASSERT_TRUE(executor.ok()) << executor.error().message;
+    std::vector<int32_t> prompt = {1, 826, 959};
+    auto logits = (*executor)->prefill(prompt, 0);
+    ASSERT_TRUE(logits.ok());
+    if (!expectHit)
+      first.assign(logits->begin(), logits->end());
+    else
+      EXPECT_TRUE(std::equal(first.begin(), first.end(), logits->begin()));
+  }
+  size_t entries = 0;
+  for (auto &entry : std::filesystem::directory_iterator(dir.path() / "cache"))
+    entries += entry.path().extension() == ".o";
+  EXPECT_EQ(entries, 1u);
+}
+
+} // namespace
+} // namespace kiln

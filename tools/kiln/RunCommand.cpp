@@ -37,6 +37,7 @@ struct RunArgs {
   bool timings = false;
   bool printIr = false;
   bool parseSpecial = false;
+  bool noCache = false;
 };
 
 using Clock = std::chrono::steady_clock;
@@ -125,6 +126,8 @@ int runModel(RunArgs args) {
   codegen::CpuCompileOptions options;
   if (args.printIr)
     options.printIrTo = "-";
+  if (!args.noCache)
+    options.cpu.cacheDir = codegen::cpu::defaultCacheDir();
   auto program = codegen::compileForCpu(*file, options);
   if (!program)
     return reportError(program.error().message);
@@ -271,6 +274,9 @@ Command addRunCommand(CLI::App &parent) {
                 "Print only the generated token ids, space-separated, on one line");
   app->add_flag("--timings", args->timings,
                 "Report timings as one JSON line on stderr");
+  app->add_flag("--no-cache", args->noCache,
+                "Compile from scratch; do not read or write the kernel cache "
+                "(~/.cache/kiln, or $KILN_CACHE_DIR)");
   app->add_flag("--parse-special", args->parseSpecial,
                 "Recognize special tokens written in the prompt (<s>, "
                 "<|im_start|>...)");
