@@ -19,9 +19,4 @@ int64_t rowBytes(GgmlType format, int64_t count);
 
 bool canDecode(GgmlType format);
 
-// Q4_K/Q5_K keep eight 6-bit scales and eight 6-bit mins in 12 bytes at
-// `scales`; emits sub-block `s`'s pair as i32 values.
-void emitQ4KScaleAndMin(LoopEmitter &e, llvm::Value *scales, llvm::Value *s,
-                        llvm::Value *&scale, llvm::Value *&min);
-
 } // namespace kiln::codegen::cpu
