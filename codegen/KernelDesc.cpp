@@ -22,6 +22,7 @@ const char *kernelKindName(KernelKind kind) {
   case KernelKind::SliceColumns: return "slice_columns";
   case KernelKind::LastRow: return "last_row";
   case KernelKind::RoundActivations: return "round_activations";
+  case KernelKind::QuantizeActivations: return "quantize_activations";
   }
   return "?";
 }
@@ -29,10 +30,11 @@ const char *kernelKindName(KernelKind kind) {
 std::string KernelDesc::key() const {
   char buf[512];
   std::snprintf(buf, sizeof buf,
-                "%s_c%lld_o%lld_%s%s_e%a_s%a_fb%a_fs%a_%s_hd%lld_rd%lld_h%lld_"
+                "%s_c%lld_o%lld_%s_a%s%s_e%a_s%a_fb%a_fs%a_%s_hd%lld_rd%lld_h%lld_"
                 "kv%lld_off%lld_ctx%lld%s",
                 kernelKindName(kind), (long long)cols, (long long)outCols,
                 std::string(ggmlTypeInfo(format).name).c_str(),
+                std::string(ggmlTypeInfo(activations).name).c_str(),
                 hasBias ? "_bias" : "", epsilon, scale, freqBase, freqScale,
                 neox ? "neox" : "norm", (long long)headDim,
                 (long long)ropeDims, (long long)numHeads,

@@ -29,6 +29,9 @@ enum class KernelKind {
   // The input as llama.cpp's dot products see it: rounded to f16/bf16 or
   // quantized to q8 blocks and back (`format`: F16, BF16, Q8_0, Q8_K).
   RoundActivations, // args: x, out.               tasks: rows
+  // The input quantized to q8 blocks for integer dot products (`format`:
+  // Q8_0 or Q8_K; layout in QuantizedActivations.h).
+  QuantizeActivations, // args: x, out.            tasks: rows
 };
 
 const char *kernelKindName(KernelKind kind);
@@ -38,6 +41,8 @@ struct KernelDesc {
   int64_t cols = 0;    // input row width (K for matmul)
   int64_t outCols = 0; // output row width (N for matmul)
   GgmlType format = GgmlType::F32; // weight storage (matmul, embedding)
+  // Matmul input rows: F32, or Q8_0/Q8_K quantized rows (integer dots).
+  GgmlType activations = GgmlType::F32;
   bool hasBias = false;
   float epsilon = 0.0f;
   float scale = 0.0f;

@@ -2,6 +2,7 @@
 
 #include "KilnDialect.h"
 #include "ModelBuilder.h"
+#include "QuantizedActivations.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/ADT/DenseMap.h"
@@ -65,9 +66,14 @@ private:
   std::map<std::string, uint32_t> kernelIndex_;
   std::map<std::string, uint32_t> weightIndex_;
   llvm::DenseMap<Value, Slot> slots_;
-  // Rounded copies of a value (per rounding format) made for matmuls: q, k
-  // and v (gate and up) share one; freed with the value itself.
-  llvm::DenseMap<Value, llvm::SmallVector<std::pair<GgmlType, Slot>, 1>> rounded_;
+  // Rounded or quantized copies of a value made for matmuls: q, k and v
+  // (gate and up) share one; freed with the value itself.
+  struct Converted {
+    KernelKind kind;
+    GgmlType format;
+    Slot slot;
+  };
+  llvm::DenseMap<Value, llvm::SmallVector<Converted, 1>> converted_;
   std::vector<bool> bufferFree_;
 };
 
@@ -185,24 +191,34 @@ Status PlanLowering::lowerOp(Operation *op, std::vector<Step> &steps) {
         d.hasBias = static_cast<bool>(m.getBias());
         Slot input = slotOf(m.getInput());
         bool single = isSingleRow(m.getInput());
+        // The input converted once per kind and format, shared by the
+        // matmuls that read it.
+        auto convertInput = [&](KernelKind kind, GgmlType format, int64_t bufferCols) {
+          auto &copies = converted_[m.getInput()];
+          for (const Converted &copy : copies)
+            if (copy.kind == kind && copy.format == format)
+              return copy.slot;
+          KernelDesc convert;
+          convert.kind = kind;
+          convert.format = format;
+          convert.cols = convert.outCols = d.cols;
+          ActivationBuffer shape;
+          shape.cols = bufferCols;
+          shape.singleRow = single;
+          Slot copy{SlotKind::Activation, allocate(shape)};
+          emit(convert, {input, copy}, rowWise(1), single);
+          copies.push_back({kind, format, copy});
+          return copy;
+        };
+        std::optional<GgmlType> quantized =
+            options_.integerDots ? integerDotActivations(d.format) : std::nullopt;
         std::optional<GgmlType> rounding = activationRounding(d.format);
-        if (rounding && options_.matchLlamaCppActivations) {
-          auto &copies = rounded_[m.getInput()];
-          auto found = llvm::find_if(copies, [&](const auto &copy) {
-            return copy.first == *rounding;
-          });
-          if (found != copies.end()) {
-            input = found->second;
-          } else {
-            KernelDesc round;
-            round.kind = KernelKind::RoundActivations;
-            round.format = *rounding;
-            round.cols = round.outCols = d.cols;
-            Slot copy = outputFor(m.getInput(), /*remember=*/false);
-            emit(round, {input, copy}, rowWise(1), single);
-            copies.emplace_back(*rounding, copy);
-            input = copy;
-          }
+        if (quantized) {
+          d.activations = *quantized;
+          int64_t bytes = quantizedRowLayout(*quantized, d.cols).rowBytes;
+          input = convertInput(KernelKind::QuantizeActivations, *quantized, bytes / 4);
+        } else if (rounding && options_.matchLlamaCppActivations) {
+          input = convertInput(KernelKind::RoundActivations, *rounding, d.cols);
         }
         std::vector<Slot> args = {input, slotOf(m.getWeight())};
         if (d.hasBias)
@@ -330,7 +346,7 @@ Status PlanLowering::lowerOp(Operation *op, std::vector<Step> &steps) {
 Status PlanLowering::lowerFunction(func::FuncOp func,
                                    runtime::EntryPoint &entry) {
   slots_.clear();
-  rounded_.clear();
+  converted_.clear();
   bufferFree_.assign(out_.plan.buffers.size(), true);
   Block &body = func.getBody().front();
   slots_[body.getArgument(0)] = Slot{SlotKind::Tokens, 0};
@@ -357,9 +373,9 @@ Status PlanLowering::lowerFunction(func::FuncOp func,
       if (lastUse.lookup(operand) != &op || slot.kind != SlotKind::Activation)
         continue;
       bufferFree_[slot.index] = true;
-      for (const auto &[format, copy] : rounded_.lookup(operand))
-        bufferFree_[copy.index] = true;
-      rounded_.erase(operand);
+      for (const Converted &copy : converted_.lookup(operand))
+        bufferFree_[copy.slot.index] = true;
+      converted_.erase(operand);
     }
   }
   return Status::success();

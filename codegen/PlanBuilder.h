@@ -21,6 +21,10 @@ struct LowerOptions {
   // also q4_1 and q5_1, whose q8_1 rounds the same way) or q8_K blocks
   // (K-quants). The matmul itself stays in f32.
   bool matchLlamaCppActivations = true;
+  // Matmuls on q4_0/q4_1/q5_0/q5_1/q8_0/q4_K/q5_K/q6_K weights quantize
+  // their input to q8 blocks once and use integer dot products (exact
+  // block sums, as llama.cpp's; QuantizedActivations.h).
+  bool integerDots = true;
 };
 
 struct LoweredModel {

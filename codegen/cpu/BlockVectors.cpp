@@ -100,26 +100,6 @@ void simple(Vec &v, Value *block, bool hasMin, bool fiveBit,
   scaled(v, hi, d, m, 1, v.e.c64(16), sink);
 }
 
-// Q4_K/Q5_K keep eight 6-bit scales and eight 6-bit mins in 12 bytes at
-// `scales`; emits sub-block `s`'s pair as i32 values.
-void emitQ4KScaleAndMin(LoopEmitter &e, Value *scales, Value *s, Value *&scale,
-                        Value *&min) {
-  auto &b = e.b;
-  Value *first = b.CreateICmpULT(s, e.c64(4));
-  // s < 4: scales[s] & 63, scales[s+4] & 63
-  Value *a = e.loadByte(scales, b.CreateAnd(s, e.c64(3)));           // scales[s%4]
-  Value *c = e.loadByte(scales, b.CreateAdd(b.CreateAnd(s, e.c64(3)), e.c64(4)));
-  // s >= 4: (scales[s+4] & 15) | (scales[s-4] >> 6) << 4,
-  //         (scales[s+4] >> 4) | (scales[s] >> 6) << 4
-  Value *hiByte = e.loadByte(scales, b.CreateAdd(b.CreateAnd(s, e.c64(3)), e.c64(8)));
-  Value *scaleHigh = b.CreateOr(b.CreateAnd(hiByte, e.c32(15)),
-                                b.CreateShl(b.CreateLShr(a, e.c32(6)), e.c32(4)));
-  Value *minHigh = b.CreateOr(b.CreateLShr(hiByte, e.c32(4)),
-                              b.CreateShl(b.CreateLShr(c, e.c32(6)), e.c32(4)));
-  scale = b.CreateSelect(first, b.CreateAnd(a, e.c32(63)), scaleHigh);
-  min = b.CreateSelect(first, b.CreateAnd(c, e.c32(63)), minHigh);
-}
-
 // Q4_K/Q5_K: eight sub-blocks of 32 with 6-bit scales and mins packed in
 // 12 bytes; sub-block s reads bytes 32 (s / 2) ... with the low nibble for
 // even s; Q5_K adds bit s of qh[l] as the fifth bit.
@@ -206,6 +186,24 @@ void plain(Vec &v, GgmlType format, Value *block, const VectorSink &sink) {
 }
 
 } // namespace
+
+void emitQ4KScaleAndMin(LoopEmitter &e, Value *scales, Value *s, Value *&scale,
+                        Value *&min) {
+  auto &b = e.b;
+  Value *first = b.CreateICmpULT(s, e.c64(4));
+  // s < 4: scales[s] & 63, scales[s+4] & 63
+  Value *a = e.loadByte(scales, b.CreateAnd(s, e.c64(3)));           // scales[s%4]
+  Value *c = e.loadByte(scales, b.CreateAdd(b.CreateAnd(s, e.c64(3)), e.c64(4)));
+  // s >= 4: (scales[s+4] & 15) | (scales[s-4] >> 6) << 4,
+  //         (scales[s+4] >> 4) | (scales[s] >> 6) << 4
+  Value *hiByte = e.loadByte(scales, b.CreateAdd(b.CreateAnd(s, e.c64(3)), e.c64(8)));
+  Value *scaleHigh = b.CreateOr(b.CreateAnd(hiByte, e.c32(15)),
+                                b.CreateShl(b.CreateLShr(a, e.c32(6)), e.c32(4)));
+  Value *minHigh = b.CreateOr(b.CreateLShr(hiByte, e.c32(4)),
+                              b.CreateShl(b.CreateLShr(c, e.c32(6)), e.c32(4)));
+  scale = b.CreateSelect(first, b.CreateAnd(a, e.c32(63)), scaleHigh);
+  min = b.CreateSelect(first, b.CreateAnd(c, e.c32(63)), minHigh);
+}
 
 bool hasBlockVectors(GgmlType format) {
   switch (format) {

@@ -26,6 +26,11 @@ bool hasBlockVectors(GgmlType format);
 // whose "block" is one vector).
 int64_t vectorBlockElements(GgmlType format);
 
+// Q4_K/Q5_K keep eight 6-bit scales and eight 6-bit mins in 12 bytes at
+// `scales`; emits sub-block `s`'s pair as i32 values.
+void emitQ4KScaleAndMin(LoopEmitter &e, llvm::Value *scales, llvm::Value *s,
+                        llvm::Value *&scale, llvm::Value *&min);
+
 void emitBlockVectors(LoopEmitter &e, GgmlType format, llvm::Value *block,
                       const VectorSink &sink);
 

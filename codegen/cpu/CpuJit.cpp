@@ -9,6 +9,7 @@
 #include "llvm/Config/llvm-config.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Verifier.h"
+#include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/SHA256.h"
 #include "llvm/Passes/PassBuilder.h"
@@ -121,8 +122,11 @@ Result<std::unique_ptr<CpuJit>> CpuJit::compile(const LoweredModel &model,
   auto module = std::make_unique<Module>("kiln_kernels", *context);
   module->setDataLayout((*machine)->createDataLayout());
   module->setTargetTriple((*machine)->getTargetTriple().str());
+  EmitTarget target;
+  target.avx2 = (*machine)->getMCSubtargetInfo()->checkFeatures("+avx2");
   for (size_t i = 0; i < model.kernels.size(); ++i)
-    KILN_TRY(emitKernel(*module, model.kernels[i], model.plan.kernelSymbols[i]));
+    KILN_TRY(emitKernel(*module, model.kernels[i], model.plan.kernelSymbols[i],
+                        target));
   std::string problems;
   raw_string_ostream problemStream(problems);
   if (verifyModule(*module, &problemStream))

@@ -1,7 +1,9 @@
 #include "CpuKernelEmitter.h"
 
 #include "BlockVectors.h"
+#include "IntegerDot.h"
 #include "LoopEmitter.h"
+#include "QuantizedActivations.h"
 #include "WeightDecode.h"
 
 #include "llvm/IR/Intrinsics.h"
@@ -16,8 +18,9 @@ namespace {
 
 // The body of one kernel: arguments of the KernelFn signature and helpers.
 struct Kernel {
-  Kernel(Module &module, const KernelDesc &desc, const std::string &symbol)
-      : builder(module.getContext()), e(builder), d(desc) {
+  Kernel(Module &module, const KernelDesc &desc, const std::string &symbol,
+         const EmitTarget &target)
+      : builder(module.getContext()), e(builder), d(desc), target(target) {
     LLVMContext &ctx = module.getContext();
     auto *ptr = PointerType::get(ctx, 0);
     auto *i64 = Type::getInt64Ty(ctx);
@@ -61,6 +64,7 @@ struct Kernel {
   IRBuilder<> builder;
   LoopEmitter e;
   const KernelDesc &d;
+  const EmitTarget &target;
   Function *fn;
   Value *args, *rows, *position, *begin, *end;
 };
@@ -328,6 +332,73 @@ void emitMatmul(Kernel &k) {
       perColumn);
 }
 
+// Matmul on quantized input rows (integer dot products, IntegerDot.h).
+// Each task computes kMatmulTile output columns; rows are taken
+// kIntegerRows at a time so each weight block is unpacked once for all of
+// them (one token: one row).
+constexpr int64_t kIntegerRows = 4;
+
+void emitIntegerMatmul(Kernel &k) {
+  auto &b = k.builder;
+  LoopEmitter &e = k.e;
+  int64_t K = k.d.cols, N = k.d.outCols, tile = KernelDesc::kMatmulTile;
+  GgmlType format = k.d.format;
+  Value *x = k.arg(0), *w = k.arg(1);
+  Value *bias = k.d.hasBias ? k.arg(2) : nullptr;
+  Value *out = k.arg(k.d.hasBias ? 3 : 2);
+  QuantizedRowLayout layout = quantizedRowLayout(k.d.activations, K);
+  int64_t stride = rowBytes(format, K);
+  int64_t blockElements = integerDotBlockElements(format);
+  int64_t blockBytes = rowBytes(format, blockElements);
+  IntegerDotTarget target{k.target.avx2};
+  auto *lanes = FixedVectorType::get(e.f32(), kDotLanes);
+  std::vector<DotAccumulators> accumulators;
+  for (int64_t r = 0; r < kIntegerRows; ++r)
+    accumulators.push_back({e.local(lanes), e.local(e.f32())});
+
+  Value *first = b.CreateMul(k.begin, e.c64(tile));
+  Value *last = b.CreateMul(k.end, e.c64(tile));
+  last = b.CreateSelect(b.CreateICmpSLT(last, e.c64(N)), last, e.c64(N));
+  // Rows [t0, t0 + count) against columns [first, last).
+  auto rowGroup = [&](Value *t0, int64_t count) {
+    std::vector<QuantizedRow> rows;
+    for (int64_t r = 0; r < count; ++r) {
+      Value *row = e.at(b.getInt8Ty(), x,
+                        b.CreateMul(b.CreateAdd(t0, e.c64(r)), e.c64(layout.rowBytes)));
+      rows.push_back({row, e.at(b.getInt8Ty(), row, e.c64(layout.scalesOffset)),
+                      e.at(b.getInt8Ty(), row, e.c64(layout.extraOffset))});
+    }
+    ArrayRef<DotAccumulators> acc(accumulators.data(), count);
+    e.forRange(first, last, [&](Value *n) {
+      for (const DotAccumulators &a : acc) {
+        b.CreateStore(ConstantAggregateZero::get(lanes), a.lanes);
+        b.CreateStore(e.cf(0.0f), a.offset);
+      }
+      Value *weights = e.at(b.getInt8Ty(), w, b.CreateMul(n, e.c64(stride)));
+      e.forRange(0, K / blockElements, [&](Value *blockIndex) {
+        Value *block = e.at(b.getInt8Ty(), weights,
+                            b.CreateMul(blockIndex, e.c64(blockBytes)));
+        emitBlockIntegerDot(e, target, format, block, blockIndex, rows, acc);
+      });
+      for (int64_t r = 0; r < count; ++r) {
+        Value *value = b.CreateFAddReduce(
+            e.cf(-0.0f), b.CreateLoad(lanes, acc[r].lanes));
+        value = b.CreateFAdd(value, b.CreateLoad(e.f32(), acc[r].offset));
+        if (bias)
+          value = b.CreateFAdd(value, e.loadF32(bias, n));
+        Value *t = b.CreateAdd(t0, e.c64(r));
+        e.storeF32(value, out, b.CreateAdd(b.CreateMul(t, e.c64(N)), n));
+      }
+    });
+  };
+  Value *groups = b.CreateUDiv(k.rows, e.c64(kIntegerRows));
+  e.forRange(e.c64(0), groups, [&](Value *g) {
+    rowGroup(b.CreateMul(g, e.c64(kIntegerRows)), kIntegerRows);
+  });
+  e.forRange(b.CreateMul(groups, e.c64(kIntegerRows)), k.rows,
+             [&](Value *t) { rowGroup(t, 1); });
+}
+
 // llama.cpp's rope: theta for pair i is p * freq_scale * base^(-2i/dims),
 // with base^(-2/dims) raised step by step in float as ggml does.
 void emitRope(Kernel &k) {
@@ -573,6 +644,78 @@ void emitRoundActivations(Kernel &k) {
   });
 }
 
+// Each row quantized to q8 blocks for integer dot products, as llama.cpp
+// quantizes it (same formulas as emitRoundActivations), in the layout of
+// QuantizedActivations.h: bytes, scales, then q8_1's s = f16(d * sum q) per
+// 32 (d before f16 rounding) or q8_K's sums per 16.
+void emitQuantizeActivations(Kernel &k) {
+  auto &b = k.builder;
+  LoopEmitter &e = k.e;
+  Value *x = k.arg(0), *out = k.arg(1);
+  int64_t n = k.d.cols;
+  bool kBlocks = k.d.format == GgmlType::Q8_K;
+  QuantizedRowLayout layout = quantizedRowLayout(k.d.format, n);
+  int64_t block = layout.block;
+  e.forRange(k.begin, k.end, [&](Value *t) {
+    Value *in = k.rowPtr(x, t, n);
+    Value *row = e.at(b.getInt8Ty(), out, b.CreateMul(t, e.c64(layout.rowBytes)));
+    Value *scales = e.at(b.getInt8Ty(), row, e.c64(layout.scalesOffset));
+    Value *extra = e.at(b.getInt8Ty(), row, e.c64(layout.extraOffset));
+    e.forRange(0, n / block, [&](Value *blockIndex) {
+      Value *base = b.CreateMul(blockIndex, e.c64(block));
+      auto at = [&](Value *j) { return b.CreateAdd(base, j); };
+      Value *scale, *stored, *unrounded = nullptr;
+      if (!kBlocks) {
+        Value *amax = e.reduce(0, block, e.cf(0.0f), [&](Value *j, Value *m) {
+          return b.CreateMaxNum(m, b.CreateUnaryIntrinsic(Intrinsic::fabs,
+                                                          e.loadF32(in, at(j))));
+        });
+        unrounded = b.CreateFDiv(amax, e.cf(127.0f));
+        stored = b.CreateFPExt(b.CreateFPTrunc(unrounded, b.getHalfTy()), e.f32());
+        Value *nonzero = b.CreateFCmpONE(amax, e.cf(0.0f));
+        scale = b.CreateSelect(nonzero, b.CreateFDiv(e.cf(127.0f), amax), e.cf(0.0f));
+      } else {
+        Value *extreme = e.reduce(0, block, e.cf(0.0f), [&](Value *j, Value *m) {
+          Value *v = e.loadF32(in, at(j));
+          Value *larger = b.CreateFCmpOGT(b.CreateUnaryIntrinsic(Intrinsic::fabs, v),
+                                          b.CreateUnaryIntrinsic(Intrinsic::fabs, m));
+          return b.CreateSelect(larger, v, m);
+        });
+        Value *nonzero = b.CreateFCmpONE(extreme, e.cf(0.0f));
+        Value *inverse = b.CreateFDiv(e.cf(-127.0f), extreme);
+        scale = b.CreateSelect(nonzero, inverse, e.cf(0.0f));
+        stored = b.CreateSelect(nonzero, b.CreateFDiv(e.cf(1.0f), inverse), e.cf(0.0f));
+      }
+      e.storeF32(stored, scales, blockIndex);
+      // Quantize in groups of 16: q8_K keeps each group's sum, q8_0 the
+      // block's as s = f16(d * sum).
+      Value *blockSum = e.reduce(0, block / 16, e.c32(0), [&](Value *group, Value *total) {
+        Value *groupBase = b.CreateMul(group, e.c64(16));
+        Value *sum = e.reduce(0, 16, e.c32(0), [&](Value *j, Value *acc) {
+          Value *i = at(b.CreateAdd(groupBase, j));
+          Value *q = b.CreateUnaryIntrinsic(Intrinsic::roundeven,
+                                            b.CreateFMul(e.loadF32(in, i), scale));
+          if (kBlocks)
+            q = b.CreateMinNum(q, e.cf(127.0f));
+          Value *qi = b.CreateFPToSI(q, e.i32());
+          b.CreateStore(b.CreateTrunc(qi, b.getInt8Ty()), e.at(b.getInt8Ty(), row, i));
+          return b.CreateAdd(acc, qi);
+        });
+        if (kBlocks) {
+          Value *index = b.CreateAdd(b.CreateMul(blockIndex, e.c64(block / 16)), group);
+          b.CreateStore(sum, e.at(e.i32(), extra, index));
+        }
+        return b.CreateAdd(total, sum);
+      });
+      if (!kBlocks) {
+        Value *s = b.CreateFMul(unrounded, e.toFloat(blockSum));
+        s = b.CreateFPExt(b.CreateFPTrunc(s, b.getHalfTy()), e.f32());
+        e.storeF32(s, extra, blockIndex);
+      }
+    });
+  });
+}
+
 void emitSliceColumns(Kernel &k) {
   Value *x = k.arg(0), *out = k.arg(1);
   k.e.forRange(k.begin, k.end, [&](Value *t) {
@@ -596,18 +739,27 @@ void emitLastRow(Kernel &k) {
 } // namespace
 
 Status emitKernel(Module &module, const KernelDesc &desc,
-                  const std::string &symbol) {
+                  const std::string &symbol, const EmitTarget &target) {
   if ((desc.kind == KernelKind::Matmul || desc.kind == KernelKind::Embedding) &&
       !canDecode(desc.format))
     return makeError("no CPU kernel reads ",
                      std::string(ggmlTypeInfo(desc.format).name), " weights");
-  Kernel k(module, desc, symbol);
+  if (desc.kind == KernelKind::Matmul && desc.activations != GgmlType::F32 &&
+      !hasIntegerDot(desc.format))
+    return makeError("no integer dot product for ",
+                     std::string(ggmlTypeInfo(desc.format).name), " weights");
+  Kernel k(module, desc, symbol, target);
   switch (desc.kind) {
   case KernelKind::Embedding: emitEmbedding(k); break;
   case KernelKind::Positions: emitPositions(k); break;
   case KernelKind::RmsNorm: emitRmsNorm(k); break;
   case KernelKind::LayerNorm: emitLayerNorm(k); break;
-  case KernelKind::Matmul: emitMatmul(k); break;
+  case KernelKind::Matmul:
+    if (desc.activations != GgmlType::F32)
+      emitIntegerMatmul(k);
+    else
+      emitMatmul(k);
+    break;
   case KernelKind::Rope: emitRope(k); break;
   case KernelKind::KvStore: emitKvStore(k); break;
   case KernelKind::Attention: emitAttention(k); break;
@@ -619,6 +771,7 @@ Status emitKernel(Module &module, const KernelDesc &desc,
   case KernelKind::SliceColumns: emitSliceColumns(k); break;
   case KernelKind::LastRow: emitLastRow(k); break;
   case KernelKind::RoundActivations: emitRoundActivations(k); break;
+  case KernelKind::QuantizeActivations: emitQuantizeActivations(k); break;
   }
   k.finish();
   return Status::success();

@@ -11,7 +11,12 @@
 
 namespace kiln::codegen::cpu {
 
+// What the emitted code may assume of the CPU.
+struct EmitTarget {
+  bool avx2 = false; // AVX2 byte instructions for integer dot products
+};
+
 Status emitKernel(llvm::Module &module, const KernelDesc &desc,
-                  const std::string &symbol);
+                  const std::string &symbol, const EmitTarget &target);
 
 } // namespace kiln::codegen::cpu

@@ -1,0 +1,264 @@
+#include "IntegerDot.h"
+
+#include "BlockVectors.h"
+
+#include "llvm/IR/IntrinsicsX86.h"
+
+using namespace llvm;
+
+namespace kiln::codegen::cpu {
+
+namespace {
+
+// Byte-vector arithmetic: unpacking quants and multiplying bytes.
+struct Bytes {
+  LoopEmitter &e;
+  IRBuilder<> &b;
+  bool avx2;
+
+  Type *bytes(unsigned n) { return FixedVectorType::get(b.getInt8Ty(), n); }
+  Type *shorts(unsigned n) { return FixedVectorType::get(b.getInt16Ty(), n); }
+  Type *ints(unsigned n) { return FixedVectorType::get(b.getInt32Ty(), n); }
+
+  Value *load(Value *base, Value *offset, unsigned n = 32) {
+    return b.CreateAlignedLoad(bytes(n), e.at(b.getInt8Ty(), base, offset), Align(1));
+  }
+  Value *splat(int value, unsigned n = 32) {
+    return b.CreateVectorSplat(n, b.getInt8(value));
+  }
+  Value *shuffle(Value *x, Value *y, ArrayRef<int> mask) {
+    return b.CreateShuffleVector(x, y, mask);
+  }
+
+  // 16 bytes holding elements j (low nibble) and j + 16 (high): 32 values.
+  Value *nibbles(Value *base, Value *offset) {
+    Value *packed = load(base, offset, 16);
+    Value *lo = b.CreateAnd(packed, splat(15, 16));
+    Value *hi = b.CreateLShr(packed, splat(4, 16));
+    SmallVector<int, 32> concat;
+    for (int i = 0; i < 32; ++i)
+      concat.push_back(i);
+    return shuffle(lo, hi, concat);
+  }
+  // 16 where bit j of the 32-bit word at `offset` is set, else 0.
+  Value *fifthBits(Value *base, Value *offset) {
+    Value *word = b.CreateBitCast(e.loadU32(base, offset), bytes(4));
+    SmallVector<int, 32> spread;
+    SmallVector<Constant *, 32> masks;
+    for (int j = 0; j < 32; ++j) {
+      spread.push_back(j / 8);
+      masks.push_back(b.getInt8(uint8_t(1u << (j % 8))));
+    }
+    Value *spreadBytes = shuffle(word, PoisonValue::get(bytes(4)), spread);
+    Value *set = b.CreateICmpNE(b.CreateAnd(spreadBytes, ConstantVector::get(masks)),
+                                splat(0));
+    return b.CreateSelect(set, splat(16), splat(0));
+  }
+
+  // sum over groups of 4 lanes: lane i = u[4i..4i+3] . a[4i..4i+3], each
+  // product pair (2i, 2i+1) times scale16[i] (ones when null). u unsigned
+  // (< 128 here), a signed; no pair sum reaches 2^15, so vpmaddubsw's
+  // saturation never triggers and the generic form gives the same ints.
+  Value *dotUnsigned(Value *u, Value *a, Value *scale16) {
+    if (!scale16)
+      scale16 = b.CreateVectorSplat(16, b.getInt16(1));
+    if (avx2) {
+      Value *pairs = b.CreateIntrinsic(Intrinsic::x86_avx2_pmadd_ub_sw, {}, {u, a});
+      return b.CreateIntrinsic(Intrinsic::x86_avx2_pmadd_wd, {}, {pairs, scale16});
+    }
+    return genericDot(b.CreateZExt(u, ints(32)), a, scale16);
+  }
+  // The same with signed weights w: |w| . (a with w's sign).
+  Value *dotSigned(Value *w, Value *a, Value *scale16) {
+    if (avx2) {
+      Value *magnitude = b.CreateBinaryIntrinsic(Intrinsic::abs, w, b.getFalse());
+      Value *signedA = b.CreateIntrinsic(Intrinsic::x86_avx2_psign_b, {}, {a, w});
+      return dotUnsigned(magnitude, signedA, scale16);
+    }
+    if (!scale16)
+      scale16 = b.CreateVectorSplat(16, b.getInt16(1));
+    return genericDot(b.CreateSExt(w, ints(32)), a, scale16);
+  }
+  Value *genericDot(Value *wide, Value *a, Value *scale16) {
+    Value *products = b.CreateMul(wide, b.CreateSExt(a, ints(32)));
+    SmallVector<int, 32> pairScale;
+    for (int i = 0; i < 32; ++i)
+      pairScale.push_back(i / 2);
+    Value *scales = b.CreateSExt(scale16, ints(16));
+    products = b.CreateMul(products, shuffle(scales, scales, pairScale));
+    Value *sum = nullptr;
+    for (int j = 0; j < 4; ++j) {
+      SmallVector<int, 8> lanes;
+      for (int i = 0; i < 8; ++i)
+        lanes.push_back(4 * i + j);
+      Value *part = shuffle(products, products, lanes);
+      sum = sum ? b.CreateAdd(sum, part) : part;
+    }
+    return sum;
+  }
+};
+
+struct BlockDot {
+  LoopEmitter &e;
+  IRBuilder<> &b;
+  Bytes &v;
+  ArrayRef<QuantizedRow> rows;
+  ArrayRef<DotAccumulators> acc;
+  Value *blockIndex;
+
+  Value *byteOffset(Value *index, int64_t scale, int64_t plus = 0) {
+    return b.CreateAdd(b.CreateMul(index, e.c64(scale)), e.c64(plus));
+  }
+  Value *rowScale(size_t r) { return e.loadF32(rows[r].d, blockIndex); }
+  // lanes[r] += float(sums) * scale
+  void addLanes(size_t r, Value *sums, Value *scale) {
+    auto *floats = FixedVectorType::get(e.f32(), kDotLanes);
+    Value *product = b.CreateFMul(b.CreateSIToFP(sums, floats),
+                                  b.CreateVectorSplat(kDotLanes, scale));
+    b.CreateStore(b.CreateFAdd(b.CreateLoad(floats, acc[r].lanes), product),
+                  acc[r].lanes);
+  }
+  void addOffset(size_t r, Value *term) {
+    b.CreateStore(b.CreateFAdd(b.CreateLoad(e.f32(), acc[r].offset), term),
+                  acc[r].offset);
+  }
+
+  // q8_0, q4_0, q5_0 (signed quants) and q4_1, q5_1 (unsigned, with min),
+  // against q8_0/q8_1 rows.
+  void blocks32(GgmlType format, Value *block) {
+    bool hasMin = format == GgmlType::Q4_1 || format == GgmlType::Q5_1;
+    bool fiveBit = format == GgmlType::Q5_0 || format == GgmlType::Q5_1;
+    Value *d = e.loadHalf(block, e.c64(0));
+    Value *m = hasMin ? e.loadHalf(block, e.c64(2)) : nullptr;
+    int64_t at = hasMin ? 4 : 2;
+    Value *quants;
+    if (format == GgmlType::Q8_0) {
+      quants = v.load(block, e.c64(2));
+    } else {
+      Value *high = fiveBit ? v.fifthBits(block, e.c64(at)) : nullptr;
+      quants = v.nibbles(block, e.c64(fiveBit ? at + 4 : at));
+      if (high)
+        quants = b.CreateOr(quants, high);
+      if (!hasMin)
+        quants = b.CreateSub(quants, v.splat(fiveBit ? 16 : 8));
+    }
+    for (size_t r = 0; r < rows.size(); ++r) {
+      Value *a = v.load(rows[r].q, byteOffset(blockIndex, 32));
+      Value *sums = hasMin ? v.dotUnsigned(quants, a, nullptr)
+                           : v.dotSigned(quants, a, nullptr);
+      addLanes(r, sums, b.CreateFMul(d, rowScale(r)));
+      if (hasMin)
+        addOffset(r, b.CreateFMul(m, e.loadF32(rows[r].extra, blockIndex)));
+    }
+  }
+
+  // q4_K/q5_K: eight sub-blocks of 32 unsigned quants with 6-bit scales
+  // and mins; sum = d * sum_j scale_j (q_j . a_j) - dmin * sum_j min_j sum(a_j).
+  void q45K(bool fiveBit, Value *block) {
+    Value *d = e.loadHalf(block, e.c64(0));
+    Value *dmin = e.loadHalf(block, e.c64(2));
+    Value *scales = e.at(b.getInt8Ty(), block, e.c64(4));
+    Value *qh = fiveBit ? v.load(block, e.c64(16)) : nullptr;
+    int64_t qs = fiveBit ? 48 : 16;
+    Value *quants[8], *scale16[8], *mins[8];
+    for (int j = 0; j < 8; ++j) {
+      Value *sc, *mn;
+      emitQ4KScaleAndMin(e, scales, e.c64(j), sc, mn);
+      scale16[j] = b.CreateVectorSplat(16, b.CreateTrunc(sc, b.getInt16Ty()));
+      mins[j] = mn;
+      Value *packed = v.load(block, e.c64(qs + 32 * (j / 2)));
+      Value *q = b.CreateAnd(b.CreateLShr(packed, v.splat(4 * (j % 2))), v.splat(15));
+      if (fiveBit) {
+        Value *bit = b.CreateAnd(b.CreateLShr(qh, v.splat(j)), v.splat(1));
+        q = b.CreateOr(q, b.CreateShl(bit, v.splat(4)));
+      }
+      quants[j] = q;
+    }
+    for (size_t r = 0; r < rows.size(); ++r) {
+      Value *sums = nullptr, *minSum = e.c32(0);
+      Value *sums16 = e.at(e.i32(), rows[r].extra, b.CreateMul(blockIndex, e.c64(16)));
+      for (int j = 0; j < 8; ++j) {
+        Value *a = v.load(rows[r].q, byteOffset(blockIndex, 256, 32 * j));
+        Value *part = v.dotUnsigned(quants[j], a, scale16[j]);
+        sums = sums ? b.CreateAdd(sums, part) : part;
+        Value *aSum = b.CreateAdd(
+            b.CreateLoad(e.i32(), e.at(e.i32(), sums16, e.c64(2 * j))),
+            b.CreateLoad(e.i32(), e.at(e.i32(), sums16, e.c64(2 * j + 1))));
+        minSum = b.CreateAdd(minSum, b.CreateMul(mins[j], aSum));
+      }
+      Value *da = rowScale(r);
+      addLanes(r, sums, b.CreateFMul(da, d));
+      Value *minScale = b.CreateFNeg(b.CreateFMul(da, dmin));
+      addOffset(r, b.CreateFMul(minScale, e.toFloat(minSum)));
+    }
+  }
+
+  // q6_K: quants of 6 bits minus 32, int8 scales per 16 elements. Chunk
+  // c = 4h + k (32 elements at 32c) takes its low nibbles from
+  // ql[64h + 32(k%2)] >> 4(k/2), its high bits from qh[32h] >> 2k.
+  void q6K(Value *block) {
+    Value *d = e.loadHalf(block, e.c64(208));
+    Value *quants[8], *scale16[8];
+    for (int c = 0; c < 8; ++c) {
+      int h = c / 4, k = c % 4;
+      Value *low = b.CreateAnd(
+          b.CreateLShr(v.load(block, e.c64(64 * h + 32 * (k % 2))), v.splat(4 * (k / 2))),
+          v.splat(15));
+      Value *high = b.CreateAnd(
+          b.CreateLShr(v.load(block, e.c64(128 + 32 * h)), v.splat(2 * k)), v.splat(3));
+      quants[c] = b.CreateSub(b.CreateOr(low, b.CreateShl(high, v.splat(4))), v.splat(32));
+      auto scaleAt = [&](int index) {
+        Value *s = b.CreateSExt(
+            b.CreateLoad(b.getInt8Ty(), e.at(b.getInt8Ty(), block, e.c64(192 + index))),
+            b.getInt16Ty());
+        return b.CreateVectorSplat(16, s);
+      };
+      SmallVector<int, 16> halves;
+      for (int i = 0; i < 16; ++i)
+        halves.push_back(i < 8 ? i : 16 + i);
+      scale16[c] = v.shuffle(scaleAt(8 * h + 2 * k), scaleAt(8 * h + 2 * k + 1), halves);
+    }
+    for (size_t r = 0; r < rows.size(); ++r) {
+      Value *sums = nullptr;
+      for (int c = 0; c < 8; ++c) {
+        Value *a = v.load(rows[r].q, byteOffset(blockIndex, 256, 32 * c));
+        Value *part = v.dotSigned(quants[c], a, scale16[c]);
+        sums = sums ? b.CreateAdd(sums, part) : part;
+      }
+      addLanes(r, sums, b.CreateFMul(rowScale(r), d));
+    }
+  }
+};
+
+} // namespace
+
+bool hasIntegerDot(GgmlType weights) {
+  switch (weights) {
+  case GgmlType::Q8_0: case GgmlType::Q4_0: case GgmlType::Q4_1:
+  case GgmlType::Q5_0: case GgmlType::Q5_1: case GgmlType::Q4_K:
+  case GgmlType::Q5_K: case GgmlType::Q6_K:
+    return true;
+  default:
+    return false;
+  }
+}
+
+int64_t integerDotBlockElements(GgmlType weights) {
+  return ggmlTypeInfo(weights).blockSize;
+}
+
+void emitBlockIntegerDot(LoopEmitter &e, const IntegerDotTarget &target,
+                         GgmlType weights, Value *block, Value *blockIndex,
+                         ArrayRef<QuantizedRow> rows,
+                         ArrayRef<DotAccumulators> acc) {
+  Bytes bytes{e, e.b, target.avx2};
+  BlockDot dot{e, e.b, bytes, rows, acc, blockIndex};
+  switch (weights) {
+  case GgmlType::Q4_K: dot.q45K(false, block); break;
+  case GgmlType::Q5_K: dot.q45K(true, block); break;
+  case GgmlType::Q6_K: dot.q6K(block); break;
+  default: dot.blocks32(weights, block); break;
+  }
+}
+
+} // namespace kiln::codegen::cpu
