@@ -333,9 +333,11 @@ void emitMatmul(Kernel &k) {
 }
 
 // Matmul on quantized input rows (integer dot products, IntegerDot.h).
-// Each task computes kMatmulTile output columns; rows are taken
-// kIntegerRows at a time so each weight block is unpacked once for all of
-// them (one token: one row).
+// Each task computes kMatmulTile output columns. A micro-kernel takes R
+// input rows and C columns at once: each weight block is unpacked once for
+// the R rows, each row's block loaded once for the C columns, and the R x C
+// accumulator chains are independent. Many tokens: 4 rows x 2 columns; one
+// token: 1 row x 4 columns.
 constexpr int64_t kIntegerRows = 4;
 
 void emitIntegerMatmul(Kernel &k) {
@@ -353,50 +355,63 @@ void emitIntegerMatmul(Kernel &k) {
   IntegerDotTarget target{k.target.avx2};
   auto *lanes = FixedVectorType::get(e.f32(), kDotLanes);
   std::vector<DotAccumulators> accumulators;
-  for (int64_t r = 0; r < kIntegerRows; ++r)
+  for (int64_t i = 0; i < 8; ++i)
     accumulators.push_back({e.local(lanes), e.local(e.f32())});
 
   Value *first = b.CreateMul(k.begin, e.c64(tile));
   Value *last = b.CreateMul(k.end, e.c64(tile));
   last = b.CreateSelect(b.CreateICmpSLT(last, e.c64(N)), last, e.c64(N));
-  // Rows [t0, t0 + count) against columns [first, last).
-  auto rowGroup = [&](Value *t0, int64_t count) {
+  // Rows [t0, t0 + R) x columns [n0, n0 + C); accumulator c * R + r.
+  auto microKernel = [&](Value *t0, int64_t R, Value *n0, int64_t C) {
     std::vector<QuantizedRow> rows;
-    for (int64_t r = 0; r < count; ++r) {
+    for (int64_t r = 0; r < R; ++r) {
       Value *row = e.at(b.getInt8Ty(), x,
                         b.CreateMul(b.CreateAdd(t0, e.c64(r)), e.c64(layout.rowBytes)));
       rows.push_back({row, e.at(b.getInt8Ty(), row, e.c64(layout.scalesOffset)),
                       e.at(b.getInt8Ty(), row, e.c64(layout.extraOffset))});
     }
-    ArrayRef<DotAccumulators> acc(accumulators.data(), count);
-    e.forRange(first, last, [&](Value *n) {
-      for (const DotAccumulators &a : acc) {
-        b.CreateStore(ConstantAggregateZero::get(lanes), a.lanes);
-        b.CreateStore(e.cf(0.0f), a.offset);
-      }
-      Value *weights = e.at(b.getInt8Ty(), w, b.CreateMul(n, e.c64(stride)));
-      e.forRange(0, K / blockElements, [&](Value *blockIndex) {
-        Value *block = e.at(b.getInt8Ty(), weights,
-                            b.CreateMul(blockIndex, e.c64(blockBytes)));
-        emitBlockIntegerDot(e, target, format, block, blockIndex, rows, acc);
-      });
-      for (int64_t r = 0; r < count; ++r) {
-        Value *value = b.CreateFAddReduce(
-            e.cf(-0.0f), b.CreateLoad(lanes, acc[r].lanes));
-        value = b.CreateFAdd(value, b.CreateLoad(e.f32(), acc[r].offset));
+    for (int64_t i = 0; i < R * C; ++i) {
+      b.CreateStore(ConstantAggregateZero::get(lanes), accumulators[i].lanes);
+      b.CreateStore(e.cf(0.0f), accumulators[i].offset);
+    }
+    std::vector<Value *> weightRows;
+    for (int64_t c = 0; c < C; ++c)
+      weightRows.push_back(e.at(b.getInt8Ty(), w,
+                                b.CreateMul(b.CreateAdd(n0, e.c64(c)), e.c64(stride))));
+    e.forRange(0, K / blockElements, [&](Value *blockIndex) {
+      Value *offset = b.CreateMul(blockIndex, e.c64(blockBytes));
+      for (int64_t c = 0; c < C; ++c)
+        emitBlockIntegerDot(e, target, format, e.at(b.getInt8Ty(), weightRows[c], offset),
+                            blockIndex, rows,
+                            ArrayRef<DotAccumulators>(accumulators).slice(c * R, R));
+    });
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t r = 0; r < R; ++r) {
+        const DotAccumulators &acc = accumulators[c * R + r];
+        Value *value = b.CreateFAddReduce(e.cf(-0.0f), b.CreateLoad(lanes, acc.lanes));
+        value = b.CreateFAdd(value, b.CreateLoad(e.f32(), acc.offset));
+        Value *n = b.CreateAdd(n0, e.c64(c));
         if (bias)
           value = b.CreateFAdd(value, e.loadF32(bias, n));
         Value *t = b.CreateAdd(t0, e.c64(r));
         e.storeF32(value, out, b.CreateAdd(b.CreateMul(t, e.c64(N)), n));
       }
-    });
   };
-  Value *groups = b.CreateUDiv(k.rows, e.c64(kIntegerRows));
-  e.forRange(e.c64(0), groups, [&](Value *g) {
-    rowGroup(b.CreateMul(g, e.c64(kIntegerRows)), kIntegerRows);
+  // Columns [first, last) for rows [t0, t0 + R): C at a time, then singly.
+  auto columns = [&](Value *t0, int64_t R, int64_t C) {
+    Value *groups = b.CreateUDiv(b.CreateSub(last, first), e.c64(C));
+    e.forRange(e.c64(0), groups, [&](Value *g) {
+      microKernel(t0, R, b.CreateAdd(first, b.CreateMul(g, e.c64(C))), C);
+    });
+    e.forRange(b.CreateAdd(first, b.CreateMul(groups, e.c64(C))), last,
+               [&](Value *n) { microKernel(t0, R, n, 1); });
+  };
+  Value *rowGroups = b.CreateUDiv(k.rows, e.c64(kIntegerRows));
+  e.forRange(e.c64(0), rowGroups, [&](Value *g) {
+    columns(b.CreateMul(g, e.c64(kIntegerRows)), kIntegerRows, 2);
   });
-  e.forRange(b.CreateMul(groups, e.c64(kIntegerRows)), k.rows,
-             [&](Value *t) { rowGroup(t, 1); });
+  e.forRange(b.CreateMul(rowGroups, e.c64(kIntegerRows)), k.rows,
+             [&](Value *t) { columns(t, 1, 4); });
 }
 
 // llama.cpp's rope: theta for pair i is p * freq_scale * base^(-2i/dims),
