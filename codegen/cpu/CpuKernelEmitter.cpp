@@ -1,6 +1,7 @@
 #include "CpuKernelEmitter.h"
 
 #include "BlockVectors.h"
+#include "GgmlNumerics.h"
 #include "IntegerDot.h"
 #include "LoopEmitter.h"
 #include "QuantizedActivations.h"
@@ -332,22 +333,66 @@ void emitMatmul(Kernel &k) {
       perColumn);
 }
 
-// Matmul on quantized input rows (integer dot products, IntegerDot.h).
-// Each task computes kMatmulTile output columns. A micro-kernel takes R
-// input rows and C columns at once: each weight block is unpacked once for
-// the R rows, each row's block loaded once for the C columns, and the R x C
-// accumulator chains are independent. Many tokens: 4 rows x 2 columns; one
-// token: 1 row x 4 columns.
-constexpr int64_t kIntegerRows = 4;
+// The tiling shared by the matmul kernels: each task computes
+// kMatmulTile output columns for every input row; `body(t0, R, n0, C)`
+// computes rows [t0, t0 + R) x columns [n0, n0 + C); `batched` says the
+// call has many tokens (also for its leftover rows). Many tokens go
+// batchRows x batchColumns at a time, one token 1 x singleColumns; the
+// leftovers one column at a time.
+struct MicroTiles {
+  int64_t batchRows, batchColumns, singleColumns;
+};
+using MicroKernel =
+    std::function<void(Value *t0, int64_t R, Value *n0, int64_t C, bool batched)>;
 
+void forEachMicroTile(Kernel &k, MicroTiles tiles, const MicroKernel &body) {
+  auto &b = k.builder;
+  LoopEmitter &e = k.e;
+  int64_t N = k.d.outCols, tile = KernelDesc::kMatmulTile;
+  Value *first = b.CreateMul(k.begin, e.c64(tile));
+  Value *last = b.CreateMul(k.end, e.c64(tile));
+  last = b.CreateSelect(b.CreateICmpSLT(last, e.c64(N)), last, e.c64(N));
+  auto columns = [&](Value *t0, int64_t R, int64_t C, bool batched) {
+    Value *groups = b.CreateUDiv(b.CreateSub(last, first), e.c64(C));
+    e.forRange(e.c64(0), groups, [&](Value *g) {
+      body(t0, R, b.CreateAdd(first, b.CreateMul(g, e.c64(C))), C, batched);
+    });
+    e.forRange(b.CreateAdd(first, b.CreateMul(groups, e.c64(C))), last,
+               [&](Value *n) { body(t0, R, n, 1, batched); });
+  };
+  Value *rowGroups = b.CreateUDiv(k.rows, e.c64(tiles.batchRows));
+  e.ifElse(
+      b.CreateICmpSGT(k.rows, e.c64(1)),
+      [&] {
+        e.forRange(e.c64(0), rowGroups, [&](Value *g) {
+          columns(b.CreateMul(g, e.c64(tiles.batchRows)), tiles.batchRows,
+                  tiles.batchColumns, true);
+        });
+        e.forRange(b.CreateMul(rowGroups, e.c64(tiles.batchRows)), k.rows,
+                   [&](Value *t) { columns(t, 1, tiles.batchColumns, true); });
+      },
+      [&] { columns(e.c64(0), 1, tiles.singleColumns, false); });
+}
+
+// out[t][n] = value (+ bias[n])
+void storeMatmulOutput(Kernel &k, Value *value, Value *t, Value *n) {
+  auto &b = k.builder;
+  if (k.d.hasBias)
+    value = b.CreateFAdd(value, k.e.loadF32(k.arg(2), n));
+  Value *out = k.arg(k.d.hasBias ? 3 : 2);
+  k.e.storeF32(value, out, b.CreateAdd(b.CreateMul(t, k.e.c64(k.d.outCols)), n));
+}
+
+// Matmul on quantized input rows (integer dot products, IntegerDot.h):
+// each weight block is unpacked once for the R rows, each row's block
+// loaded once for the C columns, and the R x C accumulator chains are
+// independent. Many tokens: 4 rows x 2 columns; one token: 4 columns.
 void emitIntegerMatmul(Kernel &k) {
   auto &b = k.builder;
   LoopEmitter &e = k.e;
-  int64_t K = k.d.cols, N = k.d.outCols, tile = KernelDesc::kMatmulTile;
+  int64_t K = k.d.cols;
   GgmlType format = k.d.format;
   Value *x = k.arg(0), *w = k.arg(1);
-  Value *bias = k.d.hasBias ? k.arg(2) : nullptr;
-  Value *out = k.arg(k.d.hasBias ? 3 : 2);
   QuantizedRowLayout layout = quantizedRowLayout(k.d.activations, K);
   int64_t stride = rowBytes(format, K);
   int64_t blockElements = integerDotBlockElements(format);
@@ -358,11 +403,7 @@ void emitIntegerMatmul(Kernel &k) {
   for (int64_t i = 0; i < 8; ++i)
     accumulators.push_back({e.local(lanes), e.local(e.f32())});
 
-  Value *first = b.CreateMul(k.begin, e.c64(tile));
-  Value *last = b.CreateMul(k.end, e.c64(tile));
-  last = b.CreateSelect(b.CreateICmpSLT(last, e.c64(N)), last, e.c64(N));
-  // Rows [t0, t0 + R) x columns [n0, n0 + C); accumulator c * R + r.
-  auto microKernel = [&](Value *t0, int64_t R, Value *n0, int64_t C) {
+  forEachMicroTile(k, {4, 2, 4}, [&](Value *t0, int64_t R, Value *n0, int64_t C, bool) {
     std::vector<QuantizedRow> rows;
     for (int64_t r = 0; r < R; ++r) {
       Value *row = e.at(b.getInt8Ty(), x,
@@ -388,30 +429,108 @@ void emitIntegerMatmul(Kernel &k) {
     for (int64_t c = 0; c < C; ++c)
       for (int64_t r = 0; r < R; ++r) {
         const DotAccumulators &acc = accumulators[c * R + r];
-        Value *value = b.CreateFAddReduce(e.cf(-0.0f), b.CreateLoad(lanes, acc.lanes));
+        Value *value = emitLaneSum(b, b.CreateLoad(lanes, acc.lanes), LaneTree::Interleaved);
         value = b.CreateFAdd(value, b.CreateLoad(e.f32(), acc.offset));
-        Value *n = b.CreateAdd(n0, e.c64(c));
-        if (bias)
-          value = b.CreateFAdd(value, e.loadF32(bias, n));
-        Value *t = b.CreateAdd(t0, e.c64(r));
-        e.storeF32(value, out, b.CreateAdd(b.CreateMul(t, e.c64(N)), n));
+        storeMatmulOutput(k, value, b.CreateAdd(t0, e.c64(r)), b.CreateAdd(n0, e.c64(c)));
       }
-  };
-  // Columns [first, last) for rows [t0, t0 + R): C at a time, then singly.
-  auto columns = [&](Value *t0, int64_t R, int64_t C) {
-    Value *groups = b.CreateUDiv(b.CreateSub(last, first), e.c64(C));
-    e.forRange(e.c64(0), groups, [&](Value *g) {
-      microKernel(t0, R, b.CreateAdd(first, b.CreateMul(g, e.c64(C))), C);
-    });
-    e.forRange(b.CreateAdd(first, b.CreateMul(groups, e.c64(C))), last,
-               [&](Value *n) { microKernel(t0, R, n, 1); });
-  };
-  Value *rowGroups = b.CreateUDiv(k.rows, e.c64(kIntegerRows));
-  e.forRange(e.c64(0), rowGroups, [&](Value *g) {
-    columns(b.CreateMul(g, e.c64(kIntegerRows)), kIntegerRows, 2);
   });
-  e.forRange(b.CreateMul(rowGroups, e.c64(kIntegerRows)), k.rows,
-             [&](Value *t) { columns(t, 1, 4); });
+}
+
+// Matmul on f32/f16/bf16 weights in llama.cpp's summation order
+// (GgmlNumerics.h). Many tokens, as its sgemm: per output one eight-lane
+// FMA accumulator over K, lanes added interleaved; 4 rows x 2 columns at a
+// time. One token, as ggml_vec_dot_f32/f16: four accumulators over chunks
+// of 32, folded and added adjacent, the rest of K one by one; 2 columns.
+bool usePlainMatmul(const KernelDesc &d) {
+  return (d.format == GgmlType::F32 || d.format == GgmlType::F16 ||
+          d.format == GgmlType::BF16) &&
+         d.cols % 8 == 0;
+}
+
+void emitPlainMatmul(Kernel &k) {
+  auto &b = k.builder;
+  LoopEmitter &e = k.e;
+  int64_t K = k.d.cols;
+  GgmlType format = k.d.format;
+  Value *x = k.arg(0), *w = k.arg(1);
+  auto *lanes = FixedVectorType::get(e.f32(), 8);
+  Value *accumulators[8];
+  for (Value *&acc : accumulators)
+    acc = e.local(lanes);
+  // Eight weights of row n from element kk, as floats.
+  auto loadWeights = [&](Value *n, Value *kk) -> Value * {
+    Value *index = b.CreateAdd(b.CreateMul(n, e.c64(K)), kk);
+    if (format == GgmlType::F32)
+      return b.CreateAlignedLoad(lanes, e.at(e.f32(), w, index), Align(4));
+    auto *shorts = FixedVectorType::get(b.getInt16Ty(), 8);
+    Value *raw = b.CreateAlignedLoad(shorts, e.at(b.getInt16Ty(), w, index), Align(2));
+    if (format == GgmlType::F16)
+      return b.CreateFPExt(b.CreateBitCast(raw, FixedVectorType::get(b.getHalfTy(), 8)),
+                           lanes);
+    Value *wide = b.CreateShl(b.CreateZExt(raw, FixedVectorType::get(e.i32(), 8)),
+                              b.CreateVectorSplat(8, e.c32(16)));
+    return b.CreateBitCast(wide, lanes);
+  };
+  auto loadInputs = [&](Value *t, Value *kk) {
+    return b.CreateAlignedLoad(
+        lanes, e.at(e.f32(), x, b.CreateAdd(b.CreateMul(t, e.c64(K)), kk)), Align(4));
+  };
+  forEachMicroTile(k, {4, 2, 2}, [&](Value *t0, int64_t R, Value *n0, int64_t C,
+                                     bool batched) {
+    IRBuilder<>::FastMathFlagGuard guard(b);
+    b.clearFastMathFlags();
+    Value *zero = ConstantAggregateZero::get(lanes);
+    auto column = [&](int64_t c) { return b.CreateAdd(n0, e.c64(c)); };
+    auto row = [&](int64_t r) { return b.CreateAdd(t0, e.c64(r)); };
+    auto accumulate = [&](Value *acc, Value *n, Value *t, Value *kk) {
+      b.CreateStore(emitFma(b, loadInputs(t, kk), loadWeights(n, kk),
+                            b.CreateLoad(lanes, acc)),
+                    acc);
+    };
+    if (batched) {
+      for (int64_t i = 0; i < R * C; ++i)
+        b.CreateStore(zero, accumulators[i]);
+      e.forRange(0, K / 8, [&](Value *chunk) {
+        Value *kk = b.CreateMul(chunk, e.c64(8));
+        for (int64_t c = 0; c < C; ++c)
+          for (int64_t r = 0; r < R; ++r)
+            accumulate(accumulators[c * R + r], column(c), row(r), kk);
+      });
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t r = 0; r < R; ++r) {
+          Value *sum = emitLaneSum(b, b.CreateLoad(lanes, accumulators[c * R + r]),
+                                   LaneTree::Interleaved);
+          storeMatmulOutput(k, sum, row(r), column(c));
+        }
+      return;
+    }
+    // One token: four accumulators per column over chunks of 32.
+    int64_t whole = K / 32 * 32;
+    for (int64_t i = 0; i < 4 * C; ++i)
+      b.CreateStore(zero, accumulators[i]);
+    e.forRange(0, whole / 32, [&](Value *chunk) {
+      Value *base = b.CreateMul(chunk, e.c64(32));
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t a = 0; a < 4; ++a)
+          accumulate(accumulators[4 * c + a], column(c), row(0),
+                     b.CreateAdd(base, e.c64(8 * a)));
+    });
+    for (int64_t c = 0; c < C; ++c) {
+      Value *x[4];
+      for (int64_t a = 0; a < 4; ++a)
+        x[a] = b.CreateLoad(lanes, accumulators[4 * c + a]);
+      Value *folded = b.CreateFAdd(b.CreateFAdd(x[0], x[2]), b.CreateFAdd(x[1], x[3]));
+      Value *sum = emitLaneSum(b, folded, LaneTree::Adjacent);
+      // The rest of K one product at a time.
+      for (int64_t kk = whole; kk < K; kk += 8) {
+        Value *products = b.CreateFMul(loadInputs(row(0), e.c64(kk)),
+                                       loadWeights(column(c), e.c64(kk)));
+        for (unsigned l = 0; l < 8; ++l)
+          sum = b.CreateFAdd(sum, b.CreateExtractElement(products, l));
+      }
+      storeMatmulOutput(k, sum, row(0), column(c));
+    }
+  });
 }
 
 // llama.cpp's rope: theta for pair i is p * freq_scale * base^(-2i/dims),
@@ -440,10 +559,11 @@ void emitRope(Kernel &k) {
         Value *headBase = b.CreateMul(h, k.e.c64(hd));
         Value *a = b.CreateAdd(headBase, i0), *c = b.CreateAdd(headBase, i1);
         Value *x0 = k.e.loadF32(in, a), *x1 = k.e.loadF32(in, c);
-        k.e.storeF32(b.CreateFSub(b.CreateFMul(x0, cos), b.CreateFMul(x1, sin)),
-                     res, a);
-        k.e.storeF32(b.CreateFAdd(b.CreateFMul(x0, sin), b.CreateFMul(x1, cos)),
-                     res, c);
+        // As GCC contracts ggml's x0*cos - x1*sin (first product fused).
+        IRBuilder<>::FastMathFlagGuard guard(b);
+        b.clearFastMathFlags();
+        k.e.storeF32(emitFma(b, x0, cos, b.CreateFNeg(b.CreateFMul(x1, sin))), res, a);
+        k.e.storeF32(emitFma(b, x0, sin, b.CreateFMul(x1, cos)), res, c);
       });
       return b.CreateFMul(thetaBase, k.e.cf(thetaScale));
     });
@@ -489,56 +609,139 @@ void emitKvStore(Kernel &k) {
 }
 
 // One task per query head: scores against every cached position up to the
-// query's own (causal), softmax, weighted sum of the values.
+// query's own (causal), softmax, weighted sum of the values; in the order
+// llama.cpp's CPU path adds (GgmlNumerics.h). Many tokens (its sgemm): one
+// eight-lane accumulator per dot, every eighth product in a lane, lanes
+// added interleaved. One token (ggml_vec_dot_f16): four eight-lane
+// accumulators over chunks of 32, folded 0+2, 1+3, then 0+1, lanes added
+// adjacent. The softmax uses ggml's polynomial exp in groups of eight,
+// each group's sum added in double.
 void emitAttention(Kernel &k) {
   auto &b = k.builder;
+  LoopEmitter &e = k.e;
   Value *q = k.arg(0), *kc = k.arg(1), *vc = k.arg(2), *out = k.arg(3);
   int64_t width = k.d.cols, hd = k.d.headDim;
   int64_t kvWidth = k.d.numKvHeads * hd;
   int64_t group = k.d.numHeads / k.d.numKvHeads;
-  Value *scores = k.e.scratch(k.d.contextLength);
-  k.e.forRange(k.begin, k.end, [&](Value *h) {
-    Value *kvOffset = b.CreateMul(b.CreateUDiv(h, k.e.c64(group)), k.e.c64(hd));
-    Value *headOffset = b.CreateMul(h, k.e.c64(hd));
-    Value *query = k.e.scratch(hd);
-    k.e.forRange(k.e.c64(0), k.rows, [&](Value *t) {
-      Value *count = b.CreateAdd(b.CreateAdd(k.position, t), k.e.c64(1));
-      Value *queryRow = k.e.at(k.e.f32(), k.rowPtr(q, t, width), headOffset);
-      k.e.forRange(0, hd, [&](Value *c) {
-        k.e.storeF32(roundToHalf(k, k.e.loadF32(queryRow, c)), query, c);
-      });
-      Value *max = k.e.reduce(k.e.c64(0), count,
-                              k.e.cf(-INFINITY), [&](Value *j, Value *m) {
-        Value *keyBase = b.CreateAdd(b.CreateMul(j, k.e.c64(kvWidth)), kvOffset);
-        Value *dot = k.e.reduce(0, hd, k.e.cf(0.0f), [&](Value *c, Value *acc) {
-          Value *key = loadCache(k, kc, b.CreateAdd(keyBase, c));
-          return b.CreateFAdd(acc, b.CreateFMul(k.e.loadF32(query, c), key));
-        });
-        Value *s = b.CreateFMul(dot, k.e.cf(k.d.scale));
-        k.e.storeF32(s, scores, j);
-        return b.CreateMaxNum(m, s);
-      });
-      // The softmax sum in double, as ggml does.
-      auto *dbl = b.getDoubleTy();
-      Value *sum = k.e.reduce(k.e.c64(0), count, ConstantFP::get(dbl, 0.0),
-                              [&](Value *j, Value *acc) {
-        Value *w = k.e.callMath("expf", b.CreateFSub(k.e.loadF32(scores, j), max));
-        k.e.storeF32(w, scores, j);
-        return b.CreateFAdd(acc, b.CreateFPExt(w, dbl));
-      });
-      Value *inverse = b.CreateFPTrunc(
-          b.CreateFDiv(ConstantFP::get(dbl, 1.0), sum), k.e.f32());
-      Value *result = k.e.at(k.e.f32(), k.rowPtr(out, t, width), headOffset);
-      k.e.forRange(0, hd, [&](Value *c) { k.e.storeF32(k.e.cf(0.0f), result, c); });
-      k.e.forRange(k.e.c64(0), count, [&](Value *j) {
-        Value *w = roundToHalf(k, b.CreateFMul(k.e.loadF32(scores, j), inverse));
-        Value *valueBase = b.CreateAdd(b.CreateMul(j, k.e.c64(kvWidth)), kvOffset);
-        k.e.forRange(0, hd, [&](Value *c) {
-          Value *v = loadCache(k, vc, b.CreateAdd(valueBase, c));
-          Value *acc = b.CreateFAdd(k.e.loadF32(result, c), b.CreateFMul(w, v));
-          k.e.storeF32(acc, result, c);
-        });
-      });
+  auto *lanes = FixedVectorType::get(e.f32(), 8);
+  auto *dbl = b.getDoubleTy();
+  int64_t chunks = hd / 8;
+  // Positions are padded to a multiple of 32 (llama.cpp pads its KV view
+  // so; the padding's weights are zero).
+  int64_t padded = (k.d.contextLength + 31) / 32 * 32;
+  Value *scores = e.scratch(padded);
+  Value *query = e.scratch(hd);
+  Value *partial = e.scratch(32 * hd);
+  Value *accumulators[4];
+  for (Value *&acc : accumulators)
+    acc = e.local(lanes);
+
+  auto loadCache8 = [&](Value *base, Value *index) -> Value * {
+    if (!k.d.kvHalf)
+      return b.CreateAlignedLoad(lanes, e.at(e.f32(), base, index), Align(4));
+    auto *halves = FixedVectorType::get(b.getHalfTy(), 8);
+    Value *raw = b.CreateAlignedLoad(halves, e.at(b.getHalfTy(), base, index), Align(2));
+    return b.CreateFPExt(raw, lanes);
+  };
+  // One head of one query row, summing in sgemm (`batched`) or vec_dot order.
+  auto head = [&](Value *h, Value *t, bool batched) {
+    IRBuilder<>::FastMathFlagGuard guard(b);
+    b.clearFastMathFlags();
+    Value *kvOffset = b.CreateMul(b.CreateUDiv(h, e.c64(group)), e.c64(hd));
+    Value *headOffset = b.CreateMul(h, e.c64(hd));
+    Value *count = b.CreateAdd(b.CreateAdd(k.position, t), e.c64(1));
+    Value *queryRow = e.at(e.f32(), k.rowPtr(q, t, width), headOffset);
+    e.forRange(0, hd, [&](Value *c) {
+      e.storeF32(roundToHalf(k, e.loadF32(queryRow, c)), query, c);
+    });
+    // Scores and their maximum.
+    Value *max = e.reduce(e.c64(0), count, e.cf(-INFINITY), [&](Value *j, Value *m) {
+      Value *keyBase = b.CreateAdd(b.CreateMul(j, e.c64(kvWidth)), kvOffset);
+      Value *zero = ConstantAggregateZero::get(lanes);
+      for (Value *acc : accumulators)
+        b.CreateStore(zero, acc);
+      for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+        Value *x = b.CreateAlignedLoad(lanes, e.at(e.f32(), query, e.c64(8 * chunk)), Align(4));
+        Value *y = loadCache8(kc, b.CreateAdd(keyBase, e.c64(8 * chunk)));
+        Value *acc = accumulators[batched ? 0 : chunk % 4];
+        b.CreateStore(emitFma(b, x, y, b.CreateLoad(lanes, acc)), acc);
+      }
+      Value *dot;
+      if (batched) {
+        dot = emitLaneSum(b, b.CreateLoad(lanes, accumulators[0]), LaneTree::Interleaved);
+      } else {
+        Value *x[4];
+        for (int i = 0; i < 4; ++i)
+          x[i] = b.CreateLoad(lanes, accumulators[i]);
+        Value *folded = b.CreateFAdd(b.CreateFAdd(x[0], x[2]), b.CreateFAdd(x[1], x[3]));
+        dot = emitLaneSum(b, folded, LaneTree::Adjacent);
+      }
+      // Head sizes that are not a multiple of 8: the rest one by one.
+      for (int64_t c = 8 * chunks; c < hd; ++c) {
+        Value *key = loadCache(k, kc, b.CreateAdd(keyBase, e.c64(c)));
+        dot = emitFma(b, e.loadF32(query, e.c64(c)), key, dot);
+      }
+      Value *s = b.CreateFMul(dot, e.cf(k.d.scale));
+      e.storeF32(s, scores, j);
+      return b.CreateMaxNum(m, s);
+    });
+    // exp(s - max) in groups of eight; each group's lanes summed in float,
+    // the groups in double.
+    Value *groups = b.CreateUDiv(b.CreateAdd(count, e.c64(7)), e.c64(8));
+    Value *sum = e.reduce(e.c64(0), groups, ConstantFP::get(dbl, 0.0), [&](Value *g, Value *acc) {
+      Value *base = b.CreateMul(g, e.c64(8));
+      Value *s8 = b.CreateAlignedLoad(lanes, e.at(e.f32(), scores, base), Align(4));
+      Value *w = emitGgmlExp(b, b.CreateFSub(s8, b.CreateVectorSplat(8, max)));
+      SmallVector<Constant *, 8> offsets;
+      for (int i = 0; i < 8; ++i)
+        offsets.push_back(b.getInt64(i));
+      Value *positions = b.CreateAdd(b.CreateVectorSplat(8, base), ConstantVector::get(offsets));
+      Value *valid = b.CreateICmpSLT(positions, b.CreateVectorSplat(8, count));
+      w = b.CreateSelect(valid, w, ConstantAggregateZero::get(lanes));
+      b.CreateAlignedStore(w, e.at(e.f32(), scores, base), Align(4));
+      return b.CreateFAdd(acc, b.CreateFPExt(emitLaneSum(b, w, LaneTree::Interleaved), dbl));
+    });
+    Value *inverse = b.CreateFPTrunc(b.CreateFDiv(ConstantFP::get(dbl, 1.0), sum), e.f32());
+    // Weighted values: position j adds into partial row j % 8 (batched) or
+    // j % 32, element by element with FMA; the rows are then folded.
+    int64_t rowsUsed = batched ? 8 : 32;
+    e.forRange(0, rowsUsed * hd, [&](Value *i) { e.storeF32(e.cf(0.0f), partial, i); });
+    e.forRange(e.c64(0), count, [&](Value *j) {
+      Value *w = roundToHalf(k, b.CreateFMul(e.loadF32(scores, j), inverse));
+      Value *valueBase = b.CreateAdd(b.CreateMul(j, e.c64(kvWidth)), kvOffset);
+      Value *row = b.CreateMul(b.CreateURem(j, e.c64(rowsUsed)), e.c64(hd));
+      Value *splat = b.CreateVectorSplat(8, w);
+      for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+        Value *at = e.at(e.f32(), partial, b.CreateAdd(row, e.c64(8 * chunk)));
+        Value *v = loadCache8(vc, b.CreateAdd(valueBase, e.c64(8 * chunk)));
+        Value *acc = b.CreateAlignedLoad(lanes, at, Align(4));
+        b.CreateAlignedStore(emitFma(b, splat, v, acc), at, Align(4));
+      }
+      for (int64_t c = 8 * chunks; c < hd; ++c) {
+        Value *at = b.CreateAdd(row, e.c64(c));
+        Value *v = loadCache(k, vc, b.CreateAdd(valueBase, e.c64(c)));
+        e.storeF32(emitFma(b, w, v, e.loadF32(partial, at)), partial, at);
+      }
+    });
+    Value *result = e.at(e.f32(), k.rowPtr(out, t, width), headOffset);
+    e.forRange(0, hd, [&](Value *c) {
+      auto part = [&](int64_t r) { return e.loadF32(partial, b.CreateAdd(e.c64(r * hd), c)); };
+      Value *lanes8 = PoisonValue::get(lanes);
+      for (int64_t l = 0; l < 8; ++l) {
+        Value *value = part(l);
+        if (!batched) // accumulators a = 0..3 of lane l: rows 8a + l
+          value = b.CreateFAdd(b.CreateFAdd(part(l), part(16 + l)),
+                               b.CreateFAdd(part(8 + l), part(24 + l)));
+        lanes8 = b.CreateInsertElement(lanes8, value, uint64_t(l));
+      }
+      e.storeF32(emitLaneSum(b, lanes8, batched ? LaneTree::Interleaved : LaneTree::Adjacent),
+                 result, c);
+    });
+  };
+  e.forRange(k.begin, k.end, [&](Value *h) {
+    e.forRange(e.c64(0), k.rows, [&](Value *t) {
+      e.ifElse(b.CreateICmpSGT(k.rows, e.c64(1)), [&] { head(h, t, true); },
+               [&] { head(h, t, false); });
     });
   });
 }
@@ -581,16 +784,34 @@ void emitUnary(Kernel &k) {
     k.e.forRange(0, n, [&](Value *c) {
       Value *v = k.e.loadF32(in, c), *y;
       if (k.d.kind == KernelKind::Silu) {
-        Value *e = k.e.callMath("expf", b.CreateFNeg(v));
-        y = b.CreateFDiv(v, b.CreateFAdd(k.e.cf(1.0f), e));
-      } else { // GELU, tanh form
-        Value *cube = b.CreateFMul(b.CreateFMul(v, v), v);
-        Value *inner = b.CreateFMul(
-            k.e.cf(0.7978845608028654f),
-            b.CreateFAdd(v, b.CreateFMul(k.e.cf(0.044715f), cube)));
+        // ggml's SiLU: its polynomial exp on groups of eight, libm's expf
+        // on the remainder of a row.
+        IRBuilder<>::FastMathFlagGuard guard(b);
+        b.clearFastMathFlags();
+        Value *negated = b.CreateFSub(k.e.cf(0.0f), v);
+        Value *exp = n % 8 == 0 ? emitGgmlExp(b, negated) : k.e.callMath("expf", negated);
+        if (n % 8 != 0 && n >= 8) {
+          Value *inGroups = b.CreateICmpSLT(c, k.e.c64(n / 8 * 8));
+          exp = b.CreateSelect(inGroups, emitGgmlExp(b, negated), exp);
+        }
+        y = b.CreateFDiv(v, b.CreateFAdd(k.e.cf(1.0f), exp));
+      } else {
+        // ggml's GELU (tanh form) reads a table indexed by x rounded to
+        // f16 and holding f16 results: gelu(f16(x)) rounded to f16, for
+        // -10 < x < 10; 0 below, x above.
+        IRBuilder<>::FastMathFlagGuard guard(b);
+        b.clearFastMathFlags();
+        auto roundHalf = [&](Value *f) {
+          return b.CreateFPExt(b.CreateFPTrunc(f, b.getHalfTy()), k.e.f32());
+        };
+        Value *h = roundHalf(v);
+        Value *square = emitFma(b, b.CreateFMul(k.e.cf(0.044715f), h), h, k.e.cf(1.0f));
+        Value *inner = b.CreateFMul(b.CreateFMul(k.e.cf(0.7978845608028654f), h), square);
         Value *th = k.e.callMath("tanhf", inner);
-        y = b.CreateFMul(b.CreateFMul(k.e.cf(0.5f), v),
-                         b.CreateFAdd(k.e.cf(1.0f), th));
+        Value *gelu = roundHalf(b.CreateFMul(b.CreateFMul(k.e.cf(0.5f), h),
+                                             b.CreateFAdd(k.e.cf(1.0f), th)));
+        y = b.CreateSelect(b.CreateFCmpOLE(v, k.e.cf(-10.0f)), k.e.cf(0.0f),
+                           b.CreateSelect(b.CreateFCmpOGE(v, k.e.cf(10.0f)), v, gelu));
       }
       k.e.storeF32(y, res, c);
     });
@@ -772,6 +993,8 @@ Status emitKernel(Module &module, const KernelDesc &desc,
   case KernelKind::Matmul:
     if (desc.activations != GgmlType::F32)
       emitIntegerMatmul(k);
+    else if (usePlainMatmul(desc))
+      emitPlainMatmul(k);
     else
       emitMatmul(k);
     break;

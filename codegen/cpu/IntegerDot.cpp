@@ -1,6 +1,7 @@
 #include "IntegerDot.h"
 
 #include "BlockVectors.h"
+#include "GgmlNumerics.h"
 
 #include "llvm/IR/IntrinsicsX86.h"
 
@@ -113,10 +114,9 @@ struct BlockDot {
   // lanes[r] += float(sums) * scale
   void addLanes(size_t r, Value *sums, Value *scale) {
     auto *floats = FixedVectorType::get(e.f32(), kDotLanes);
-    Value *product = b.CreateFMul(b.CreateSIToFP(sums, floats),
-                                  b.CreateVectorSplat(kDotLanes, scale));
-    b.CreateStore(b.CreateFAdd(b.CreateLoad(floats, acc[r].lanes), product),
-                  acc[r].lanes);
+    Value *sum = emitFma(b, b.CreateVectorSplat(kDotLanes, scale),
+                         b.CreateSIToFP(sums, floats), b.CreateLoad(floats, acc[r].lanes));
+    b.CreateStore(sum, acc[r].lanes);
   }
   void addOffset(size_t r, Value *term) {
     b.CreateStore(b.CreateFAdd(b.CreateLoad(e.f32(), acc[r].offset), term),

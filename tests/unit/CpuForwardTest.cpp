@@ -110,15 +110,16 @@ LogitComparison compareWithReference(const std::string &type) {
 }
 
 // The references were made with llama.cpp's f16 KV cache, which we
-// reproduce (q and softmax weights rounded to f16 as well): the first
-// positions agree to 2e-6. Later positions differ by up to 3.3e-3
-// (measured 2026-11-29): rounding to f16 turns last-bit differences of
-// summation order into f16 steps, and our matmuls sum in another order than
-// llama.cpp's. The compiler-core issue asks for 2e-3; this bound holds
-// today's number, not that target.
+// reproduce (q and softmax weights rounded to f16 as well), and kiln's
+// kernels add in llama.cpp's orders (GgmlNumerics.h) and use its softmax
+// exp: measured 1.4e-3 on 2026-11-29 (3.3e-3 when matmuls and attention
+// summed in their own order: rounding to f16 turns last-bit differences
+// into f16 steps). The compiler-core issue asks for 2e-3.
 TEST(CpuForward, F32LogitsMatchLlamaCpp) {
   LogitComparison c = compareWithReference("f32");
-  EXPECT_LE(c.maxAbsError, 4e-3);
+  printf("f32: max |logit error| %.4g, top-1 agreement %.4f\n", c.maxAbsError,
+         c.top1Agreement);
+  EXPECT_LE(c.maxAbsError, 2e-3);
   EXPECT_GE(c.top1Agreement, 0.99);
   RecordProperty("max_abs_error", std::to_string(c.maxAbsError));
 }
@@ -164,21 +165,28 @@ TEST(CpuForward, IntegerDotsEqualFloatDots) {
                                         type + ".gguf");
     auto integer = compile(path, true);
     auto floating = compile(path, true, 2, true, /*integerDots=*/false);
-    auto generic = compile(path, true, 2, true, true, "+avx,+fma,+f16c,-avx2");
+    // The generic form for a set that reaches every unpacking path.
+    bool checkGeneric = std::string("q5_1 q8_0 q4_k_m q5_k_m q6_k").find(type) !=
+                        std::string::npos;
+    auto generic = checkGeneric
+                       ? compile(path, true, 2, true, true, "+avx,+fma,+f16c,-avx2")
+                       : nullptr;
     ASSERT_NE(integer, nullptr);
     ASSERT_NE(floating, nullptr);
-    ASSERT_NE(generic, nullptr);
+    ASSERT_EQ(generic != nullptr, checkGeneric);
     auto ids = readIds(test::sharedFile("tinyshakes-llama/reference/val128-q8_0.ids"));
     ids.resize(32);
     auto a = integer->executor->prefill(ids, 0);
     ASSERT_TRUE(a.ok()) << a.error().message;
     std::vector<float> first(a->begin(), a->end());
-    auto withoutAvx2 = generic->executor->prefill(ids, 0);
-    ASSERT_TRUE(withoutAvx2.ok()) << withoutAvx2.error().message;
     double genericWorst = 0;
-    for (size_t i = 0; i < first.size(); ++i)
-      genericWorst = std::max(genericWorst, double(std::fabs(first[i] - (*withoutAvx2)[i])));
-    EXPECT_LE(genericWorst, 1e-4);
+    if (generic) {
+      auto withoutAvx2 = generic->executor->prefill(ids, 0);
+      ASSERT_TRUE(withoutAvx2.ok()) << withoutAvx2.error().message;
+      for (size_t i = 0; i < first.size(); ++i)
+        genericWorst = std::max(genericWorst, double(std::fabs(first[i] - (*withoutAvx2)[i])));
+      EXPECT_LE(genericWorst, 1e-4);
+    }
     auto b = floating->executor->prefill(ids, 0);
     ASSERT_TRUE(b.ok()) << b.error().message;
     double firstRow = 0, worst = 0;
