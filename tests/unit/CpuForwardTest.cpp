@@ -277,8 +277,12 @@ size_t greedyAgreement(const std::string &modelPath,
       break;
     auto argmax = std::max_element(logits->begin(), logits->end());
     int32_t token = int32_t(argmax - logits->begin());
-    if (token != want)
+    if (token != want) {
+      // How close the call was: our logits of our token and llama.cpp's.
+      printf("  diverges at %zu: ours %d (%.5f), llama.cpp's %d (%.5f)\n", matched,
+             token, double(*argmax), want, double((*logits)[want]));
       break;
+    }
     ++matched;
     logits = model->executor->decode(token, position++);
   }
