@@ -92,18 +92,24 @@ void emitPositions(Kernel &k) {
   });
 }
 
-// Sums in double, as llama.cpp's norms do.
+// Sums in double, one term after the other, as llama.cpp's norms do.
 Value *sumDouble(Kernel &k, int64_t count,
                  const std::function<Value *(Value *)> &term) {
   auto &b = k.builder;
+  IRBuilder<>::FastMathFlagGuard guard(b);
+  b.clearFastMathFlags();
   return k.e.reduce(0, count, ConstantFP::get(b.getDoubleTy(), 0.0),
                     [&](Value *c, Value *acc) {
                       return b.CreateFAdd(acc, b.CreateFPExt(term(c), b.getDoubleTy()));
                     });
 }
 
+// Every operation rounded as written (llama.cpp's order), here and in the
+// layer norm.
 void emitRmsNorm(Kernel &k) {
   auto &b = k.builder;
+  IRBuilder<>::FastMathFlagGuard guard(b);
+  b.clearFastMathFlags();
   Value *x = k.arg(0), *w = k.arg(1), *out = k.arg(2);
   int64_t n = k.d.cols;
   k.e.forRange(k.begin, k.end, [&](Value *t) {
@@ -126,6 +132,8 @@ void emitRmsNorm(Kernel &k) {
 
 void emitLayerNorm(Kernel &k) {
   auto &b = k.builder;
+  IRBuilder<>::FastMathFlagGuard guard(b);
+  b.clearFastMathFlags();
   Value *x = k.arg(0), *w = k.arg(1), *bias = k.arg(2), *out = k.arg(3);
   int64_t n = k.d.cols;
   auto *dbl = b.getDoubleTy();
@@ -397,11 +405,12 @@ void emitIntegerMatmul(Kernel &k) {
   int64_t stride = rowBytes(format, K);
   int64_t blockElements = integerDotBlockElements(format);
   int64_t blockBytes = rowBytes(format, blockElements);
-  IntegerDotTarget target{k.target.avx2};
+  IntegerDotTarget target{k.target.avx2,
+                          format == GgmlType::Q4_0 && k.d.outCols % 8 == 0};
   auto *lanes = FixedVectorType::get(e.f32(), kDotLanes);
   std::vector<DotAccumulators> accumulators;
   for (int64_t i = 0; i < 8; ++i)
-    accumulators.push_back({e.local(lanes), e.local(e.f32())});
+    accumulators.push_back({e.local(lanes), e.local(FixedVectorType::get(e.f32(), 4))});
 
   forEachMicroTile(k, {4, 2, 4}, [&](Value *t0, int64_t R, Value *n0, int64_t C, bool) {
     std::vector<QuantizedRow> rows;
@@ -413,7 +422,8 @@ void emitIntegerMatmul(Kernel &k) {
     }
     for (int64_t i = 0; i < R * C; ++i) {
       b.CreateStore(ConstantAggregateZero::get(lanes), accumulators[i].lanes);
-      b.CreateStore(e.cf(0.0f), accumulators[i].offset);
+      b.CreateStore(ConstantAggregateZero::get(FixedVectorType::get(e.f32(), 4)),
+                    accumulators[i].offset);
     }
     std::vector<Value *> weightRows;
     for (int64_t c = 0; c < C; ++c)
@@ -428,9 +438,7 @@ void emitIntegerMatmul(Kernel &k) {
     });
     for (int64_t c = 0; c < C; ++c)
       for (int64_t r = 0; r < R; ++r) {
-        const DotAccumulators &acc = accumulators[c * R + r];
-        Value *value = emitLaneSum(b, b.CreateLoad(lanes, acc.lanes), LaneTree::Interleaved);
-        value = b.CreateFAdd(value, b.CreateLoad(e.f32(), acc.offset));
+        Value *value = emitDotResult(e, accumulators[c * R + r]);
         storeMatmulOutput(k, value, b.CreateAdd(t0, e.c64(r)), b.CreateAdd(n0, e.c64(c)));
       }
   });

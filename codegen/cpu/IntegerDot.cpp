@@ -106,21 +106,30 @@ struct BlockDot {
   ArrayRef<QuantizedRow> rows;
   ArrayRef<DotAccumulators> acc;
   Value *blockIndex;
+  bool serial;
 
   Value *byteOffset(Value *index, int64_t scale, int64_t plus = 0) {
     return b.CreateAdd(b.CreateMul(index, e.c64(scale)), e.c64(plus));
   }
   Value *rowScale(size_t r) { return e.loadF32(rows[r].d, blockIndex); }
-  // lanes[r] += float(sums) * scale
+  // lanes[r] += float(sums) * scale (serially: offset[r] += float(sum of
+  // the lanes) * scale)
   void addLanes(size_t r, Value *sums, Value *scale) {
+    if (serial) {
+      addOffset(r, e.toFloat(b.CreateAddReduce(sums)), scale);
+      return;
+    }
     auto *floats = FixedVectorType::get(e.f32(), kDotLanes);
     Value *sum = emitFma(b, b.CreateVectorSplat(kDotLanes, scale),
                          b.CreateSIToFP(sums, floats), b.CreateLoad(floats, acc[r].lanes));
     b.CreateStore(sum, acc[r].lanes);
   }
-  void addOffset(size_t r, Value *term) {
-    b.CreateStore(b.CreateFAdd(b.CreateLoad(e.f32(), acc[r].offset), term),
-                  acc[r].offset);
+  // offset[r][0] = fma(x, y, offset[r][0])
+  void addOffset(size_t r, Value *x, Value *y) {
+    auto *four = FixedVectorType::get(e.f32(), 4);
+    Value *lanes = b.CreateLoad(four, acc[r].offset);
+    Value *first = emitFma(b, x, y, b.CreateExtractElement(lanes, uint64_t(0)));
+    b.CreateStore(b.CreateInsertElement(lanes, first, uint64_t(0)), acc[r].offset);
   }
 
   // q8_0, q4_0, q5_0 (signed quants) and q4_1, q5_1 (unsigned, with min),
@@ -148,12 +157,13 @@ struct BlockDot {
                            : v.dotSigned(quants, a, nullptr);
       addLanes(r, sums, b.CreateFMul(d, rowScale(r)));
       if (hasMin)
-        addOffset(r, b.CreateFMul(m, e.loadF32(rows[r].extra, blockIndex)));
+        addOffset(r, m, e.loadF32(rows[r].extra, blockIndex));
     }
   }
 
   // q4_K/q5_K: eight sub-blocks of 32 unsigned quants with 6-bit scales
-  // and mins; sum = d * sum_j scale_j (q_j . a_j) - dmin * sum_j min_j sum(a_j).
+  // and mins; sum = d * sum_j scale_j (q_j . a_j) - dmin * sum_j min_j sum(a_j),
+  // the min terms in four lanes (q4_K) or one (q5_K) as llama.cpp keeps them.
   void q45K(bool fiveBit, Value *block) {
     Value *d = e.loadHalf(block, e.c64(0));
     Value *dmin = e.loadHalf(block, e.c64(2));
@@ -174,9 +184,13 @@ struct BlockDot {
       }
       quants[j] = q;
     }
+    auto *four = FixedVectorType::get(e.f32(), 4);
     for (size_t r = 0; r < rows.size(); ++r) {
-      Value *sums = nullptr, *minSum = e.c32(0);
+      Value *sums = nullptr;
       Value *sums16 = e.at(e.i32(), rows[r].extra, b.CreateMul(blockIndex, e.c64(16)));
+      // Min terms in four lanes: lane k holds sub-blocks 2k and 2k + 1.
+      Value *minTerms = PoisonValue::get(FixedVectorType::get(e.i32(), 4));
+      Value *pairSum = nullptr;
       for (int j = 0; j < 8; ++j) {
         Value *a = v.load(rows[r].q, byteOffset(blockIndex, 256, 32 * j));
         Value *part = v.dotUnsigned(quants[j], a, scale16[j]);
@@ -184,12 +198,22 @@ struct BlockDot {
         Value *aSum = b.CreateAdd(
             b.CreateLoad(e.i32(), e.at(e.i32(), sums16, e.c64(2 * j))),
             b.CreateLoad(e.i32(), e.at(e.i32(), sums16, e.c64(2 * j + 1))));
-        minSum = b.CreateAdd(minSum, b.CreateMul(mins[j], aSum));
+        Value *term = b.CreateMul(mins[j], aSum);
+        pairSum = j % 2 == 0 ? term : b.CreateAdd(pairSum, term);
+        if (j % 2 == 1)
+          minTerms = b.CreateInsertElement(minTerms, pairSum, uint64_t(j / 2));
       }
       Value *da = rowScale(r);
       addLanes(r, sums, b.CreateFMul(da, d));
-      Value *minScale = b.CreateFNeg(b.CreateFMul(da, dmin));
-      addOffset(r, b.CreateFMul(minScale, e.toFloat(minSum)));
+      Value *negativeMin = b.CreateFNeg(b.CreateFMul(da, dmin));
+      if (fiveBit) { // llama.cpp's q5_K kernel adds its min terms as one float
+        addOffset(r, negativeMin, e.toFloat(b.CreateAddReduce(minTerms)));
+        continue;
+      }
+      Value *minScale = b.CreateVectorSplat(4, negativeMin);
+      Value *offsets = b.CreateLoad(four, acc[r].offset);
+      b.CreateStore(emitFma(b, minScale, b.CreateSIToFP(minTerms, four), offsets),
+                    acc[r].offset);
     }
   }
 
@@ -232,6 +256,19 @@ struct BlockDot {
 
 } // namespace
 
+Value *emitDotResult(LoopEmitter &e, const DotAccumulators &acc) {
+  auto &b = e.b;
+  IRBuilder<>::FastMathFlagGuard guard(b);
+  b.clearFastMathFlags();
+  auto *four = FixedVectorType::get(e.f32(), 4);
+  Value *lanes = b.CreateLoad(FixedVectorType::get(e.f32(), kDotLanes), acc.lanes);
+  Value *offsets = b.CreateLoad(four, acc.offset);
+  auto lane = [&](int i) { return b.CreateExtractElement(offsets, uint64_t(i)); };
+  Value *offset = b.CreateFAdd(b.CreateFAdd(lane(0), lane(2)),
+                               b.CreateFAdd(lane(1), lane(3)));
+  return b.CreateFAdd(emitLaneSum(b, lanes, LaneTree::Interleaved), offset);
+}
+
 bool hasIntegerDot(GgmlType weights) {
   switch (weights) {
   case GgmlType::Q8_0: case GgmlType::Q4_0: case GgmlType::Q4_1:
@@ -252,7 +289,7 @@ void emitBlockIntegerDot(LoopEmitter &e, const IntegerDotTarget &target,
                          ArrayRef<QuantizedRow> rows,
                          ArrayRef<DotAccumulators> acc) {
   Bytes bytes{e, e.b, target.avx2};
-  BlockDot dot{e, e.b, bytes, rows, acc, blockIndex};
+  BlockDot dot{e, e.b, bytes, rows, acc, blockIndex, target.serialBlocks};
   switch (weights) {
   case GgmlType::Q4_K: dot.q45K(false, block); break;
   case GgmlType::Q5_K: dot.q45K(true, block); break;

