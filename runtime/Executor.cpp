@@ -133,7 +133,8 @@ Result<std::span<const float>> Executor::run(PreparedEntry &entry,
                        " tokens)");
     tokens_[i] = tokens[i];
   }
-  for (PreparedStep &step : entry.steps) {
+  for (size_t index = 0; index < entry.steps.size(); ++index) {
+    PreparedStep &step = entry.steps[index];
     struct Call {
       KernelFn fn;
       void *const *args;
@@ -152,6 +153,8 @@ Result<std::span<const float>> Executor::run(PreparedEntry &entry,
           std::chrono::steady_clock::now() - start).count();
       ++kernelCalls_[step.kernel];
     }
+    if (observer_)
+      observer_(&entry == &decode_, index, call.args, call.rows);
   }
   size_t count = static_cast<size_t>((entry.allRows ? rows : 1) * vocabSize_);
   return std::span<const float>(entry.logits, count);

@@ -9,6 +9,7 @@
 #include "support/Result.h"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -50,6 +51,14 @@ public:
   const std::vector<double> &profile() const { return kernelSeconds_; }
   const std::vector<uint64_t> &profileCalls() const { return kernelCalls_; }
 
+  // Called after every kernel call with the entry point (decode or
+  // prefill), the step's index in it, its argument pointers (in the order
+  // of the plan's Step::args) and its rows: for dumping intermediates when
+  // comparing numerics with another implementation. Empty: none.
+  using StepObserver = std::function<void(bool decode, size_t step, void *const *args,
+                                          int64_t rows)>;
+  void setStepObserver(StepObserver observer) { observer_ = std::move(observer); }
+
   // Bytes of activation buffers and of the KV cache.
   uint64_t activationBytes() const { return activationBytes_; }
   uint64_t kvCacheBytes() const { return kvCacheBytes_; }
@@ -84,6 +93,7 @@ private:
   std::vector<std::unique_ptr<uint8_t[]>> keyCache_, valueCache_;
   PreparedEntry prefill_, decode_;
   bool profiling_ = false;
+  StepObserver observer_;
   std::vector<double> kernelSeconds_;
   std::vector<uint64_t> kernelCalls_;
 };

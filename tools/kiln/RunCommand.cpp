@@ -38,11 +38,44 @@ struct RunArgs {
   bool printIr = false;
   bool parseSpecial = false;
   bool noCache = false;
+  std::string dumpSteps;
 };
 
 using Clock = std::chrono::steady_clock;
 double secondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// --dump-steps DIR: each kernel call's activation output as raw float32,
+// DIR/CALL-ENTRY-STEP-LABEL.bin (CALL counts prefill/decode calls), for
+// comparing intermediates with another implementation (see
+// scripts/reference/llama_logits.cpp). Files that cannot be written are
+// reported once and skipped.
+void dumpSteps(runtime::Executor &executor, const runtime::ExecutionPlan &plan,
+               const std::string &dir) {
+  auto calls = std::make_shared<int>(-1);
+  auto warned = std::make_shared<bool>(false);
+  executor.setStepObserver([&plan, dir, calls, warned](bool decode, size_t index,
+                                                       void *const *args, int64_t rows) {
+    const runtime::EntryPoint &entry = decode ? plan.decode : plan.prefill;
+    if (index == 0)
+      ++*calls;
+    const runtime::Step &step = entry.steps[index];
+    const runtime::Slot &out = step.args.back();
+    if (out.kind != runtime::SlotKind::Activation)
+      return;
+    const runtime::ActivationBuffer &buffer = plan.buffers[out.index];
+    std::string path = dir + "/" + std::to_string(*calls) + "-" +
+                       (decode ? "decode" : "prefill") + "-" + std::to_string(index) +
+                       "-" + step.label + ".bin";
+    std::ofstream file(path, std::ios::binary);
+    file.write(static_cast<const char *>(args[step.args.size() - 1]),
+               (buffer.singleRow ? 1 : rows) * buffer.cols * buffer.elementBytes);
+    if (!file && !*warned) {
+      std::cerr << "kiln: warning: cannot write " << path << "\n";
+      *warned = true;
+    }
+  });
 }
 
 // The bundled model, found next to the build tree or at the source path.
@@ -161,6 +194,8 @@ int runModel(RunArgs args) {
                                             pool, execOptions);
   if (!executor)
     return reportError(executor.error().message);
+  if (!args.dumpSteps.empty())
+    dumpSteps(**executor, program->lowered.plan, args.dumpSteps);
   auto sampler = runtime::Sampler::create(args.sampling, program->spec.vocabSize);
   if (!sampler)
     return reportError(sampler.error().message);
@@ -280,6 +315,9 @@ Command addRunCommand(CLI::App &parent) {
   app->add_flag("--parse-special", args->parseSpecial,
                 "Recognize special tokens written in the prompt (<s>, "
                 "<|im_start|>...)");
+  app->add_option("--dump-steps", args->dumpSteps,
+                  "Write every kernel call's output to this folder (raw float32)")
+      ->check(CLI::ExistingDirectory);
   app->add_flag("--print-ir", args->printIr,
                 "Print the kiln graph (MLIR) before compiling it");
   return {app, [args]() { return runModel(*args); }};
