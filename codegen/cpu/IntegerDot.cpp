@@ -217,6 +217,94 @@ struct BlockDot {
     }
   }
 
+  // Scales of 16 elements as the i16 multipliers of chunk c's pair sums:
+  // lanes 0-7 take scale 2c, lanes 8-15 scale 2c + 1.
+  Value *chunkScales(Value *first, Value *second) {
+    SmallVector<int, 16> halves;
+    for (int i = 0; i < 16; ++i)
+      halves.push_back(i < 8 ? i : 16 + i);
+    return v.shuffle(b.CreateVectorSplat(16, first), b.CreateVectorSplat(16, second), halves);
+  }
+
+  // q2_K: 2-bit quants, a 4-bit scale and a 4-bit min per 16 elements;
+  // chunk c = 4h + k (32 elements at 32c) holds (qs[32h + l] >> 2k) & 3.
+  // As llama.cpp, the min terms enter the eight lanes first (lane i: mins
+  // 2i and 2i + 1 times their sums), then the quants.
+  void q2K(Value *block) {
+    Value *d = e.loadHalf(block, e.c64(80));
+    Value *dmin = e.loadHalf(block, e.c64(82));
+    Value *packed = v.load(block, e.c64(0), 16);
+    Value *scales = b.CreateZExt(b.CreateAnd(packed, v.splat(15, 16)), v.shorts(16));
+    Value *mins = b.CreateZExt(b.CreateLShr(packed, v.splat(4, 16)), v.ints(16));
+    Value *quants[8], *scale16[8];
+    for (int c = 0; c < 8; ++c) {
+      int h = c / 4, k = c % 4;
+      quants[c] = b.CreateAnd(b.CreateLShr(v.load(block, e.c64(16 + 32 * h)), v.splat(2 * k)),
+                              v.splat(3));
+      scale16[c] = chunkScales(b.CreateExtractElement(scales, uint64_t(8 * h + 2 * k)),
+                               b.CreateExtractElement(scales, uint64_t(8 * h + 2 * k + 1)));
+    }
+    SmallVector<int, 8> even, odd;
+    for (int i = 0; i < 8; ++i)
+      even.push_back(2 * i), odd.push_back(2 * i + 1);
+    for (size_t r = 0; r < rows.size(); ++r) {
+      Value *sums16 = b.CreateAlignedLoad(
+          v.ints(16), e.at(e.i32(), rows[r].extra, b.CreateMul(blockIndex, e.c64(16))),
+          Align(4));
+      Value *products = b.CreateMul(mins, sums16);
+      Value *minLanes = b.CreateAdd(v.shuffle(products, products, even),
+                                    v.shuffle(products, products, odd));
+      Value *da = rowScale(r);
+      addLanes(r, minLanes, b.CreateFNeg(b.CreateFMul(da, dmin)));
+      Value *sums = nullptr;
+      for (int c = 0; c < 8; ++c) {
+        Value *a = v.load(rows[r].q, byteOffset(blockIndex, 256, 32 * c));
+        Value *part = v.dotUnsigned(quants[c], a, scale16[c]);
+        sums = sums ? b.CreateAdd(sums, part) : part;
+      }
+      addLanes(r, sums, b.CreateFMul(da, d));
+    }
+  }
+
+  // q3_K: 2 low bits in qs as q2_K's, a high bit in hmask (bit c of
+  // hmask[l] for chunk c; clear means minus 4), 6-bit scales minus 32
+  // packed in 12 bytes: scale 4g + i takes its low nibble from byte
+  // i (g = 0), 4 + i (g = 1), i >> 4 (g = 2), 4 + i >> 4 (g = 3) and its
+  // two high bits from byte 8 + i at bit 2g.
+  void q3K(Value *block) {
+    Value *d = e.loadHalf(block, e.c64(108));
+    Value *packed = e.at(b.getInt8Ty(), block, e.c64(96));
+    auto scale = [&](int index) {
+      int g = index / 4, i = index % 4;
+      Value *lowByte = e.loadByte(packed, e.c64(g % 2 == 0 ? i : 4 + i));
+      Value *low = g < 2 ? b.CreateAnd(lowByte, e.c32(15)) : b.CreateLShr(lowByte, e.c32(4));
+      Value *high = b.CreateAnd(b.CreateLShr(e.loadByte(packed, e.c64(8 + i)), e.c32(2 * g)),
+                                e.c32(3));
+      Value *value = b.CreateSub(b.CreateOr(low, b.CreateShl(high, e.c32(4))), e.c32(32));
+      return b.CreateTrunc(value, b.getInt16Ty());
+    };
+    Value *hmask = v.load(block, e.c64(0));
+    Value *quants[8], *scale16[8];
+    for (int c = 0; c < 8; ++c) {
+      int h = c / 4, k = c % 4;
+      Value *low = b.CreateAnd(b.CreateLShr(v.load(block, e.c64(32 + 32 * h)), v.splat(2 * k)),
+                               v.splat(3));
+      Value *high = b.CreateAnd(b.CreateLShr(hmask, v.splat(c)), v.splat(1));
+      Value *minus = b.CreateSelect(b.CreateICmpEQ(high, v.splat(0)), v.splat(4), v.splat(0));
+      quants[c] = b.CreateSub(low, minus);
+      scale16[c] = chunkScales(scale(8 * h + 2 * k), scale(8 * h + 2 * k + 1));
+    }
+    for (size_t r = 0; r < rows.size(); ++r) {
+      Value *sums = nullptr;
+      for (int c = 0; c < 8; ++c) {
+        Value *a = v.load(rows[r].q, byteOffset(blockIndex, 256, 32 * c));
+        Value *part = v.dotSigned(quants[c], a, scale16[c]);
+        sums = sums ? b.CreateAdd(sums, part) : part;
+      }
+      addLanes(r, sums, b.CreateFMul(rowScale(r), d));
+    }
+  }
+
   // q6_K: quants of 6 bits minus 32, int8 scales per 16 elements. Chunk
   // c = 4h + k (32 elements at 32c) takes its low nibbles from
   // ql[64h + 32(k%2)] >> 4(k/2), its high bits from qh[32h] >> 2k.
@@ -272,8 +360,9 @@ Value *emitDotResult(LoopEmitter &e, const DotAccumulators &acc) {
 bool hasIntegerDot(GgmlType weights) {
   switch (weights) {
   case GgmlType::Q8_0: case GgmlType::Q4_0: case GgmlType::Q4_1:
-  case GgmlType::Q5_0: case GgmlType::Q5_1: case GgmlType::Q4_K:
-  case GgmlType::Q5_K: case GgmlType::Q6_K:
+  case GgmlType::Q5_0: case GgmlType::Q5_1: case GgmlType::Q2_K:
+  case GgmlType::Q3_K: case GgmlType::Q4_K: case GgmlType::Q5_K:
+  case GgmlType::Q6_K:
     return true;
   default:
     return false;
@@ -291,6 +380,8 @@ void emitBlockIntegerDot(LoopEmitter &e, const IntegerDotTarget &target,
   Bytes bytes{e, e.b, target.avx2};
   BlockDot dot{e, e.b, bytes, rows, acc, blockIndex, target.serialBlocks};
   switch (weights) {
+  case GgmlType::Q2_K: dot.q2K(block); break;
+  case GgmlType::Q3_K: dot.q3K(block); break;
   case GgmlType::Q4_K: dot.q45K(false, block); break;
   case GgmlType::Q5_K: dot.q45K(true, block); break;
   case GgmlType::Q6_K: dot.q6K(block); break;

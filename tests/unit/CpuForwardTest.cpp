@@ -154,9 +154,8 @@ uint64_t fingerprint(std::span<const float> values) {
 
 // Bit for bit against llama.cpp built on an AVX2 machine
 // (tests/data/llamacpp-avx2-val128.txt): 128 x 1000 logits of one batch,
-// for every type llama.cpp's x86 path computes in a way kiln reproduces
-// (kiln emulates its summation orders, its exp, its q4_0 repacking; not yet
-// q2_K and q3_K, which still multiply in f32: q2_k 0.18, q3_k_m 0.22 from it).
+// for every type of the shared tinyshakes-llama files (kiln emulates
+// llama.cpp's summation orders, its exp, its q4_0 repacking).
 TEST(CpuForward, LogitsBitIdenticalToLlamaCppAvx2) {
   std::ifstream in(std::string(KILN_SOURCE_DIR) + "/tests/data/llamacpp-avx2-val128.txt");
   ASSERT_TRUE(in);
@@ -177,13 +176,13 @@ TEST(CpuForward, LogitsBitIdenticalToLlamaCppAvx2) {
     EXPECT_EQ(fingerprint(*logits), std::stoull(hex, nullptr, 16));
     ++checked;
   }
-  EXPECT_EQ(checked, 10u);
+  EXPECT_EQ(checked, 12u);
 }
 
 // The integer dot products against the float path (the same q8-quantized
 // activations dequantized, weights decoded by the block vectors and
 // multiplied in f32). These files reach every unpacking path (signed and
-// unsigned 32-blocks, fifth bits, q4_K q5_K q6_K in the K-quant mixes). At
+// unsigned 32-blocks, fifth bits, q2_K..q6_K in the K-quant mixes). At
 // the first position only float rounding separates the two (measured
 // <= 6e-6), except for q5_1, whose min term uses q8_1's s = f16(d * sum q)
 // like llama.cpp (0.03).
@@ -192,7 +191,7 @@ TEST(CpuForward, LogitsBitIdenticalToLlamaCppAvx2) {
 // AVX2, generic vector IR replaces vpmaddubsw/vpmaddwd/vpsignb and must give
 // the same numbers.
 TEST(CpuForward, IntegerDotsEqualFloatDots) {
-  for (const char *type : {"q4_0", "q5_1", "q8_0", "q4_k_m", "q5_k_m", "q6_k"}) {
+  for (const char *type : {"q4_0", "q5_1", "q8_0", "q2_k", "q3_k_m", "q5_k_m", "q6_k"}) {
     SCOPED_TRACE(type);
     std::string path = test::sharedFile(std::string("tinyshakes-llama/tinyshakes-llama-") +
                                         type + ".gguf");
