@@ -21,9 +21,11 @@ struct LowerOptions {
   // also q4_1 and q5_1, whose q8_1 rounds the same way) or q8_K blocks
   // (K-quants). The matmul itself stays in f32.
   bool matchLlamaCppActivations = true;
-  // Matmuls on q4_0/q4_1/q5_0/q5_1/q8_0/q4_K/q5_K/q6_K weights quantize
+  // Matmuls on quantized weights (q4_0 ... q8_0, q2_K ... q6_K) quantize
   // their input to q8 blocks once and use integer dot products (exact
-  // block sums, as llama.cpp's; QuantizedActivations.h).
+  // block sums, as llama.cpp's; QuantizedActivations.h). Off: the
+  // activations are rounded as llama.cpp's (matchLlamaCppActivations) and
+  // multiplied in f32.
   bool integerDots = true;
 };
 
