@@ -106,19 +106,13 @@ struct BlockDot {
   ArrayRef<QuantizedRow> rows;
   ArrayRef<DotAccumulators> acc;
   Value *blockIndex;
-  bool serial;
 
   Value *byteOffset(Value *index, int64_t scale, int64_t plus = 0) {
     return b.CreateAdd(b.CreateMul(index, e.c64(scale)), e.c64(plus));
   }
   Value *rowScale(size_t r) { return e.loadF32(rows[r].d, blockIndex); }
-  // lanes[r] += float(sums) * scale (serially: offset[r] += float(sum of
-  // the lanes) * scale)
+  // lanes[r] += float(sums) * scale
   void addLanes(size_t r, Value *sums, Value *scale) {
-    if (serial) {
-      addOffset(r, e.toFloat(b.CreateAddReduce(sums)), scale);
-      return;
-    }
     auto *floats = FixedVectorType::get(e.f32(), kDotLanes);
     Value *sum = emitFma(b, b.CreateVectorSplat(kDotLanes, scale),
                          b.CreateSIToFP(sums, floats), b.CreateLoad(floats, acc[r].lanes));
@@ -357,6 +351,57 @@ Value *emitDotResult(LoopEmitter &e, const DotAccumulators &acc) {
   return b.CreateFAdd(emitLaneSum(b, lanes, LaneTree::Interleaved), offset);
 }
 
+void emitQ40EightColumns(LoopEmitter &e, const IntegerDotTarget &target,
+                         ArrayRef<Value *> blocks, Value *blockIndex,
+                         ArrayRef<QuantizedRow> rows, ArrayRef<Value *> acc) {
+  auto &b = e.b;
+  Bytes v{e, b, target.avx2};
+  auto *floats = FixedVectorType::get(e.f32(), 8);
+  Value *quants[8];
+  Value *scales = PoisonValue::get(floats);
+  for (unsigned c = 0; c < 8; ++c) {
+    quants[c] = b.CreateSub(v.nibbles(blocks[c], e.c64(2)), v.splat(8));
+    scales = b.CreateInsertElement(scales, e.loadHalf(blocks[c], e.c64(0)), uint64_t(c));
+  }
+  // Eight vectors of eight partial sums -> one vector of their totals, in
+  // pairs: lane i of pairSums(x, y) is the sum of a pair of x's lanes (i < 4)
+  // or of y's.
+  auto pairSums = [&](Value *x, Value *y) {
+    SmallVector<int, 8> even, odd;
+    for (int i = 0; i < 8; ++i)
+      even.push_back(2 * i), odd.push_back(2 * i + 1);
+    return b.CreateAdd(v.shuffle(x, y, even), v.shuffle(x, y, odd));
+  };
+  for (size_t r = 0; r < rows.size(); ++r) {
+    Value *a = v.load(rows[r].q, b.CreateMul(blockIndex, e.c64(32)));
+    Value *level[8];
+    for (unsigned c = 0; c < 8; ++c)
+      level[c] = v.dotSigned(quants[c], a, nullptr);
+    if (target.avx2) {
+      // vphaddd adds pairs within 128-bit halves: two rounds leave columns
+      // 0-3 (4-7) as [low-half sums | high-half sums]; swap halves and add.
+      auto hadd = [&](Value *x, Value *y) {
+        return b.CreateIntrinsic(Intrinsic::x86_avx2_phadd_d, {}, {x, y});
+      };
+      Value *h0123 = hadd(hadd(level[0], level[1]), hadd(level[2], level[3]));
+      Value *h4567 = hadd(hadd(level[4], level[5]), hadd(level[6], level[7]));
+      Value *low = v.shuffle(h0123, h4567, {0, 1, 2, 3, 8, 9, 10, 11});
+      Value *high = v.shuffle(h0123, h4567, {4, 5, 6, 7, 12, 13, 14, 15});
+      level[0] = b.CreateAdd(low, high);
+    } else {
+      // 8 -> 4 -> 2 -> 1 vectors; the lanes end in column order.
+      for (unsigned count = 8; count > 1; count /= 2)
+        for (unsigned c = 0; c < count / 2; ++c)
+          level[c] = pairSums(level[2 * c], level[2 * c + 1]);
+    }
+    Value *da = e.loadF32(rows[r].d, blockIndex);
+    Value *scale = b.CreateFMul(scales, b.CreateVectorSplat(8, da));
+    Value *sum = emitFma(b, b.CreateSIToFP(level[0], floats), scale,
+                         b.CreateLoad(floats, acc[r]));
+    b.CreateStore(sum, acc[r]);
+  }
+}
+
 bool hasIntegerDot(GgmlType weights) {
   switch (weights) {
   case GgmlType::Q8_0: case GgmlType::Q4_0: case GgmlType::Q4_1:
@@ -378,7 +423,7 @@ void emitBlockIntegerDot(LoopEmitter &e, const IntegerDotTarget &target,
                          ArrayRef<QuantizedRow> rows,
                          ArrayRef<DotAccumulators> acc) {
   Bytes bytes{e, e.b, target.avx2};
-  BlockDot dot{e, e.b, bytes, rows, acc, blockIndex, target.serialBlocks};
+  BlockDot dot{e, e.b, bytes, rows, acc, blockIndex};
   switch (weights) {
   case GgmlType::Q2_K: dot.q2K(block); break;
   case GgmlType::Q3_K: dot.q3K(block); break;

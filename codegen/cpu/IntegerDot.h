@@ -18,11 +18,6 @@ struct IntegerDotTarget {
   // Use AVX2's byte instructions (vpmaddubsw, vpmaddwd, vpsignb); without
   // them, generic vector IR computes the same integers.
   bool avx2 = false;
-  // Add each block as one float, sum = fma(float(block sum), d_w * d_a,
-  // sum), into the scalar accumulator, instead of eight lanes: the order
-  // of llama.cpp's kernels on q4_0 weights repacked in rows of 8 (what its
-  // CPU back end does on AVX2 when the row count is a multiple of 8).
-  bool serialBlocks = false;
 };
 
 // The arrays of one quantized activation row.
@@ -49,6 +44,16 @@ bool hasIntegerDot(GgmlType weights);
 
 // Elements of one weight block: 32 or 256.
 int64_t integerDotBlockElements(GgmlType weights);
+
+// q4_0 as llama.cpp computes it on x86 once it has repacked the weights in
+// groups of eight rows (its CPU back end does so when the row count is a
+// multiple of 8): per output, each block added as one float,
+// sum = fma(float(block sum), d_w * d_a, sum). Eight weight rows at once,
+// lane c of acc[r] (8 floats) being column c of row r.
+void emitQ40EightColumns(LoopEmitter &e, const IntegerDotTarget &target,
+                         llvm::ArrayRef<llvm::Value *> blocks, llvm::Value *blockIndex,
+                         llvm::ArrayRef<QuantizedRow> rows,
+                         llvm::ArrayRef<llvm::Value *> acc);
 
 // acc[r] += weight block `blockIndex` (stored at `block`) . rows[r]'s block.
 void emitBlockIntegerDot(LoopEmitter &e, const IntegerDotTarget &target,
