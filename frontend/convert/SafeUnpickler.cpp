@@ -163,9 +163,11 @@ Status Unpickler::setItems(std::vector<PyRef> items) {
   auto *dict = std::get_if<PyDict>(&(*target)->value);
   if (!dict)
     return fail("SETITEM(S) on something that is not a dict");
+  // Freezing the items first makes a dict that would hold itself fail.
+  uint32_t depth = depthOf(items);
   if ((*target)->frozen)
     return fail("SETITEM(S) on a dict already inside another object");
-  (*target)->depth = std::max((*target)->depth, depthOf(items));
+  (*target)->depth = std::max((*target)->depth, depth);
   for (size_t i = 0; i < items.size(); i += 2)
     dict->items.emplace_back(std::move(items[i]), std::move(items[i + 1]));
   if ((*target)->depth > kMaxDepth)
@@ -415,9 +417,10 @@ Result<PyRef> Unpickler::run() {
       auto *list = std::get_if<PyList>(&(*target)->value);
       if (!list)
         return fail("APPEND to something that is not a list");
+      uint32_t depth = depthOf(items); // freezes the items, first
       if ((*target)->frozen)
         return fail("APPEND to a list already inside another object");
-      (*target)->depth = std::max((*target)->depth, depthOf(items));
+      (*target)->depth = std::max((*target)->depth, depth);
       if ((*target)->depth > kMaxDepth)
         return fail("objects nested more than ", std::to_string(kMaxDepth),
                     " deep");
