@@ -140,13 +140,13 @@ Result<Checkpoint> loadCheckpoint(const std::string &modelDir) {
     return makeError(modelDir, ": not a directory");
 
   struct Format {
-    const char *single;
+    const char *prefix, *suffix; // of the weight files
     const char *index;
     ReadFn read;
   };
   const Format formats[] = {
-      {"model.safetensors", "model.safetensors.index.json", readSafetensors},
-      {"pytorch_model.bin", "pytorch_model.bin.index.json", readTorchFile},
+      {"model", ".safetensors", "model.safetensors.index.json", readSafetensors},
+      {"pytorch_model", ".bin", "pytorch_model.bin.index.json", readTorchFile},
   };
   for (const Format &format : formats) {
     fs::path indexPath = dir / format.index;
@@ -161,9 +161,18 @@ Result<Checkpoint> loadCheckpoint(const std::string &modelDir) {
       KILN_TRY(checkIndexed(indexPath.string(), names, *checkpoint));
       return checkpoint;
     }
-    fs::path single = dir / format.single;
-    if (fs::is_regular_file(single))
-      return loadFiles({single.string()}, format.read);
+    // Without an index, every model*.safetensors (pytorch_model*.bin), in
+    // name order, as llama.cpp's converter takes them.
+    std::vector<std::string> parts;
+    for (const auto &entry : fs::directory_iterator(dir)) {
+      std::string name = entry.path().filename().string();
+      if (entry.is_regular_file() && name.starts_with(format.prefix) &&
+          name.ends_with(format.suffix))
+        parts.push_back(entry.path().string());
+    }
+    std::sort(parts.begin(), parts.end());
+    if (!parts.empty())
+      return loadFiles(parts, format.read);
   }
   // Original (Meta-style) checkpoints: consolidated.00.pth, ...
   std::vector<std::string> pth;

@@ -53,9 +53,10 @@ private:
   std::vector<std::shared_ptr<const void>> owners_;
 };
 
-// Reads every tensor of a model folder: model.safetensors, or the shards of
-// model.safetensors.index.json; otherwise pytorch_model.bin or the shards of
-// pytorch_model.bin.index.json (or a single *.pth / consolidated.pth).
+// Reads every tensor of a model folder: the shards named by
+// model.safetensors.index.json, or else every model*.safetensors; otherwise
+// the same for pytorch_model.bin; otherwise every *.pth. Shards must hold
+// exactly the tensors their index names.
 Result<Checkpoint> loadCheckpoint(const std::string &modelDir);
 
 } // namespace kiln::convert

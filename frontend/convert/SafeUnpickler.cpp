@@ -113,7 +113,7 @@ private:
     if (!have(length))
       return fail("string of ", std::to_string(length),
                   " bytes runs past the end");
-    std::string text(reinterpret_cast<const char *>(&bytes_[pos_]), length);
+    std::string text(reinterpret_cast<const char *>(bytes_.data() + pos_), length);
     pos_ += length;
     return isBytes ? push(make(PyBytes{std::move(text)}))
                    : push(make(std::move(text)));

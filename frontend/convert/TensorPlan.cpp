@@ -82,6 +82,8 @@ Status fillTensor(const PlannedTensor &planned, std::span<uint8_t> out,
                   std::vector<float> &scratch) {
   const SourceTensor &source = *planned.source;
   const size_t n = source.elementCount();
+  if (n == 0)
+    return {};
   // The common case needs no float copy at all.
   if (source.dtype == DType::F32 && planned.type == GgmlType::F32 &&
       planned.rearrange == Rearrange::None) {

@@ -16,6 +16,13 @@ Result<std::span<const uint8_t>>
 tensorBytes(const PyTensor &tensor, std::span<const uint8_t> storage,
             const std::string &where, Checkpoint &checkpoint) {
   const size_t elementSize = dtypeSize(tensor.storage->dtype);
+  // Bounds that keep the index arithmetic below from overflowing.
+  if (tensor.shape.size() > 8)
+    return makeError(where, ": ", std::to_string(tensor.shape.size()),
+                     " dimensions (at most 8)");
+  if (tensor.offset > (uint64_t(1) << 56))
+    return makeError(where, ": storage offset ", std::to_string(tensor.offset),
+                     " is out of range");
   uint64_t count = 1, lastIndex = tensor.offset;
   bool contiguous = true;
   uint64_t expectedStride = 1;
@@ -29,8 +36,9 @@ tensorBytes(const PyTensor &tensor, std::span<const uint8_t> storage,
       contiguous = false;
     expectedStride *= size;
     if (size > 0) {
-      if (stride != 0 && size - 1 > (std::numeric_limits<uint64_t>::max() / 2) / stride)
-        return makeError(where, ": stride overflows");
+      if (stride > (uint64_t(1) << 50) || (stride != 0 && size - 1 > (uint64_t(1) << 50) / stride))
+        return makeError(where, ": stride ", std::to_string(stride),
+                         " reaches past any storage");
       lastIndex += (size - 1) * stride;
     }
   }

@@ -84,7 +84,7 @@ Result<ZipArchive> ZipArchive::parse(std::span<const uint8_t> bytes,
     if (end - at - 46 < nameLength + extraLength + commentLength)
       return makeError(archive.source_, ": central directory entry ",
                        std::to_string(i), " runs past the directory");
-    entry.name.assign(reinterpret_cast<const char *>(&bytes[at + 46]),
+    entry.name.assign(reinterpret_cast<const char *>(bytes.data() + at + 46),
                       nameLength);
     // Zip64 extra field: the 64-bit values of the fields saturated above,
     // in this order.

@@ -162,6 +162,41 @@ TEST(Convert, ShardedSafetensorsGiveTheSameFile) {
   EXPECT_FALSE(fs::exists(options.output));
 }
 
+// pytorch_model.bin.index.json naming one shard: same file; an index that
+// names a tensor no shard holds is refused.
+TEST(Convert, IndexedPytorchShardGivesTheSameFile) {
+  TempDir dir;
+  fs::path model = dir.path() / "tinyshakes-llama";
+  linkFolder(sharedFile(kLlama + "hf"), model,
+             {"model.safetensors", "pytorch_model.bin"});
+  fs::create_symlink(sharedFile(kLlama + "hf/pytorch_model.bin"),
+                     model / "pytorch_model-00001-of-00001.bin");
+  // The tensor names, from the safetensors header.
+  auto whole = readBytes(sharedFile(kLlama + "hf/model.safetensors"));
+  uint64_t headerLength = 0;
+  std::memcpy(&headerLength, whole.data(), 8);
+  auto header = nlohmann::json::parse(whole.begin() + 8,
+                                      whole.begin() + 8 + static_cast<long>(headerLength));
+  nlohmann::json index = {{"weight_map", nlohmann::json::object()}};
+  for (auto it = header.begin(); it != header.end(); ++it)
+    if (it.key() != "__metadata__")
+      index["weight_map"][it.key()] = "pytorch_model-00001-of-00001.bin";
+  std::ofstream(model / "pytorch_model.bin.index.json") << index.dump();
+  std::string out = convertOrFail(model.string(), dir.file("out.gguf"), "f16", "");
+  expectSameBytes(out, sharedFile(kLlama + "tinyshakes-llama-f16.gguf"));
+
+  index["weight_map"]["model.layers.9.mlp.up_proj.weight"] = "pytorch_model-00001-of-00001.bin";
+  std::ofstream(model / "pytorch_model.bin.index.json") << index.dump();
+  convert::ConvertOptions options;
+  options.modelDir = model.string();
+  options.output = dir.file("bad.gguf");
+  auto result = convert::convertModel(options);
+  ASSERT_FALSE(result.ok());
+  EXPECT_NE(result.error().message.find(
+                "tensor 'model.layers.9.mlp.up_proj.weight' is in the weight map"),
+            std::string::npos) << result.error().message;
+}
+
 class ConvertGpt2 : public ::testing::TestWithParam<std::string> {};
 
 // Every tensor and every tokenizer key equals the reference file's; the
