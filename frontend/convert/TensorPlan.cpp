@@ -3,7 +3,9 @@
 #include "quant/Quantize.h"
 #include "support/Half.h"
 
+#include <algorithm>
 #include <cstring>
+#include <thread>
 
 namespace kiln::convert {
 
@@ -56,6 +58,59 @@ Status toFloats(const SourceTensor &source, std::span<float> out) {
   }
 }
 
+// Converts floats to `type` (f32, f16, bf16 or a block format whose
+// blocks run along the values), splitting large tensors over threads.
+Status convertValues(GgmlType type, std::span<const float> values,
+                     std::span<uint8_t> out) {
+  const auto &info = ggmlTypeInfo(type);
+  auto convertRange = [&](size_t begin, size_t end) -> Status {
+    switch (type) {
+    case GgmlType::F32:
+      std::memcpy(out.data() + 4 * begin, values.data() + begin, (end - begin) * 4);
+      return {};
+    case GgmlType::F16:
+      for (size_t i = begin; i < end; ++i) {
+        uint16_t h = floatToHalf(values[i]);
+        std::memcpy(out.data() + 2 * i, &h, 2);
+      }
+      return {};
+    case GgmlType::BF16:
+      for (size_t i = begin; i < end; ++i) {
+        uint16_t b = floatToBf16(values[i]);
+        std::memcpy(out.data() + 2 * i, &b, 2);
+      }
+      return {};
+    default: {
+      size_t firstBlock = begin / info.blockSize, blocks = (end - begin) / info.blockSize;
+      return quantize(type, values.subspan(begin, end - begin),
+                      out.subspan(firstBlock * info.bytesPerBlock,
+                                  blocks * info.bytesPerBlock));
+    }
+    }
+  };
+  const size_t n = values.size();
+  const size_t threads = std::min<size_t>(
+      std::max(1u, std::thread::hardware_concurrency()), n / (1u << 18) + 1);
+  if (threads <= 1)
+    return convertRange(0, n);
+  // Chunks of whole blocks (of 256 elements, a multiple of every block).
+  const size_t unit = 256;
+  const size_t units = (n + unit - 1) / unit;
+  std::vector<Status> results(threads);
+  std::vector<std::thread> workers;
+  for (size_t t = 0; t < threads; ++t) {
+    size_t begin = std::min(n, units * t / threads * unit);
+    size_t end = std::min(n, units * (t + 1) / threads * unit);
+    workers.emplace_back([&, t, begin, end] { results[t] = convertRange(begin, end); });
+  }
+  for (std::thread &worker : workers)
+    worker.join();
+  for (Status &result : results)
+    if (!result.ok())
+      return result;
+  return {};
+}
+
 } // namespace
 
 std::span<const OutType> outTypes() { return kOutTypes; }
@@ -90,12 +145,22 @@ Status fillTensor(const PlannedTensor &planned, std::span<uint8_t> out,
     std::memcpy(out.data(), source.data.data(), n * 4);
     return {};
   }
-  scratch.resize(planned.rearrange == Rearrange::None ? n : 2 * n);
-  std::span<float> values(scratch.data(), n);
-  KILN_TRY(toFloats(source, values));
+  std::span<const float> values;
+  const bool aligned =
+      reinterpret_cast<uintptr_t>(source.data.data()) % alignof(float) == 0;
+  if (source.dtype == DType::F32 && aligned) { // read in place
+    values = {reinterpret_cast<const float *>(source.data.data()), n};
+    if (planned.rearrange != Rearrange::None)
+      scratch.resize(n);
+  } else {
+    scratch.resize(planned.rearrange == Rearrange::None ? n : 2 * n);
+    std::span<float> converted(scratch.data(), n);
+    KILN_TRY(toFloats(source, converted));
+    values = converted;
+  }
 
   if (planned.rearrange != Rearrange::None) {
-    std::span<float> arranged(scratch.data() + n, n);
+    std::span<float> arranged(scratch.data() + (scratch.size() - n), n);
     const int64_t rows = source.shape.empty() ? 1 : source.shape[0];
     const size_t rowLength = rows ? n / static_cast<size_t>(rows) : 0;
     if (planned.rearrange == Rearrange::Transpose) {
@@ -119,25 +184,7 @@ Status fillTensor(const PlannedTensor &planned, std::span<uint8_t> out,
     values = arranged;
   }
 
-  switch (planned.type) {
-  case GgmlType::F32:
-    std::memcpy(out.data(), values.data(), n * 4);
-    return {};
-  case GgmlType::F16:
-    for (size_t i = 0; i < n; ++i) {
-      uint16_t h = floatToHalf(values[i]);
-      std::memcpy(out.data() + 2 * i, &h, 2);
-    }
-    return {};
-  case GgmlType::BF16:
-    for (size_t i = 0; i < n; ++i) {
-      uint16_t b = floatToBf16(values[i]);
-      std::memcpy(out.data() + 2 * i, &b, 2);
-    }
-    return {};
-  default:
-    return quantize(planned.type, values, out);
-  }
+  return convertValues(planned.type, values, out);
 }
 
 } // namespace kiln::convert
