@@ -88,12 +88,15 @@ INSTANTIATE_TEST_SUITE_P(OutTypes, ConvertLlama, ::testing::Values("f32", "f16")
 
 // q8_0 straight from the checkpoint equals llama-quantize's q8_0 of the f32
 // file, tensor by tensor (the files differ in tensor order and metadata).
-TEST(Convert, LlamaQ8_0TensorsEqualLlamaQuantize) {
+class ConvertQ8 : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ConvertQ8, TensorsEqualLlamaQuantize) {
   TempDir dir;
-  std::string out = convertOrFail(sharedFile(kLlama + "hf"), dir.file("q8.gguf"),
-                                  "q8_0", "tinyshakes-llama");
+  std::string model = GetParam();
+  std::string out = convertOrFail(sharedFile(model + "/hf"), dir.file("q8.gguf"),
+                                  "q8_0", model);
   GgufFile ours = openOrFail(out);
-  GgufFile theirs = openOrFail(sharedFile(kLlama + "tinyshakes-llama-q8_0.gguf"));
+  GgufFile theirs = openOrFail(sharedFile(model + "/" + model + "-q8_0.gguf"));
   ASSERT_EQ(ours.tensors().size(), theirs.tensors().size());
   for (const GgufTensorInfo &tensor : ours.tensors()) {
     const GgufTensorInfo *other = theirs.findTensor(tensor.name);
@@ -104,6 +107,41 @@ TEST(Convert, LlamaQ8_0TensorsEqualLlamaQuantize) {
     EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size()), 0) << tensor.name;
   }
   EXPECT_EQ(*ours.metadata().getUInt("general.file_type"), 7u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, ConvertQ8,
+                         ::testing::Values("tinyshakes-llama", "tinyshakes-gpt2"));
+
+// bf16: every matrix is llama.cpp's f32 file rounded to bf16 (nearest
+// even), everything else the same f32 bytes; general.file_type is 32.
+TEST(Convert, LlamaBf16IsTheF32FileRounded) {
+  TempDir dir;
+  std::string out = convertOrFail(sharedFile(kLlama + "hf"), dir.file("bf16.gguf"),
+                                  "bf16", "tinyshakes-llama");
+  GgufFile ours = openOrFail(out);
+  GgufFile f32 = openOrFail(sharedFile(kLlama + "tinyshakes-llama-f32.gguf"));
+  EXPECT_EQ(*ours.metadata().getUInt("general.file_type"), 32u);
+  size_t bf16Tensors = 0;
+  for (const GgufTensorInfo &tensor : ours.tensors()) {
+    const GgufTensorInfo *other = f32.findTensor(tensor.name);
+    ASSERT_NE(other, nullptr) << tensor.name;
+    auto a = ours.tensorData(tensor), b = f32.tensorData(*other);
+    if (tensor.dims.size() == 1) {
+      EXPECT_EQ(tensor.type, GgmlType::F32) << tensor.name;
+      EXPECT_EQ(std::memcmp(a.data(), b.data(), b.size()), 0) << tensor.name;
+      continue;
+    }
+    ASSERT_EQ(tensor.type, GgmlType::BF16) << tensor.name;
+    ++bf16Tensors;
+    for (size_t e = 0; e < tensor.elementCount; ++e) {
+      float value;
+      uint16_t rounded;
+      std::memcpy(&value, b.data() + 4 * e, 4);
+      std::memcpy(&rounded, a.data() + 2 * e, 2);
+      ASSERT_EQ(rounded, floatToBf16(value)) << tensor.name << " element " << e;
+    }
+  }
+  EXPECT_EQ(bf16Tensors, 30u);
 }
 
 // The weights split over two safetensors shards with an index give the
