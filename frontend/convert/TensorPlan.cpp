@@ -4,6 +4,7 @@
 #include "support/Half.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <thread>
 
@@ -58,6 +59,20 @@ Status toFloats(const SourceTensor &source, std::span<float> out) {
   }
 }
 
+// float to f16 as llama.cpp's converter gets it from numpy: nearest even,
+// and a NaN keeps the top of its payload (made nonzero) rather than
+// becoming ggml's canonical 0x7e00.
+uint16_t convertedHalf(float value) {
+  uint32_t bits = std::bit_cast<uint32_t>(value);
+  if ((bits & 0x7fffffff) > 0x7f800000) {
+    uint16_t half = static_cast<uint16_t>(0x7c00 | ((bits & 0x7fffff) >> 13));
+    if (half == 0x7c00)
+      ++half;
+    return static_cast<uint16_t>(((bits >> 16) & 0x8000) | half);
+  }
+  return floatToHalf(value);
+}
+
 // Converts floats to `type` (f32, f16, bf16 or a block format whose
 // blocks run along the values), splitting large tensors over threads.
 Status convertValues(GgmlType type, std::span<const float> values,
@@ -70,7 +85,7 @@ Status convertValues(GgmlType type, std::span<const float> values,
       return {};
     case GgmlType::F16:
       for (size_t i = begin; i < end; ++i) {
-        uint16_t h = floatToHalf(values[i]);
+        uint16_t h = convertedHalf(values[i]);
         std::memcpy(out.data() + 2 * i, &h, 2);
       }
       return {};

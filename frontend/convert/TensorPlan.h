@@ -52,6 +52,9 @@ const OutType *findOutType(std::string_view name);
 GgmlType chooseTensorType(const std::string &name,
                           std::span<const int64_t> shape, GgmlType outType);
 
+// Output rounding is llama.cpp's converter's: f16 nearest even (a NaN
+// keeps its payload's top bits, as numpy does), bf16 nearest even, q8_0
+// ggml's reference.
 // Converts the source's values (f32/f16/bf16/f64) to `planned.type`,
 // rearranged as planned, into `out` (exactly the tensor's byte size).
 // `scratch` is reused between calls to avoid reallocations.

@@ -8,6 +8,7 @@
 #include "convert/SafeUnpickler.h"
 #include "convert/SafetensorsReader.h"
 #include "convert/SentencePieceModel.h"
+#include "convert/TensorPlan.h"
 #include "convert/TorchReader.h"
 #include "convert/ZipReader.h"
 
@@ -234,6 +235,31 @@ TEST(SentencePieceModel, ReadsPiecesAndRefusesTruncation) {
   auto badType = parseSentencePieceModel(bytesOf("\x0a\x02\x18\x09"), "tokenizer.model");
   ASSERT_FALSE(badType.ok());
   EXPECT_MESSAGE(badType.error().message, "has type 9");
+}
+
+// f16 output of special values as numpy (llama.cpp's converter) rounds
+// them: infinities and overflow to inf, NaN payloads kept, ties to even.
+TEST(TensorPlan, HalfRoundingOfSpecialValuesFollowsNumpy) {
+  const uint32_t inputs[] = {0x7fc00000, 0xffa00000, 0x7f800001, 0x7f802000,
+                             0x7f800000, 0x477ff000, 0x33000000, 0x3f800000};
+  const uint16_t expected[] = {0x7e00, 0xfd00, 0x7c01, 0x7c01,
+                               0x7c00, 0x7c00, 0x0000, 0x3c00};
+  std::vector<uint8_t> bytes(sizeof inputs);
+  std::memcpy(bytes.data(), inputs, sizeof inputs);
+  SourceTensor source{"t", DType::F32, {8}, bytes, "x"};
+  PlannedTensor planned;
+  planned.name = "t.weight";
+  planned.source = &source;
+  planned.shape = {8};
+  planned.type = GgmlType::F16;
+  std::vector<uint8_t> out(16);
+  std::vector<float> scratch;
+  ASSERT_TRUE(fillTensor(planned, out, scratch).ok());
+  for (size_t i = 0; i < 8; ++i) {
+    uint16_t half;
+    std::memcpy(&half, out.data() + 2 * i, 2);
+    EXPECT_EQ(half, expected[i]) << "input 0x" << std::hex << inputs[i];
+  }
 }
 
 // A whole conversion that fails leaves nothing at the output path.
