@@ -4,7 +4,7 @@
 #pragma once
 
 #include "Checkpoint.h"
-#include "HfConfig.h"
+#include "JsonFile.h"
 #include "TensorPlan.h"
 #include "gguf/GgufMetadata.h"
 

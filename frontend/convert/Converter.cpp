@@ -2,7 +2,7 @@
 
 #include "Architecture.h"
 #include "Checkpoint.h"
-#include "HfConfig.h"
+#include "JsonFile.h"
 #include "TensorPlan.h"
 #include "Vocab.h"
 #include "gguf/GgufFile.h"

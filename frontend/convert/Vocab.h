@@ -3,7 +3,7 @@
 // converter writes them.
 #pragma once
 
-#include "HfConfig.h"
+#include "JsonFile.h"
 #include "gguf/GgufMetadata.h"
 #include "support/Result.h"
 

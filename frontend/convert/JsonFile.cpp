@@ -1,4 +1,4 @@
-#include "HfConfig.h"
+#include "JsonFile.h"
 
 #include <filesystem>
 #include <fstream>
