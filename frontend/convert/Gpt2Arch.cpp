@@ -23,6 +23,10 @@ Result<Gpt2Shape> readShape(const JsonFile &config) {
   auto inner = config.optUInt("n_inner");
   if (!inner)
     return inner.error();
+  for (uint64_t value : {*embd, *layers, *heads, *vocab, *positions, inner->value_or(0)})
+    if (value > (1u << 24))
+      return makeError(config.path(), ": a dimension of ", std::to_string(value),
+                       " is implausibly large (over 2^24)");
   return Gpt2Shape{static_cast<int64_t>(*embd),
                    static_cast<int64_t>(inner->value_or(4 * *embd)),
                    static_cast<int64_t>(*layers), static_cast<int64_t>(*heads),

@@ -28,6 +28,11 @@ Result<LlamaShape> readShape(const JsonFile &config) {
   shape.vocab = static_cast<int64_t>(*vocab);
   if (shape.heads == 0)
     return config.fieldError("num_attention_heads", "is 0");
+  // Bounds that keep the shape arithmetic below far from overflow.
+  for (int64_t value : {shape.embd, shape.ff, shape.layers, shape.heads, shape.vocab})
+    if (value > (int64_t(1) << 24))
+      return makeError(config.path(), ": a dimension of ", std::to_string(value),
+                       " is implausibly large (over 2^24)");
   auto kv = config.optUInt("num_key_value_heads");
   if (!kv)
     return kv.error();
@@ -39,8 +44,8 @@ Result<LlamaShape> readShape(const JsonFile &config) {
   if (shape.kvHeads == 0 || shape.heads % shape.kvHeads != 0)
     return config.fieldError("num_key_value_heads",
                              "does not divide num_attention_heads");
-  if (shape.headDim == 0 || shape.headDim % 2 != 0)
-    return config.fieldError("head_dim", "is not a positive even number");
+  if (shape.headDim == 0 || shape.headDim % 2 != 0 || shape.headDim > (1 << 16))
+    return config.fieldError("head_dim", "is not a positive even number up to 65536");
   return shape;
 }
 

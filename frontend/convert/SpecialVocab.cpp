@@ -115,6 +115,9 @@ Status addSpecialVocab(const VocabInputs &inputs, bool loadMerges,
       return makeError(file, ": ", std::string(type), "_token id ",
                        value->dump(), " is negative");
     uint64_t id = value->get<uint64_t>();
+    if (id > UINT32_MAX)
+      return makeError(file, ": ", std::string(type), "_token id ",
+                       value->dump(), " does not fit in 32 bits");
     if (nVocab && id >= *nVocab)
       return {}; // out of range: skipped with a warning by llama.cpp
     for (const auto &entry : ids)
