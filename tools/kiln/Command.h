@@ -17,6 +17,7 @@ Command addInfoCommand(CLI::App &parent);
 Command addSynthCommand(CLI::App &parent);
 Command addTokenizeCommand(CLI::App &parent);
 Command addDetokenizeCommand(CLI::App &parent);
+Command addConvertCommand(CLI::App &parent);
 #ifdef KILN_HAVE_COMPILER
 Command addCompileCommand(CLI::App &parent);
 Command addRunCommand(CLI::App &parent);

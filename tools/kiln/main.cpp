@@ -27,6 +27,7 @@ int main(int argc, char **argv) {
   commands.push_back(addSynthCommand(app));
   commands.push_back(addTokenizeCommand(app));
   commands.push_back(addDetokenizeCommand(app));
+  commands.push_back(addConvertCommand(app));
 #ifdef KILN_HAVE_COMPILER
   commands.push_back(addRunCommand(app));
   commands.push_back(addCompileCommand(app));

@@ -1,0 +1,45 @@
+// A Hugging Face JSON file (config.json, tokenizer_config.json, ...) with
+// lookups whose errors name the file and the field.
+#pragma once
+
+#include "support/Result.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace kiln::convert {
+
+class JsonFile {
+public:
+  // Reads and parses `path`; a missing file is an error.
+  static Result<JsonFile> read(const std::string &path);
+  // Reads `path` if it exists; an empty object otherwise.
+  static Result<JsonFile> readIfExists(const std::string &path);
+
+  const std::string &path() const { return path_; }
+  const nlohmann::json &json() const { return json_; }
+  bool has(std::string_view key) const;
+
+  // The first of `keys` present (and not null) in the object.
+  const nlohmann::json *findFirst(std::initializer_list<std::string_view> keys) const;
+
+  // Required fields, with errors naming the file and the key.
+  Result<uint64_t> getUInt(std::initializer_list<std::string_view> keys) const;
+  Result<double> getFloat(std::initializer_list<std::string_view> keys) const;
+  // Optional fields: absent or null gives nullopt; a wrong type is an error.
+  Result<std::optional<uint64_t>> optUInt(std::string_view key) const;
+  Result<std::optional<double>> optFloat(std::string_view key) const;
+
+  Error fieldError(std::string_view key, std::string_view problem) const;
+
+private:
+  std::string path_;
+  nlohmann::json json_ = nlohmann::json::object();
+};
+
+} // namespace kiln::convert
