@@ -173,6 +173,26 @@ TEST(Quantize, Q4_1Q5_0Q5_1AreByteExactWithLlamaCpp) {
   expectSameBytesAsLlamaCpp("tinyshakes-llama-q5_0.gguf", GgmlType::Q5_0, 20);
   expectSameBytesAsLlamaCpp("tinyshakes-llama-q5_1.gguf", GgmlType::Q5_1, 20);
 }
+// K-quants: every tensor of each type that llama-quantize wrote, whichever
+// recipe file holds it (q2_k has q3_K mixed in, q4_k_m has q6_K...).
+TEST(Quantize, Q2_KIsByteExactWithLlamaCpp) {
+  expectSameBytesAsLlamaCpp("tinyshakes-llama-q2_k.gguf", GgmlType::Q2_K, 16);
+}
+TEST(Quantize, Q3_KIsByteExactWithLlamaCpp) {
+  expectSameBytesAsLlamaCpp("tinyshakes-llama-q3_k_m.gguf", GgmlType::Q3_K, 8);
+  expectSameBytesAsLlamaCpp("tinyshakes-llama-q2_k.gguf", GgmlType::Q3_K, 8);
+}
+TEST(Quantize, Q4_KIsByteExactWithLlamaCpp) {
+  expectSameBytesAsLlamaCpp("tinyshakes-llama-q4_k_m.gguf", GgmlType::Q4_K, 16);
+  expectSameBytesAsLlamaCpp("tinyshakes-llama-q3_k_m.gguf", GgmlType::Q4_K, 4);
+}
+TEST(Quantize, Q5_KIsByteExactWithLlamaCpp) {
+  expectSameBytesAsLlamaCpp("tinyshakes-llama-q5_k_m.gguf", GgmlType::Q5_K, 16);
+}
+TEST(Quantize, Q6_KIsByteExactWithLlamaCpp) {
+  expectSameBytesAsLlamaCpp("tinyshakes-llama-q6_k.gguf", GgmlType::Q6_K, 30);
+  expectSameBytesAsLlamaCpp("tinyshakes-llama-q4_k_m.gguf", GgmlType::Q6_K, 3);
+}
 TEST(Quantize, F16IsByteExactWithTheConverter) {
   expectSameBytesAsLlamaCpp("tinyshakes-llama-f16.gguf", GgmlType::F16, 30);
 }
@@ -231,7 +251,7 @@ TEST(Quantize, RejectsWrongSizes) {
   ASSERT_FALSE(partial.ok());
   EXPECT_NE(partial.message().find("whole number of blocks"), std::string::npos);
   Status unsupported =
-      quantize(GgmlType::Q4_K, std::span<const float>(values.data(), 32), out);
+      quantize(GgmlType::IQ2_XXS, std::span<const float>(values.data(), 32), out);
   ASSERT_FALSE(unsupported.ok());
   EXPECT_NE(unsupported.message().find("not supported"), std::string::npos);
   std::vector<float> back(32);
