@@ -2,6 +2,7 @@
 
 #include "BlockFormats.h"
 #include "KQuantize.h"
+#include "NonLinearQuantize.h"
 #include "support/Half.h"
 
 #include <algorithm>
@@ -146,6 +147,7 @@ bool canQuantize(GgmlType type) {
   case GgmlType::Q4_K:
   case GgmlType::Q5_K:
   case GgmlType::Q6_K:
+  case GgmlType::IQ4_NL:
     return true;
   default:
     return false;
@@ -197,6 +199,9 @@ Status quantize(GgmlType type, std::span<const float> src,
     break;
   case GgmlType::Q8_0:
     quantizeBlocks<Q8_0, quantizeQ8_0>(in, out, blockCount);
+    break;
+  case GgmlType::IQ4_NL:
+    quantizeBlocks<IQ4_NL, kquant::encodeIQ4_NL>(in, out, blockCount);
     break;
   case GgmlType::Q2_K:
     quantizeBlocks<Q2_K, kquant::encodeQ2_K, kQKK>(in, out, blockCount);
