@@ -87,6 +87,23 @@ std::string typeCounts(const QuantizePlan &plan) {
   return text;
 }
 
+// One line per fallback (q3_K -> iq4_nl ...), not one per tensor.
+void reportFallbacks(const GgufFile &input, const QuantizePlan &plan) {
+  std::map<std::pair<GgmlType, GgmlType>, std::vector<std::string>> fallbacks;
+  for (const TensorPlan &step : plan.tensors)
+    if (step.preferred)
+      fallbacks[{*step.preferred, step.type}].push_back(
+          input.tensors()[step.source].name);
+  for (const auto &[types, names] : fallbacks)
+    std::fprintf(stderr,
+                 "quantize: %zu tensors (%s%s) have rows that are not whole "
+                 "%s blocks: %s instead, as llama.cpp does\n",
+                 names.size(), names.front().c_str(),
+                 names.size() > 1 ? ", ..." : "",
+                 std::string(ggmlTypeInfo(types.first).name).c_str(),
+                 std::string(ggmlTypeInfo(types.second).name).c_str());
+}
+
 int runQuantize(const QuantizeArgs &args) {
   auto recipe = findRecipe(args.type);
   if (!recipe)
@@ -123,15 +140,7 @@ int runQuantize(const QuantizeArgs &args) {
                  "quantize: %s has %zu quantized tensors to convert; they are "
                  "dequantized to f32 first (their rounding error adds up)\n",
                  args.input.c_str(), plan->requantized.size());
-  for (const TensorPlan &step : plan->tensors)
-    if (step.preferred)
-      std::fprintf(stderr,
-                   "quantize: %s: rows of %lld values do not fit %s blocks, "
-                   "using %s\n",
-                   input->tensors()[step.source].name.c_str(),
-                   static_cast<long long>(input->tensors()[step.source].dims[0]),
-                   std::string(ggmlTypeInfo(*step.preferred).name).c_str(),
-                   std::string(ggmlTypeInfo(step.type).name).c_str());
+  reportFallbacks(*input, *plan);
 
   auto start = std::chrono::steady_clock::now();
   Status written = writeQuantized(*input, *plan, options, args.output);
