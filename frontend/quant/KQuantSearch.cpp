@@ -6,6 +6,8 @@ namespace kiln::kquant {
 
 namespace {
 
+constexpr int kMaxGroup = 32; // the largest group a K-quant searches
+
 // The element of largest magnitude, sign kept (the first one on ties).
 float signedAbsMax(int n, const float *x, float &magnitude) {
   float best = 0.0f;
@@ -42,30 +44,36 @@ float fitSymmetric(int n, int nmax, const float *x, int8_t *levels) {
       levels[i] = 0;
     return 0.0f;
   }
-  float inverse = static_cast<float>(-nmax) / max;
-  Fit fit;
-  for (int i = 0; i < n; ++i) {
-    int level = symmetricLevel(inverse, x[i], nmax);
-    levels[i] = static_cast<int8_t>(level + nmax);
-    fit.add(x[i], level);
-  }
+  // Levels first, in a loop of their own that the compiler vectorizes; the
+  // sums after it keep the reference's order of additions.
+  int8_t candidate[kMaxGroup];
+  auto fitFor = [&](float inverse) {
+    for (int i = 0; i < n; ++i)
+      candidate[i] = static_cast<int8_t>(symmetricLevel(inverse, x[i], nmax));
+    Fit fit;
+    for (int i = 0; i < n; ++i)
+      fit.add(x[i], candidate[i]);
+    return fit;
+  };
+  auto keepCandidate = [&] {
+    for (int i = 0; i < n; ++i)
+      levels[i] = static_cast<int8_t>(candidate[i] + nmax);
+  };
+  Fit fit = fitFor(static_cast<float>(-nmax) / max);
+  keepCandidate();
   float scale = fit.sumLL != 0.0f ? fit.sumXL / fit.sumLL : 0.0f;
   // A fit explains Σ(wxl)²/Σwl² of the signal; compare without dividing.
   float best = scale * fit.sumXL;
   for (int k = -9; k <= 9; ++k) {
     if (k == 0)
       continue;
-    inverse = -(static_cast<float>(nmax) + 0.1f * static_cast<float>(k)) / max;
-    Fit candidate;
-    for (int i = 0; i < n; ++i)
-      candidate.add(x[i], symmetricLevel(inverse, x[i], nmax));
-    if (candidate.sumLL > 0.0f &&
-        candidate.sumXL * candidate.sumXL > best * candidate.sumLL) {
-      for (int i = 0; i < n; ++i)
-        levels[i] =
-            static_cast<int8_t>(symmetricLevel(inverse, x[i], nmax) + nmax);
-      scale = candidate.sumXL / candidate.sumLL;
-      best = scale * candidate.sumXL;
+    float inverse =
+        -(static_cast<float>(nmax) + 0.1f * static_cast<float>(k)) / max;
+    Fit next = fitFor(inverse);
+    if (next.sumLL > 0.0f && next.sumXL * next.sumXL > best * next.sumLL) {
+      keepCandidate();
+      scale = next.sumXL / next.sumLL;
+      best = scale * next.sumXL;
     }
   }
   return scale;

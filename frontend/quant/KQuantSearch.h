@@ -32,7 +32,7 @@ inline int clampInt(int value, int lo, int hi) {
 // the 18 nudged scales -(nmax ± 0.1 k) / max and keeps the one whose
 // least-squares fit explains most of the weighted signal. Writes q to
 // `levels` and returns the least-squares scale (0 for an all-zero group, with
-// every level 0).
+// every level 0). n <= 32.
 float fitSymmetric(int n, int nmax, const float *x, int8_t *levels);
 
 // Symmetric levels for q3_K: from the plain rounding, moves one value at a
