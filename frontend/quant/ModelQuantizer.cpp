@@ -117,6 +117,15 @@ Status checkConvertible(const GgufFile &input, const GgufTensorInfo &tensor,
   return Status::success();
 }
 
+// Dimensions as ggml writes them: trailing 1s dropped, at least one.
+std::vector<int64_t> ggmlDims(std::vector<int64_t> dims) {
+  while (dims.size() > 1 && dims.back() == 1)
+    dims.pop_back();
+  if (dims.empty())
+    dims.push_back(1);
+  return dims;
+}
+
 } // namespace
 
 Result<QuantizePlan> planQuantization(const GgufFile &input,
@@ -153,7 +162,8 @@ Status writeQuantized(const GgufFile &input, const QuantizePlan &plan,
   unsigned threads = options.threads
                          ? options.threads
                          : std::max(1u, std::thread::hardware_concurrency());
-  GgufWriter writer(input.version());
+  // llama-quantize writes the current GGUF version (3) whatever it read.
+  GgufWriter writer(3);
   GgufMetadata &metadata = writer.metadata();
   for (const auto &[key, value] : input.metadata().entries())
     metadata.set(key, value);
@@ -170,12 +180,13 @@ Status writeQuantized(const GgufFile &input, const QuantizePlan &plan,
   for (const TensorPlan &step : plan.tensors) {
     const GgufTensorInfo &tensor = input.tensors()[step.source];
     if (!step.convert) {
-      KILN_TRY(writer.addTensor(tensor.name, tensor.type, tensor.dims,
+      KILN_TRY(writer.addTensor(tensor.name, tensor.type,
+                                ggmlDims(tensor.dims),
                                 input.tensorData(tensor)));
       continue;
     }
     KILN_TRY(writer.addTensor(
-        tensor.name, step.type, tensor.dims,
+        tensor.name, step.type, ggmlDims(tensor.dims),
         [&input, &tensor, type = step.type, threads](std::span<uint8_t> out) {
           return convertTensor(input, tensor, type, threads, out);
         }));
