@@ -61,6 +61,11 @@ expect_error not-gguf "not a GGUF\|magic" -- \
 expect_error usage "type is required\|required" -- \
   "$KILN" quantize "$f32" "$WORK/kept.gguf"
 
+# Rows of 8 values fit no quantized block; llama-quantize refuses too.
+expect_error no-fallback "tensor 'output.weight': rows of 8 values are not a whole number of q8_0 blocks" -- \
+  "$KILN" quantize "$SHARED/llama-2-tiny-random/llama-2-tiny-random.gguf" \
+  "$WORK/kept.gguf" q4_k_m
+
 # A matrix in a type kiln cannot read (iq2_xxs) that the recipe converts.
 python3 - "$WORK/iq2.gguf" <<'EOF'
 import struct, sys
