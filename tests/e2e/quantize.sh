@@ -15,6 +15,14 @@ for type in q4_0 q4_1 q5_0 q5_1 q8_0 q2_k q3_k_m q4_k_m q5_k_m q6_k; do
     fail "$type: differs from llama-quantize's file"
   fi
 done
+# GPT-2 (fused QKV, tied output): its shared q4_0/q8_0 files too.
+gpt2="$SHARED/tinyshakes-gpt2/tinyshakes-gpt2"
+for type in q4_0 q8_0; do
+  "$KILN" quantize "$gpt2-f32.gguf" "$WORK/gpt2-$type.gguf" "$type" \
+    2>/dev/null || fail "quantize gpt2 $type"
+  cmp -s "$WORK/gpt2-$type.gguf" "$gpt2-$type.gguf" ||
+    fail "gpt2 $type: differs from the shared file"
+done
 grep -q "quantize: wrote .*q6_k.gguf (Q6_K: 9 f32, 30 q6_K)" "$WORK/err" ||
   fail "summary line: $(cat "$WORK/err")"
 
