@@ -6,7 +6,8 @@ namespace kiln::kquant {
 
 namespace {
 
-constexpr int kMaxGroup = 32; // the largest group a K-quant searches
+constexpr int kMaxGroup = 32;  // the largest group a K-quant searches
+constexpr int kMaxGroups = 16; // the most groups in one super-block
 
 // The element of largest magnitude, sign kept (the first one on ties).
 float signedAbsMax(int n, const float *x, float &magnitude) {
@@ -127,85 +128,127 @@ float refineSymmetric(int n, int nmax, const float *x, int8_t *levels) {
   return fit.sumXL / fit.sumLL;
 }
 
-float fitAsymmetric(int n, const AsymmetricSearch &search, const float *x,
-                    const float *weights, uint8_t *levels, float *offset,
-                    uint8_t *scratch) {
+void fitAsymmetricGroups(int groups, int n, const AsymmetricSearch &search,
+                         const float *x, const float *weights,
+                         uint8_t *levels, float *offsets, float *scales) {
+  // The groups' searches are independent, so they run in lockstep, one lane
+  // per group: every sum still adds its terms in element order (the
+  // reference's rounding), but the inner loops over lanes have no chain of
+  // additions to wait on and vectorize. Data is transposed to [element][lane].
+  constexpr int G = kMaxGroups;
   const int nmax = search.nmax;
-  float min = x[0], max = x[0];
-  float sumW = weights[0];
-  float sumX = sumW * x[0];
-  for (int i = 1; i < n; ++i) {
-    if (x[i] < min)
-      min = x[i];
-    if (x[i] > max)
-      max = x[i];
-    sumW += weights[i];
-    sumX += weights[i] * x[i];
-  }
-  if (min > 0.0f) // the minimum is an offset subtracted, never added
-    min = 0.0f;
-  if (max == min) {
-    for (int i = 0; i < n; ++i)
-      levels[i] = 0;
-    *offset = -min;
-    return 0.0f;
-  }
-  auto errorOf = [&](float scale, float minimum, const uint8_t *q) {
-    float total = 0.0f;
+  float xs[kMaxGroup][G], ws[kMaxGroup][G];
+  for (int g = 0; g < groups; ++g)
     for (int i = 0; i < n; ++i) {
-      float diff = scale * static_cast<float>(q[i]) + minimum - x[i];
-      diff = search.absoluteError ? std::fabs(diff) : diff * diff;
-      total += weights[i] * diff;
+      xs[i][g] = x[g * n + i];
+      ws[i][g] = weights[g * n + i];
     }
-    return total;
-  };
-  auto levelsFor = [&](float inverse, uint8_t *q) {
+  float min[G], max[G], sumW[G], sumX[G];
+  bool flat[G]; // all values equal (after clamping the minimum to <= 0)
+  for (int g = 0; g < groups; ++g) {
+    min[g] = max[g] = xs[0][g];
+    sumW[g] = ws[0][g];
+    sumX[g] = sumW[g] * xs[0][g];
+  }
+  for (int i = 1; i < n; ++i)
+    for (int g = 0; g < groups; ++g) {
+      if (xs[i][g] < min[g])
+        min[g] = xs[i][g];
+      if (xs[i][g] > max[g])
+        max[g] = xs[i][g];
+      sumW[g] += ws[i][g];
+      sumX[g] += ws[i][g] * xs[i][g];
+    }
+  for (int g = 0; g < groups; ++g) {
+    if (min[g] > 0.0f) // the minimum is an offset subtracted, never added
+      min[g] = 0.0f;
+    flat[g] = max[g] == min[g];
+  }
+  // The range at the current minimum (a better fit moves it); flat lanes
+  // are ignored, 1 keeps their arithmetic finite.
+  auto range = [&](int g) { return flat[g] ? 1.0f : max[g] - min[g]; };
+
+  uint8_t best[kMaxGroup][G], trial[kMaxGroup][G];
+  float inverse[G], error[G], bestError[G];
+  auto levelsFor = [&](uint8_t (*q)[G]) {
     for (int i = 0; i < n; ++i)
-      q[i] = static_cast<uint8_t>(
-          clampInt(roundToInt(inverse * (x[i] - min)), 0, nmax));
+      for (int g = 0; g < groups; ++g)
+        q[i][g] = static_cast<uint8_t>(
+            clampInt(roundToInt(inverse[g] * (xs[i][g] - min[g])), 0, nmax));
+  };
+  auto errorsOf = [&](const float *scale, const float *minimum,
+                      uint8_t (*q)[G]) {
+    for (int g = 0; g < groups; ++g)
+      error[g] = 0.0f;
+    for (int i = 0; i < n; ++i)
+      for (int g = 0; g < groups; ++g) {
+        float diff = scale[g] * static_cast<float>(q[i][g]) + minimum[g] -
+                     xs[i][g];
+        diff = search.absoluteError ? std::fabs(diff) : diff * diff;
+        error[g] += ws[i][g] * diff;
+      }
   };
 
-  float inverse = static_cast<float>(nmax) / (max - min);
-  float scale = 1.0f / inverse;
-  levelsFor(inverse, levels);
-  float bestError = errorOf(scale, min, levels);
-  if (search.steps < 1) {
-    *offset = -min;
-    return scale;
+  for (int g = 0; g < groups; ++g) {
+    inverse[g] = static_cast<float>(nmax) / range(g);
+    scales[g] = 1.0f / inverse[g];
   }
-  for (int k = 0; k <= search.steps; ++k) {
-    inverse = (search.firstStep + search.stepSize * static_cast<float>(k) +
-               static_cast<float>(nmax)) /
-              (max - min);
-    levelsFor(inverse, scratch);
-    float sumL = 0.0f, sumLL = 0.0f, sumXL = 0.0f;
-    for (int i = 0; i < n; ++i) {
-      float l = static_cast<float>(scratch[i]);
-      float w = weights[i];
-      sumL += w * l;
-      sumLL += w * l * l;
-      sumXL += w * l * x[i];
-    }
+  levelsFor(best);
+  errorsOf(scales, min, best);
+  for (int g = 0; g < groups; ++g)
+    bestError[g] = error[g];
+
+  for (int k = 0; search.steps >= 1 && k <= search.steps; ++k) {
+    for (int g = 0; g < groups; ++g)
+      inverse[g] = (search.firstStep + search.stepSize * static_cast<float>(k) +
+                    static_cast<float>(nmax)) /
+                   range(g);
+    levelsFor(trial);
+    float sumL[G] = {}, sumLL[G] = {}, sumXL[G] = {};
+    for (int i = 0; i < n; ++i)
+      for (int g = 0; g < groups; ++g) {
+        float l = static_cast<float>(trial[i][g]);
+        float w = ws[i][g];
+        sumL[g] += w * l;
+        sumLL[g] += w * l * l;
+        sumXL[g] += w * l * xs[i][g];
+      }
     // Weighted least squares for x ≈ scale * l + minimum.
-    float det = sumW * sumLL - sumL * sumL;
-    if (!(det > 0.0f))
-      continue;
-    float candidateScale = (sumW * sumXL - sumX * sumL) / det;
-    float candidateMin = (sumLL * sumX - sumL * sumXL) / det;
-    if (candidateMin > 0.0f) {
-      candidateMin = 0.0f;
-      candidateScale = sumXL / sumLL;
+    float trialScale[G], trialMin[G];
+    bool valid[G];
+    for (int g = 0; g < groups; ++g) {
+      float det = sumW[g] * sumLL[g] - sumL[g] * sumL[g];
+      valid[g] = !flat[g] && det > 0.0f;
+      if (!valid[g]) {
+        trialScale[g] = trialMin[g] = 0.0f;
+        continue;
+      }
+      trialScale[g] = (sumW[g] * sumXL[g] - sumX[g] * sumL[g]) / det;
+      trialMin[g] = (sumLL[g] * sumX[g] - sumL[g] * sumXL[g]) / det;
+      if (trialMin[g] > 0.0f) {
+        trialMin[g] = 0.0f;
+        trialScale[g] = sumXL[g] / sumLL[g];
+      }
     }
-    float error = errorOf(candidateScale, candidateMin, scratch);
-    if (error < bestError) {
-      std::memcpy(levels, scratch, static_cast<size_t>(n));
-      bestError = error;
-      scale = candidateScale;
-      min = candidateMin;
+    errorsOf(trialScale, trialMin, trial);
+    for (int g = 0; g < groups; ++g) {
+      if (!valid[g] || !(error[g] < bestError[g]))
+        continue;
+      for (int i = 0; i < n; ++i)
+        best[i][g] = trial[i][g];
+      bestError[g] = error[g];
+      scales[g] = trialScale[g];
+      min[g] = trialMin[g];
     }
   }
-  *offset = -min;
-  return scale;
+
+  for (int g = 0; g < groups; ++g) {
+    if (flat[g])
+      scales[g] = 0.0f;
+    offsets[g] = -min[g];
+    for (int i = 0; i < n; ++i)
+      levels[g * n + i] = flat[g] ? 0 : best[i][g];
+  }
 }
 
 } // namespace kiln::kquant

@@ -49,13 +49,17 @@ struct AsymmetricSearch {
   bool absoluteError; // weigh |error| (else error²)
 };
 
-// Fits x ≈ scale * q + minimum with minimum <= 0, weighted by `weights`. The
-// plain min/max fit is the baseline; each candidate inverse scale gives levels
-// from which scale and minimum are solved by weighted least squares, and the
-// candidate with the smallest weighted error wins. Writes q to `levels`,
-// -minimum to `offset`, returns the scale. `scratch` holds n levels.
-float fitAsymmetric(int n, const AsymmetricSearch &search, const float *x,
-                    const float *weights, uint8_t *levels, float *offset,
-                    uint8_t *scratch);
+// Fits each of `groups` groups of n values (group g at x + g*n) with
+// x ≈ scale * q + minimum, minimum <= 0, weighted by `weights` (same
+// layout). The plain min/max fit is the baseline; each candidate inverse
+// scale gives levels from which scale and minimum are solved by weighted
+// least squares, and a candidate with a smaller weighted error than the best
+// so far replaces it (its minimum then shifts the later candidates' levels).
+// Writes q to `levels` (same layout), -minimum to offsets[g], the scale to
+// scales[g]; a group whose values are all equal gets scale 0 and levels 0.
+// groups <= 16, n <= 32.
+void fitAsymmetricGroups(int groups, int n, const AsymmetricSearch &search,
+                         const float *x, const float *weights,
+                         uint8_t *levels, float *offsets, float *scales);
 
 } // namespace kiln::kquant

@@ -64,22 +64,22 @@ struct ScaleMinBlock {
 
 ScaleMinBlock encodeScaleMin(const float *x, const AsymmetricSearch &search) {
   ScaleMinBlock out{};
-  float scales[8], offsets[8];
-  float maxScale = 0.0f, maxOffset = 0.0f;
+  // Weights: each sub-block's RMS plus each value's magnitude, so large
+  // values matter more without the small ones being ignored.
+  float weights[kQKK];
   for (int j = 0; j < 8; ++j) {
     const float *sub = x + 32 * j;
-    // Weights: the sub-block's RMS plus each value's magnitude, so large
-    // values matter more without the small ones being ignored.
     float sumSquares = 0.0f;
     for (int l = 0; l < 32; ++l)
       sumSquares += sub[l] * sub[l];
     float rms = std::sqrt(sumSquares / 32.0f);
-    float weights[32];
     for (int l = 0; l < 32; ++l)
-      weights[l] = rms + std::fabs(sub[l]);
-    uint8_t scratch[32];
-    scales[j] = fitAsymmetric(32, search, sub, weights, out.levels + 32 * j,
-                              &offsets[j], scratch);
+      weights[32 * j + l] = rms + std::fabs(sub[l]);
+  }
+  float scales[8], offsets[8];
+  fitAsymmetricGroups(8, 32, search, x, weights, out.levels, offsets, scales);
+  float maxScale = 0.0f, maxOffset = 0.0f;
+  for (int j = 0; j < 8; ++j) {
     maxScale = std::max(maxScale, scales[j]);
     maxOffset = std::max(maxOffset, offsets[j]);
   }
@@ -115,16 +115,14 @@ ScaleMinBlock encodeScaleMin(const float *x, const AsymmetricSearch &search) {
 Q2_K encodeQ2_K(const float *x) {
   Q2_K b{};
   uint8_t levels[kQKK];
-  float scales[16], offsets[16];
-  float maxScale = 0.0f, maxOffset = 0.0f;
   const AsymmetricSearch search{3, -0.5f, 0.1f, 15, true};
+  float weights[kQKK];
+  for (int j = 0; j < kQKK; ++j)
+    weights[j] = std::fabs(x[j]);
+  float scales[16], offsets[16];
+  fitAsymmetricGroups(16, 16, search, x, weights, levels, offsets, scales);
+  float maxScale = 0.0f, maxOffset = 0.0f;
   for (int j = 0; j < 16; ++j) {
-    float weights[16];
-    for (int l = 0; l < 16; ++l)
-      weights[l] = std::fabs(x[16 * j + l]);
-    uint8_t scratch[16];
-    scales[j] = fitAsymmetric(16, search, x + 16 * j, weights, levels + 16 * j,
-                              &offsets[j], scratch);
     maxScale = std::max(maxScale, scales[j]);
     maxOffset = std::max(maxOffset, offsets[j]);
   }
