@@ -1,6 +1,7 @@
 #include "KQuantSearch.h"
 
 #include <cmath>
+#include <cstdlib>
 
 namespace kiln::kquant {
 
@@ -128,14 +129,18 @@ float refineSymmetric(int n, int nmax, const float *x, int8_t *levels) {
   return fit.sumXL / fit.sumLL;
 }
 
-void fitAsymmetricGroups(int groups, int n, const AsymmetricSearch &search,
-                         const float *x, const float *weights,
-                         uint8_t *levels, float *offsets, float *scales) {
+namespace {
+
+// Sizes fixed at compile time, so the lane loops have no remainder.
+template <int groups, int n>
+void fitGroupsInLockstep(const AsymmetricSearch &search, const float *x,
+                         const float *weights, uint8_t *levels,
+                         float *offsets, float *scales) {
   // The groups' searches are independent, so they run in lockstep, one lane
   // per group: every sum still adds its terms in element order (the
   // reference's rounding), but the inner loops over lanes have no chain of
   // additions to wait on and vectorize. Data is transposed to [element][lane].
-  constexpr int G = kMaxGroups;
+  constexpr int G = kMaxGroups; // 16 lanes measured faster than 8 for q4_K
   const int nmax = search.nmax;
   float xs[kMaxGroup][G], ws[kMaxGroup][G];
   for (int g = 0; g < groups; ++g)
@@ -249,6 +254,19 @@ void fitAsymmetricGroups(int groups, int n, const AsymmetricSearch &search,
     for (int i = 0; i < n; ++i)
       levels[g * n + i] = flat[g] ? 0 : best[i][g];
   }
+}
+
+} // namespace
+
+void fitAsymmetricGroups(int groups, int n, const AsymmetricSearch &search,
+                         const float *x, const float *weights,
+                         uint8_t *levels, float *offsets, float *scales) {
+  if (groups == 8 && n == 32) // q4_K, q5_K
+    fitGroupsInLockstep<8, 32>(search, x, weights, levels, offsets, scales);
+  else if (groups == 16 && n == 16) // q2_K
+    fitGroupsInLockstep<16, 16>(search, x, weights, levels, offsets, scales);
+  else
+    std::abort(); // no other K-quant shape exists
 }
 
 } // namespace kiln::kquant

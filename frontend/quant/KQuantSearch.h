@@ -57,7 +57,7 @@ struct AsymmetricSearch {
 // so far replaces it (its minimum then shifts the later candidates' levels).
 // Writes q to `levels` (same layout), -minimum to offsets[g], the scale to
 // scales[g]; a group whose values are all equal gets scale 0 and levels 0.
-// groups <= 16, n <= 32.
+// (groups, n) is (8, 32) or (16, 16), the shapes of q4_K/q5_K and q2_K.
 void fitAsymmetricGroups(int groups, int n, const AsymmetricSearch &search,
                          const float *x, const float *weights,
                          uint8_t *levels, float *offsets, float *scales);
