@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 
 namespace kiln::kquant {
 
@@ -38,47 +39,89 @@ int symmetricLevel(float inverseScale, float x, int nmax) {
 
 } // namespace
 
-float fitSymmetric(int n, int nmax, const float *x, int8_t *levels) {
-  float magnitude;
-  float max = signedAbsMax(n, x, magnitude);
-  if (magnitude < kNegligible) {
+namespace {
+
+// The symmetric search for a whole super-block: its groups run in lockstep, one lane
+// per group, each lane's sums still in element order (as for the asymmetric
+// search below).
+template <int groups, int n>
+void fitSymmetricInLockstep(int nmax, const float *x, int8_t *levels,
+                            float *scales) {
+  constexpr int G = groups;
+  float xs[n][G];
+  for (int g = 0; g < groups; ++g)
     for (int i = 0; i < n; ++i)
-      levels[i] = 0;
-    return 0.0f;
+      xs[i][g] = x[g * n + i];
+  float max[G];
+  bool zero[G];
+  for (int g = 0; g < groups; ++g) {
+    float magnitude;
+    max[g] = signedAbsMax(n, x + g * n, magnitude);
+    zero[g] = magnitude < kNegligible;
+    if (zero[g])
+      max[g] = 1.0f; // ignored; keeps the arithmetic finite
   }
-  // Levels first, in a loop of their own that the compiler vectorizes; the
-  // sums after it keep the reference's order of additions.
-  int8_t candidate[kMaxGroup];
-  auto fitFor = [&](float inverse) {
+  // int, not int8_t: a char store may alias the floats, which would keep
+  // the compiler from vectorizing.
+  int trial[n][G], best[n][G];
+  float inverse[G], sumXL[G], sumLL[G];
+  auto fitTrial = [&] {
     for (int i = 0; i < n; ++i)
-      candidate[i] = static_cast<int8_t>(symmetricLevel(inverse, x[i], nmax));
-    Fit fit;
+      for (int g = 0; g < groups; ++g)
+        trial[i][g] = symmetricLevel(inverse[g], xs[i][g], nmax);
+    for (int g = 0; g < groups; ++g)
+      sumXL[g] = sumLL[g] = 0.0f;
     for (int i = 0; i < n; ++i)
-      fit.add(x[i], candidate[i]);
-    return fit;
+      for (int g = 0; g < groups; ++g) {
+        float v = xs[i][g], w = v * v;
+        float l = static_cast<float>(trial[i][g]);
+        sumXL[g] += w * v * l;
+        sumLL[g] += w * l * l;
+      }
   };
-  auto keepCandidate = [&] {
-    for (int i = 0; i < n; ++i)
-      levels[i] = static_cast<int8_t>(candidate[i] + nmax);
-  };
-  Fit fit = fitFor(static_cast<float>(-nmax) / max);
-  keepCandidate();
-  float scale = fit.sumLL != 0.0f ? fit.sumXL / fit.sumLL : 0.0f;
-  // A fit explains Σ(wxl)²/Σwl² of the signal; compare without dividing.
-  float best = scale * fit.sumXL;
+  for (int g = 0; g < groups; ++g)
+    inverse[g] = static_cast<float>(-nmax) / max[g];
+  fitTrial();
+  float bestFit[G];
+  for (int g = 0; g < groups; ++g) {
+    scales[g] = sumLL[g] != 0.0f ? sumXL[g] / sumLL[g] : 0.0f;
+    // A fit explains Σ(wxl)²/Σwl² of the signal; compare without dividing.
+    bestFit[g] = scales[g] * sumXL[g];
+  }
+  std::memcpy(best, trial, sizeof best);
   for (int k = -9; k <= 9; ++k) {
     if (k == 0)
       continue;
-    float inverse =
-        -(static_cast<float>(nmax) + 0.1f * static_cast<float>(k)) / max;
-    Fit next = fitFor(inverse);
-    if (next.sumLL > 0.0f && next.sumXL * next.sumXL > best * next.sumLL) {
-      keepCandidate();
-      scale = next.sumXL / next.sumLL;
-      best = scale * next.sumXL;
+    for (int g = 0; g < groups; ++g)
+      inverse[g] =
+          -(static_cast<float>(nmax) + 0.1f * static_cast<float>(k)) / max[g];
+    fitTrial();
+    for (int g = 0; g < groups; ++g) {
+      if (!(sumLL[g] > 0.0f && sumXL[g] * sumXL[g] > bestFit[g] * sumLL[g]))
+        continue;
+      for (int i = 0; i < n; ++i)
+        best[i][g] = trial[i][g];
+      scales[g] = sumXL[g] / sumLL[g];
+      bestFit[g] = scales[g] * sumXL[g];
     }
   }
-  return scale;
+  for (int g = 0; g < groups; ++g) {
+    if (zero[g])
+      scales[g] = 0.0f;
+    for (int i = 0; i < n; ++i)
+      levels[g * n + i] =
+          zero[g] ? 0 : static_cast<int8_t>(best[i][g] + nmax);
+  }
+}
+
+} // namespace
+
+void fitSymmetricGroups(int groups, int n, int nmax, const float *x,
+                        int8_t *levels, float *scales) {
+  if (groups == 16 && n == 16) // q6_K
+    fitSymmetricInLockstep<16, 16>(nmax, x, levels, scales);
+  else
+    std::abort(); // no other K-quant shape uses this search
 }
 
 float refineSymmetric(int n, int nmax, const float *x, int8_t *levels) {

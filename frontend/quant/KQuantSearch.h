@@ -27,13 +27,15 @@ inline int clampInt(int value, int lo, int hi) {
   return value < lo ? lo : value > hi ? hi : value;
 }
 
-// Symmetric levels x ≈ scale * (q - nmax), q in [0, 2 nmax), weighted by x².
-// Starts from the scale that sends the largest magnitude to -nmax, then tries
-// the 18 nudged scales -(nmax ± 0.1 k) / max and keeps the one whose
-// least-squares fit explains most of the weighted signal. Writes q to
-// `levels` and returns the least-squares scale (0 for an all-zero group, with
-// every level 0). n <= 32.
-float fitSymmetric(int n, int nmax, const float *x, int8_t *levels);
+// Symmetric levels x ≈ scale * (q - nmax), q in [0, 2 nmax), weighted by x²,
+// for each of `groups` groups of n values (group g at x + g*n). Starts from
+// the scale that sends the largest magnitude to -nmax, then tries the 18
+// nudged scales -(nmax ± 0.1 k) / max and keeps the one whose least-squares
+// fit explains most of the weighted signal. Writes q to `levels` (same
+// layout) and the least-squares scale to scales[g] (0 for an all-zero group,
+// with every level 0). (groups, n) is (16, 16), the shape of q6_K.
+void fitSymmetricGroups(int groups, int n, int nmax, const float *x,
+                        int8_t *levels, float *scales);
 
 // Symmetric levels for q3_K: from the plain rounding, moves one value at a
 // time to the level the least-squares scale of the others suggests, as long

@@ -248,8 +248,8 @@ Q6_K encodeQ6_K(const float *x) {
   int8_t levels[kQKK];
   float scales[16];
   float maxScale = 0.0f, maxMagnitude = 0.0f;
+  fitSymmetricGroups(16, 16, 32, x, levels, scales);
   for (int j = 0; j < 16; ++j) {
-    scales[j] = fitSymmetric(16, 32, x + 16 * j, levels + 16 * j);
     if (std::fabs(scales[j]) > maxMagnitude) {
       maxMagnitude = std::fabs(scales[j]);
       maxScale = scales[j];
