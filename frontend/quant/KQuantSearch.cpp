@@ -216,16 +216,16 @@ void fitGroupsInLockstep(const AsymmetricSearch &search, const float *x,
   // are ignored, 1 keeps their arithmetic finite.
   auto range = [&](int g) { return flat[g] ? 1.0f : max[g] - min[g]; };
 
-  uint8_t best[kMaxGroup][G], trial[kMaxGroup][G];
+  int best[kMaxGroup][G], trial[kMaxGroup][G]; // int: see above
   float inverse[G], error[G], bestError[G];
-  auto levelsFor = [&](uint8_t (*q)[G]) {
+  auto levelsFor = [&](int (*q)[G]) {
     for (int i = 0; i < n; ++i)
       for (int g = 0; g < groups; ++g)
-        q[i][g] = static_cast<uint8_t>(
-            clampInt(roundToInt(inverse[g] * (xs[i][g] - min[g])), 0, nmax));
+        q[i][g] =
+            clampInt(roundToInt(inverse[g] * (xs[i][g] - min[g])), 0, nmax);
   };
   auto errorsOf = [&](const float *scale, const float *minimum,
-                      uint8_t (*q)[G]) {
+                      int (*q)[G]) {
     for (int g = 0; g < groups; ++g)
       error[g] = 0.0f;
     for (int i = 0; i < n; ++i)
@@ -295,7 +295,7 @@ void fitGroupsInLockstep(const AsymmetricSearch &search, const float *x,
       scales[g] = 0.0f;
     offsets[g] = -min[g];
     for (int i = 0; i < n; ++i)
-      levels[g * n + i] = flat[g] ? 0 : best[i][g];
+      levels[g * n + i] = flat[g] ? 0 : static_cast<uint8_t>(best[i][g]);
   }
 }
 
