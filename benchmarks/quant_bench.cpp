@@ -50,10 +50,20 @@ void BM_Dequantize(benchmark::State &state, kiln::GgmlType type) {
 }
 
 using kiln::GgmlType;
+// Every type `kiln quantize` writes, one thread (it runs rows in parallel).
 BENCHMARK_CAPTURE(BM_Quantize, f16, GgmlType::F16);
+BENCHMARK_CAPTURE(BM_Quantize, bf16, GgmlType::BF16);
 BENCHMARK_CAPTURE(BM_Quantize, q8_0, GgmlType::Q8_0);
-BENCHMARK_CAPTURE(BM_Quantize, q4_0, GgmlType::Q4_0);
 BENCHMARK_CAPTURE(BM_Quantize, q5_1, GgmlType::Q5_1);
+BENCHMARK_CAPTURE(BM_Quantize, q5_0, GgmlType::Q5_0);
+BENCHMARK_CAPTURE(BM_Quantize, q4_1, GgmlType::Q4_1);
+BENCHMARK_CAPTURE(BM_Quantize, q4_0, GgmlType::Q4_0);
+BENCHMARK_CAPTURE(BM_Quantize, iq4_nl, GgmlType::IQ4_NL);
+BENCHMARK_CAPTURE(BM_Quantize, q6_K, GgmlType::Q6_K);
+BENCHMARK_CAPTURE(BM_Quantize, q5_K, GgmlType::Q5_K);
+BENCHMARK_CAPTURE(BM_Quantize, q4_K, GgmlType::Q4_K);
+BENCHMARK_CAPTURE(BM_Quantize, q3_K, GgmlType::Q3_K);
+BENCHMARK_CAPTURE(BM_Quantize, q2_K, GgmlType::Q2_K);
 BENCHMARK_CAPTURE(BM_Dequantize, f16, GgmlType::F16);
 BENCHMARK_CAPTURE(BM_Dequantize, q8_0, GgmlType::Q8_0);
 BENCHMARK_CAPTURE(BM_Dequantize, q4_0, GgmlType::Q4_0);

@@ -32,6 +32,10 @@ struct Q8_0 {
   uint16_t d;
   int8_t qs[kQK];
 };
+struct IQ4_NL {
+  uint16_t d;          // scale
+  uint8_t qs[kQK / 2]; // indices into a fixed table of 16 levels, as Q4_0
+};
 struct Q2_K {
   uint8_t scales[kQKK / 16]; // per 16 elements: low nibble scale, high min
   uint8_t qs[kQKK / 4];      // 2-bit quants
@@ -63,7 +67,7 @@ struct Q6_K {
 
 static_assert(sizeof(Q4_0) == 18 && sizeof(Q4_1) == 20);
 static_assert(sizeof(Q5_0) == 22 && sizeof(Q5_1) == 24);
-static_assert(sizeof(Q8_0) == 34);
+static_assert(sizeof(Q8_0) == 34 && sizeof(IQ4_NL) == 18);
 static_assert(sizeof(Q2_K) == 84 && sizeof(Q3_K) == 110);
 static_assert(sizeof(Q4_K) == 144 && sizeof(Q5_K) == 176);
 static_assert(sizeof(Q6_K) == 210);

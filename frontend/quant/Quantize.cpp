@@ -1,6 +1,8 @@
 #include "Quantize.h"
 
 #include "BlockFormats.h"
+#include "KQuantize.h"
+#include "NonLinearQuantize.h"
 #include "support/Half.h"
 
 #include <algorithm>
@@ -120,10 +122,10 @@ Q8_0 quantizeQ8_0(const float *x) {
   return b;
 }
 
-template <typename Block, Block (*Encode)(const float *)>
+template <typename Block, Block (*Encode)(const float *), int Size = kQK>
 void quantizeBlocks(const float *src, uint8_t *dst, size_t blockCount) {
   for (size_t i = 0; i < blockCount; ++i) {
-    Block block = Encode(src + i * kQK);
+    Block block = Encode(src + i * Size);
     std::memcpy(dst + i * sizeof(Block), &block, sizeof(Block));
   }
 }
@@ -140,6 +142,12 @@ bool canQuantize(GgmlType type) {
   case GgmlType::Q5_0:
   case GgmlType::Q5_1:
   case GgmlType::Q8_0:
+  case GgmlType::Q2_K:
+  case GgmlType::Q3_K:
+  case GgmlType::Q4_K:
+  case GgmlType::Q5_K:
+  case GgmlType::Q6_K:
+  case GgmlType::IQ4_NL:
     return true;
   default:
     return false;
@@ -191,6 +199,24 @@ Status quantize(GgmlType type, std::span<const float> src,
     break;
   case GgmlType::Q8_0:
     quantizeBlocks<Q8_0, quantizeQ8_0>(in, out, blockCount);
+    break;
+  case GgmlType::IQ4_NL:
+    quantizeBlocks<IQ4_NL, kquant::encodeIQ4_NL>(in, out, blockCount);
+    break;
+  case GgmlType::Q2_K:
+    quantizeBlocks<Q2_K, kquant::encodeQ2_K, kQKK>(in, out, blockCount);
+    break;
+  case GgmlType::Q3_K:
+    quantizeBlocks<Q3_K, kquant::encodeQ3_K, kQKK>(in, out, blockCount);
+    break;
+  case GgmlType::Q4_K:
+    quantizeBlocks<Q4_K, kquant::encodeQ4_K, kQKK>(in, out, blockCount);
+    break;
+  case GgmlType::Q5_K:
+    quantizeBlocks<Q5_K, kquant::encodeQ5_K, kQKK>(in, out, blockCount);
+    break;
+  case GgmlType::Q6_K:
+    quantizeBlocks<Q6_K, kquant::encodeQ6_K, kQKK>(in, out, blockCount);
     break;
   default:
     break;

@@ -3,7 +3,9 @@
 // quantizers reproduce llama.cpp's bytes exactly.
 #include "gguf/GgufFile.h"
 #include "quant/Dequantize.h"
+#include "quant/NonLinearQuantize.h"
 #include "quant/Quantize.h"
+#include "support/Half.h"
 #include "TestData.h"
 
 #include <gtest/gtest.h>
@@ -173,6 +175,26 @@ TEST(Quantize, Q4_1Q5_0Q5_1AreByteExactWithLlamaCpp) {
   expectSameBytesAsLlamaCpp("tinyshakes-llama-q5_0.gguf", GgmlType::Q5_0, 20);
   expectSameBytesAsLlamaCpp("tinyshakes-llama-q5_1.gguf", GgmlType::Q5_1, 20);
 }
+// K-quants: every tensor of each type that llama-quantize wrote, whichever
+// recipe file holds it (q2_k has q3_K mixed in, q4_k_m has q6_K...).
+TEST(Quantize, Q2_KIsByteExactWithLlamaCpp) {
+  expectSameBytesAsLlamaCpp("tinyshakes-llama-q2_k.gguf", GgmlType::Q2_K, 16);
+}
+TEST(Quantize, Q3_KIsByteExactWithLlamaCpp) {
+  expectSameBytesAsLlamaCpp("tinyshakes-llama-q3_k_m.gguf", GgmlType::Q3_K, 8);
+  expectSameBytesAsLlamaCpp("tinyshakes-llama-q2_k.gguf", GgmlType::Q3_K, 8);
+}
+TEST(Quantize, Q4_KIsByteExactWithLlamaCpp) {
+  expectSameBytesAsLlamaCpp("tinyshakes-llama-q4_k_m.gguf", GgmlType::Q4_K, 16);
+  expectSameBytesAsLlamaCpp("tinyshakes-llama-q3_k_m.gguf", GgmlType::Q4_K, 4);
+}
+TEST(Quantize, Q5_KIsByteExactWithLlamaCpp) {
+  expectSameBytesAsLlamaCpp("tinyshakes-llama-q5_k_m.gguf", GgmlType::Q5_K, 16);
+}
+TEST(Quantize, Q6_KIsByteExactWithLlamaCpp) {
+  expectSameBytesAsLlamaCpp("tinyshakes-llama-q6_k.gguf", GgmlType::Q6_K, 30);
+  expectSameBytesAsLlamaCpp("tinyshakes-llama-q4_k_m.gguf", GgmlType::Q6_K, 3);
+}
 TEST(Quantize, F16IsByteExactWithTheConverter) {
   expectSameBytesAsLlamaCpp("tinyshakes-llama-f16.gguf", GgmlType::F16, 30);
 }
@@ -224,6 +246,40 @@ TEST(Quantize, RoundTripOfRandomDataStaysWithinOneStep) {
   }
 }
 
+// iq4_nl (llama.cpp's fallback for q2_K/q3_K) has no llama.cpp file among
+// the shared models: its bytes were checked against libggml-base while it
+// was written; here, its meaning: d * level[index] within half a level gap.
+TEST(Quantize, Iq4NlRoundTripsWithinHalfALevelGap) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> values(1024);
+  for (float &v : values)
+    v = normal(rng);
+  std::fill(values.begin() + 32, values.begin() + 64, 0.0f);
+  std::vector<uint8_t> packed(values.size() / 32 * 18);
+  ASSERT_TRUE(quantize(GgmlType::IQ4_NL, values, packed).ok());
+  for (size_t b = 0; b < values.size() / 32; ++b) {
+    const uint8_t *block = packed.data() + 18 * b;
+    float d = halfToFloat(static_cast<uint16_t>(block[0] | (block[1] << 8)));
+    if (b == 1) { // all zero: scale 0, every index on the level nearest 0
+      EXPECT_EQ(d, 0.0f);
+      for (int j = 2; j < 18; ++j)
+        EXPECT_EQ(block[j], 0x88);
+      continue;
+    }
+    float amax = 0;
+    for (int j = 0; j < 32; ++j)
+      amax = std::max(amax, std::fabs(values[32 * b + j]));
+    for (int j = 0; j < 32; ++j) {
+      int index = j < 16 ? block[2 + j] & 0x0f : block[2 + j - 16] >> 4;
+      float back = d * kquant::kIq4NlLevels[index];
+      // The widest gap between levels is 24 of 127 * |d| ~ amax.
+      EXPECT_LE(std::fabs(back - values[32 * b + j]), 0.12f * amax)
+          << "block " << b << " element " << j;
+    }
+  }
+}
+
 TEST(Quantize, RejectsWrongSizes) {
   std::vector<float> values(33);
   std::vector<uint8_t> out(34);
@@ -231,7 +287,7 @@ TEST(Quantize, RejectsWrongSizes) {
   ASSERT_FALSE(partial.ok());
   EXPECT_NE(partial.message().find("whole number of blocks"), std::string::npos);
   Status unsupported =
-      quantize(GgmlType::Q4_K, std::span<const float>(values.data(), 32), out);
+      quantize(GgmlType::IQ2_XXS, std::span<const float>(values.data(), 32), out);
   ASSERT_FALSE(unsupported.ok());
   EXPECT_NE(unsupported.message().find("not supported"), std::string::npos);
   std::vector<float> back(32);

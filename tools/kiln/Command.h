@@ -15,6 +15,7 @@ struct Command {
 
 Command addInfoCommand(CLI::App &parent);
 Command addSynthCommand(CLI::App &parent);
+Command addQuantizeCommand(CLI::App &parent);
 Command addTokenizeCommand(CLI::App &parent);
 Command addDetokenizeCommand(CLI::App &parent);
 Command addConvertCommand(CLI::App &parent);

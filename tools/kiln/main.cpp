@@ -25,6 +25,7 @@ int main(int argc, char **argv) {
   std::vector<Command> commands;
   commands.push_back(addInfoCommand(app));
   commands.push_back(addSynthCommand(app));
+  commands.push_back(addQuantizeCommand(app));
   commands.push_back(addTokenizeCommand(app));
   commands.push_back(addDetokenizeCommand(app));
   commands.push_back(addConvertCommand(app));
