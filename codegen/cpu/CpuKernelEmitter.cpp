@@ -890,11 +890,26 @@ void emitRoundActivations(Kernel &k) {
   };
   e.forRange(k.begin, k.end, [&](Value *t) {
     Value *in = k.rowPtr(x, t, n), *res = k.rowPtr(out, t, n);
-    if (format == GgmlType::F16 || format == GgmlType::BF16) {
-      Type *narrow = format == GgmlType::F16 ? b.getHalfTy() : b.getBFloatTy();
+    if (format == GgmlType::F16) {
       e.forRange(0, n, [&](Value *c) {
-        Value *v = b.CreateFPExt(b.CreateFPTrunc(e.loadF32(in, c), narrow), e.f32());
+        Value *v = b.CreateFPExt(b.CreateFPTrunc(e.loadF32(in, c), b.getHalfTy()), e.f32());
         e.storeF32(v, res, c);
+      });
+      return;
+    }
+    if (format == GgmlType::BF16) {
+      // ggml's f32 -> bf16 in integers (an LLVM fptrunc to bfloat would call
+      // a compiler-rt routine the JIT does not have): round to nearest
+      // even on the upper 16 bits; NaNs stay NaN, made quiet.
+      e.forRange(0, n, [&](Value *c) {
+        Value *bits = b.CreateBitCast(e.loadF32(in, c), e.i32());
+        Value *isNan = b.CreateICmpUGT(b.CreateAnd(bits, e.c32(0x7fffffff)),
+                                       e.c32(0x7f800000));
+        Value *lsb = b.CreateAnd(b.CreateLShr(bits, e.c32(16)), e.c32(1));
+        Value *rounded = b.CreateAdd(bits, b.CreateAdd(e.c32(0x7fff), lsb));
+        Value *upper = b.CreateSelect(isNan, b.CreateOr(bits, e.c32(0x400000)), rounded);
+        Value *truncated = b.CreateAnd(upper, e.c32(int32_t(0xffff0000u)));
+        e.storeF32(b.CreateBitCast(truncated, e.f32()), res, c);
       });
       return;
     }

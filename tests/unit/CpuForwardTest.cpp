@@ -4,13 +4,16 @@
 #include "CpuPipeline.h"
 #include "TestData.h"
 #include "gguf/GgufFile.h"
+#include "quant/ModelQuantizer.h"
 #include "runtime/Executor.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <unistd.h>
 
 namespace kiln {
 namespace {
@@ -152,10 +155,27 @@ uint64_t fingerprint(std::span<const float> values) {
   return hash;
 }
 
+// tinyshakes-llama in bf16, written by kiln quantize (byte-identical to
+// llama-quantize's BF16 of the f32 file) into the temp folder.
+std::string bf16Model() {
+  std::string path = (std::filesystem::temp_directory_path() /
+                      ("kiln-test-bf16-" + std::to_string(::getpid()) + ".gguf"))
+                         .string();
+  auto input = GgufFile::open(test::sharedFile("tinyshakes-llama/tinyshakes-llama-f32.gguf"));
+  EXPECT_TRUE(input.ok());
+  QuantizeOptions options;
+  options.recipe = *findRecipe("bf16");
+  auto plan = planQuantization(*input, options.recipe, options.recipeOptions);
+  EXPECT_TRUE(plan.ok());
+  Status written = writeQuantized(*input, *plan, options, path);
+  EXPECT_TRUE(written.ok()) << written.message();
+  return path;
+}
+
 // Bit for bit against llama.cpp built on an AVX2 machine
 // (tests/data/llamacpp-avx2-val128.txt): 128 x 1000 logits of one batch,
-// for every type of the shared tinyshakes-llama files (kiln emulates
-// llama.cpp's summation orders, its exp, its q4_0 repacking).
+// for every type of the shared tinyshakes-llama files and bf16 (kiln
+// emulates llama.cpp's summation orders, its exp, its q4_0 repacking).
 TEST(CpuForward, LogitsBitIdenticalToLlamaCppAvx2) {
   std::ifstream in(std::string(KILN_SOURCE_DIR) + "/tests/data/llamacpp-avx2-val128.txt");
   ASSERT_TRUE(in);
@@ -168,15 +188,19 @@ TEST(CpuForward, LogitsBitIdenticalToLlamaCppAvx2) {
     std::string type, hex;
     fields >> type >> hex;
     SCOPED_TRACE(type);
-    auto model = compile(test::sharedFile("tinyshakes-llama/tinyshakes-llama-" + type + ".gguf"),
-                         true);
+    std::string path = type == "bf16" ? bf16Model()
+                                      : test::sharedFile("tinyshakes-llama/tinyshakes-llama-" +
+                                                         type + ".gguf");
+    auto model = compile(path, true);
+    if (type == "bf16")
+      std::filesystem::remove(path); // mapped: the data stays until unmapped
     ASSERT_NE(model, nullptr);
     auto logits = model->executor->prefill(ids, 0);
     ASSERT_TRUE(logits.ok()) << logits.error().message;
     EXPECT_EQ(fingerprint(*logits), std::stoull(hex, nullptr, 16));
     ++checked;
   }
-  EXPECT_EQ(checked, 12u);
+  EXPECT_EQ(checked, 13u);
 }
 
 // The integer dot products against the float path (the same q8-quantized
