@@ -874,11 +874,44 @@ void emitUnary(Kernel &k) {
   });
 }
 
+// The scale of one q8 block of `block` floats at in[base...], as llama.cpp
+// quantizes activations. q8_0 (x86 SIMD path): d = amax / 127, stored as
+// f16, q = round-half-even(x * 127 / amax). q8_K: the value of largest
+// magnitude (the first, sign kept) maps to -127, q = min(127,
+// round-half-even(x * -127 / max)), d = 1 / that multiplier, in f32.
+struct Q8Scale {
+  Value *multiplier; // q = round(x * multiplier)
+  Value *step;       // value = q * step (the stored d)
+  Value *unrounded;  // q8_0: d before f16 rounding; q8_K: null
+};
+
+Q8Scale emitQ8BlockScale(Kernel &k, Value *in, Value *base, int64_t block, bool kBlocks) {
+  auto &b = k.builder;
+  LoopEmitter &e = k.e;
+  auto at = [&](Value *j) { return b.CreateAdd(base, j); };
+  if (!kBlocks) {
+    Value *amax = e.reduce(0, block, e.cf(0.0f), [&](Value *j, Value *m) {
+      return b.CreateMaxNum(m, b.CreateUnaryIntrinsic(Intrinsic::fabs, e.loadF32(in, at(j))));
+    });
+    Value *d = b.CreateFDiv(amax, e.cf(127.0f));
+    Value *nonzero = b.CreateFCmpONE(amax, e.cf(0.0f));
+    return {b.CreateSelect(nonzero, b.CreateFDiv(e.cf(127.0f), amax), e.cf(0.0f)),
+            b.CreateFPExt(b.CreateFPTrunc(d, b.getHalfTy()), e.f32()), d};
+  }
+  Value *extreme = e.reduce(0, block, e.cf(0.0f), [&](Value *j, Value *m) {
+    Value *v = e.loadF32(in, at(j));
+    Value *larger = b.CreateFCmpOGT(b.CreateUnaryIntrinsic(Intrinsic::fabs, v),
+                                    b.CreateUnaryIntrinsic(Intrinsic::fabs, m));
+    return b.CreateSelect(larger, v, m);
+  });
+  Value *nonzero = b.CreateFCmpONE(extreme, e.cf(0.0f));
+  Value *inverse = b.CreateFDiv(e.cf(-127.0f), extreme);
+  return {b.CreateSelect(nonzero, inverse, e.cf(0.0f)),
+          b.CreateSelect(nonzero, b.CreateFDiv(e.cf(1.0f), inverse), e.cf(0.0f)), nullptr};
+}
+
 // Each row as llama.cpp's dot products see it, in f32: rounded to f16 or
-// bf16, or quantized to q8 blocks and dequantized again. q8_0 (x86 SIMD
-// path): d = amax / 127 stored as f16, q = round-half-even(x * 127 / amax).
-// q8_K: the value of largest magnitude (sign kept) maps to -127, q =
-// min(127, round-half-even(x * -127 / max)), d = 1 / that scale in f32.
+// bf16, or quantized to q8 blocks (emitQ8BlockScale) and dequantized again.
 void emitRoundActivations(Kernel &k) {
   auto &b = k.builder;
   LoopEmitter &e = k.e;
@@ -918,29 +951,8 @@ void emitRoundActivations(Kernel &k) {
     e.forRange(0, n / block, [&](Value *blockIndex) {
       Value *base = b.CreateMul(blockIndex, e.c64(block));
       auto at = [&](Value *j) { return b.CreateAdd(base, j); };
-      Value *scale, *step; // q = x * scale; value = q * step
-      if (!kBlocks) {
-        Value *amax = e.reduce(0, block, e.cf(0.0f), [&](Value *j, Value *m) {
-          return b.CreateMaxNum(m, b.CreateUnaryIntrinsic(Intrinsic::fabs,
-                                                          e.loadF32(in, at(j))));
-        });
-        Value *d = b.CreateFDiv(amax, e.cf(127.0f));
-        step = b.CreateFPExt(b.CreateFPTrunc(d, b.getHalfTy()), e.f32());
-        Value *nonzero = b.CreateFCmpONE(amax, e.cf(0.0f));
-        scale = b.CreateSelect(nonzero, b.CreateFDiv(e.cf(127.0f), amax), e.cf(0.0f));
-      } else {
-        // The first element of largest magnitude, with its sign.
-        Value *extreme = e.reduce(0, block, e.cf(0.0f), [&](Value *j, Value *m) {
-          Value *v = e.loadF32(in, at(j));
-          Value *larger = b.CreateFCmpOGT(b.CreateUnaryIntrinsic(Intrinsic::fabs, v),
-                                          b.CreateUnaryIntrinsic(Intrinsic::fabs, m));
-          return b.CreateSelect(larger, v, m);
-        });
-        Value *nonzero = b.CreateFCmpONE(extreme, e.cf(0.0f));
-        Value *inverse = b.CreateFDiv(e.cf(-127.0f), extreme);
-        scale = b.CreateSelect(nonzero, inverse, e.cf(0.0f));
-        step = b.CreateSelect(nonzero, b.CreateFDiv(e.cf(1.0f), inverse), e.cf(0.0f));
-      }
+      Q8Scale q8 = emitQ8BlockScale(k, in, base, block, kBlocks);
+      Value *scale = q8.multiplier, *step = q8.step;
       e.forRange(0, block, [&](Value *j) {
         Value *q = roundEven(b.CreateFMul(e.loadF32(in, at(j)), scale));
         if (kBlocks)
@@ -952,7 +964,7 @@ void emitRoundActivations(Kernel &k) {
 }
 
 // Each row quantized to q8 blocks for integer dot products, as llama.cpp
-// quantizes it (same formulas as emitRoundActivations), in the layout of
+// quantizes it (emitQ8BlockScale), in the layout of
 // QuantizedActivations.h: bytes, scales, then q8_1's s = f16(d * sum q) per
 // 32 (d before f16 rounding) or q8_K's sums per 16.
 void emitQuantizeActivations(Kernel &k) {
@@ -971,28 +983,8 @@ void emitQuantizeActivations(Kernel &k) {
     e.forRange(0, n / block, [&](Value *blockIndex) {
       Value *base = b.CreateMul(blockIndex, e.c64(block));
       auto at = [&](Value *j) { return b.CreateAdd(base, j); };
-      Value *scale, *stored, *unrounded = nullptr;
-      if (!kBlocks) {
-        Value *amax = e.reduce(0, block, e.cf(0.0f), [&](Value *j, Value *m) {
-          return b.CreateMaxNum(m, b.CreateUnaryIntrinsic(Intrinsic::fabs,
-                                                          e.loadF32(in, at(j))));
-        });
-        unrounded = b.CreateFDiv(amax, e.cf(127.0f));
-        stored = b.CreateFPExt(b.CreateFPTrunc(unrounded, b.getHalfTy()), e.f32());
-        Value *nonzero = b.CreateFCmpONE(amax, e.cf(0.0f));
-        scale = b.CreateSelect(nonzero, b.CreateFDiv(e.cf(127.0f), amax), e.cf(0.0f));
-      } else {
-        Value *extreme = e.reduce(0, block, e.cf(0.0f), [&](Value *j, Value *m) {
-          Value *v = e.loadF32(in, at(j));
-          Value *larger = b.CreateFCmpOGT(b.CreateUnaryIntrinsic(Intrinsic::fabs, v),
-                                          b.CreateUnaryIntrinsic(Intrinsic::fabs, m));
-          return b.CreateSelect(larger, v, m);
-        });
-        Value *nonzero = b.CreateFCmpONE(extreme, e.cf(0.0f));
-        Value *inverse = b.CreateFDiv(e.cf(-127.0f), extreme);
-        scale = b.CreateSelect(nonzero, inverse, e.cf(0.0f));
-        stored = b.CreateSelect(nonzero, b.CreateFDiv(e.cf(1.0f), inverse), e.cf(0.0f));
-      }
+      Q8Scale q8 = emitQ8BlockScale(k, in, base, block, kBlocks);
+      Value *scale = q8.multiplier, *stored = q8.step, *unrounded = q8.unrounded;
       e.storeF32(stored, scales, blockIndex);
       // Quantize in groups of 16: q8_K keeps each group's sum, q8_0 the
       // block's as s = f16(d * sum).

@@ -211,6 +211,24 @@ struct BlockDot {
     }
   }
 
+  // The integer sums of a 256-block's eight chunks of 32 against row r,
+  // chunk c's pair sums times scale16[c].
+  Value *chunkSums(size_t r, Value *const *quants, Value *const *scale16, bool isSigned) {
+    Value *sums = nullptr;
+    for (int c = 0; c < 8; ++c) {
+      Value *a = v.load(rows[r].q, byteOffset(blockIndex, 256, 32 * c));
+      Value *part = isSigned ? v.dotSigned(quants[c], a, scale16[c])
+                             : v.dotUnsigned(quants[c], a, scale16[c]);
+      sums = sums ? b.CreateAdd(sums, part) : part;
+    }
+    return sums;
+  }
+  // lanes[r] += chunk sums * (d_a * d) for every row.
+  void addChunks(Value *const *quants, Value *const *scale16, Value *d, bool isSigned) {
+    for (size_t r = 0; r < rows.size(); ++r)
+      addLanes(r, chunkSums(r, quants, scale16, isSigned), b.CreateFMul(rowScale(r), d));
+  }
+
   // Scales of 16 elements as the i16 multipliers of chunk c's pair sums:
   // lanes 0-7 take scale 2c, lanes 8-15 scale 2c + 1.
   Value *chunkScales(Value *first, Value *second) {
@@ -250,13 +268,7 @@ struct BlockDot {
                                     v.shuffle(products, products, odd));
       Value *da = rowScale(r);
       addLanes(r, minLanes, b.CreateFNeg(b.CreateFMul(da, dmin)));
-      Value *sums = nullptr;
-      for (int c = 0; c < 8; ++c) {
-        Value *a = v.load(rows[r].q, byteOffset(blockIndex, 256, 32 * c));
-        Value *part = v.dotUnsigned(quants[c], a, scale16[c]);
-        sums = sums ? b.CreateAdd(sums, part) : part;
-      }
-      addLanes(r, sums, b.CreateFMul(da, d));
+      addLanes(r, chunkSums(r, quants, scale16, false), b.CreateFMul(da, d));
     }
   }
 
@@ -288,15 +300,7 @@ struct BlockDot {
       quants[c] = b.CreateSub(low, minus);
       scale16[c] = chunkScales(scale(8 * h + 2 * k), scale(8 * h + 2 * k + 1));
     }
-    for (size_t r = 0; r < rows.size(); ++r) {
-      Value *sums = nullptr;
-      for (int c = 0; c < 8; ++c) {
-        Value *a = v.load(rows[r].q, byteOffset(blockIndex, 256, 32 * c));
-        Value *part = v.dotSigned(quants[c], a, scale16[c]);
-        sums = sums ? b.CreateAdd(sums, part) : part;
-      }
-      addLanes(r, sums, b.CreateFMul(rowScale(r), d));
-    }
+    addChunks(quants, scale16, d, /*isSigned=*/true);
   }
 
   // q6_K: quants of 6 bits minus 32, int8 scales per 16 elements. Chunk
@@ -314,25 +318,13 @@ struct BlockDot {
           b.CreateLShr(v.load(block, e.c64(128 + 32 * h)), v.splat(2 * k)), v.splat(3));
       quants[c] = b.CreateSub(b.CreateOr(low, b.CreateShl(high, v.splat(4))), v.splat(32));
       auto scaleAt = [&](int index) {
-        Value *s = b.CreateSExt(
+        return b.CreateSExt(
             b.CreateLoad(b.getInt8Ty(), e.at(b.getInt8Ty(), block, e.c64(192 + index))),
             b.getInt16Ty());
-        return b.CreateVectorSplat(16, s);
       };
-      SmallVector<int, 16> halves;
-      for (int i = 0; i < 16; ++i)
-        halves.push_back(i < 8 ? i : 16 + i);
-      scale16[c] = v.shuffle(scaleAt(8 * h + 2 * k), scaleAt(8 * h + 2 * k + 1), halves);
+      scale16[c] = chunkScales(scaleAt(8 * h + 2 * k), scaleAt(8 * h + 2 * k + 1));
     }
-    for (size_t r = 0; r < rows.size(); ++r) {
-      Value *sums = nullptr;
-      for (int c = 0; c < 8; ++c) {
-        Value *a = v.load(rows[r].q, byteOffset(blockIndex, 256, 32 * c));
-        Value *part = v.dotSigned(quants[c], a, scale16[c]);
-        sums = sums ? b.CreateAdd(sums, part) : part;
-      }
-      addLanes(r, sums, b.CreateFMul(rowScale(r), d));
-    }
+    addChunks(quants, scale16, d, /*isSigned=*/true);
   }
 };
 
