@@ -350,11 +350,15 @@ void emitQ40EightColumns(LoopEmitter &e, const IntegerDotTarget &target,
   Bytes v{e, b, target.avx2};
   auto *floats = FixedVectorType::get(e.f32(), 8);
   Value *quants[8];
-  Value *scales = PoisonValue::get(floats);
+  // The eight f16 scales gathered as integers, converted at once.
+  Value *halves = PoisonValue::get(FixedVectorType::get(b.getInt16Ty(), 8));
   for (unsigned c = 0; c < 8; ++c) {
     quants[c] = b.CreateSub(v.nibbles(blocks[c], e.c64(2)), v.splat(8));
-    scales = b.CreateInsertElement(scales, e.loadHalf(blocks[c], e.c64(0)), uint64_t(c));
+    Value *bits = b.CreateAlignedLoad(b.getInt16Ty(), blocks[c], Align(1));
+    halves = b.CreateInsertElement(halves, bits, uint64_t(c));
   }
+  Value *scales = b.CreateFPExt(
+      b.CreateBitCast(halves, FixedVectorType::get(b.getHalfTy(), 8)), floats);
   // Eight vectors of eight partial sums -> one vector of their totals, in
   // pairs: lane i of pairSums(x, y) is the sum of a pair of x's lanes (i < 4)
   // or of y's.

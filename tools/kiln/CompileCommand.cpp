@@ -1,7 +1,9 @@
-// `kiln compile MODEL --emit mlir`: lowers the model to the kiln dialect.
-// Code generation (--emit artifact, --target) comes with the CPU back end.
+// `kiln compile MODEL --emit mlir|llvm`: the model lowered to the kiln
+// dialect, or the generated CPU kernels as optimized LLVM IR (for this
+// host's CPU and features). AOT artifacts (--emit artifact) come later.
 #include "Command.h"
 
+#include "CpuPipeline.h"
 #include "ModelBuilder.h"
 #include "gguf/GgufFile.h"
 #include "model/ModelSpec.h"
@@ -10,8 +12,12 @@
 #include "mlir/IR/MLIRContext.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <memory>
+#include <sstream>
+#include <unistd.h>
 
 namespace kiln::cli {
 
@@ -24,24 +30,50 @@ struct CompileArgs {
   bool allLogits = false;
 };
 
+// The kernels' optimized LLVM IR, through the JIT's dump (no cache: the
+// IR is only printed when LLVM runs).
+Result<std::string> kernelIr(const GgufFile &file, const CompileArgs &args) {
+  std::string path = (std::filesystem::temp_directory_path() /
+                      ("kiln-kernels-" + std::to_string(::getpid()) + ".ll"))
+                         .string();
+  codegen::CpuCompileOptions options;
+  options.allLogits = args.allLogits;
+  options.cpu.dumpIrPath = path;
+  auto program = codegen::compileForCpu(file, options);
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::filesystem::remove(path);
+  if (!program)
+    return std::move(program).takeError();
+  return text.str();
+}
+
 int runCompile(const CompileArgs &args) {
   auto file = GgufFile::open(args.model);
   if (!file)
     return reportError(file.error().message);
-  auto spec = ModelSpec::fromGguf(*file);
-  if (!spec)
-    return reportError(spec.error().message);
-  mlir::MLIRContext context;
-  ir::BuildOptions options;
-  options.allLogits = args.allLogits;
-  auto module = ir::buildModel(context, *spec, options);
-  if (!module)
-    return reportError(module.error().message);
-
   std::string text;
-  llvm::raw_string_ostream stream(text);
-  (*module)->print(stream);
-  stream.flush();
+  if (args.emit == "llvm") {
+    auto ir = kernelIr(*file, args);
+    if (!ir)
+      return reportError(ir.error().message);
+    text = std::move(ir).value();
+  }
+  if (args.emit == "mlir") {
+    auto spec = ModelSpec::fromGguf(*file);
+    if (!spec)
+      return reportError(spec.error().message);
+    mlir::MLIRContext context;
+    ir::BuildOptions options;
+    options.allLogits = args.allLogits;
+    auto module = ir::buildModel(context, *spec, options);
+    if (!module)
+      return reportError(module.error().message);
+    llvm::raw_string_ostream stream(text);
+    (*module)->print(stream);
+    stream.flush();
+  }
   if (args.output == "-") {
     std::cout << text;
     return 0;
@@ -60,11 +92,13 @@ int runCompile(const CompileArgs &args) {
 Command addCompileCommand(CLI::App &parent) {
   auto args = std::make_shared<CompileArgs>();
   CLI::App *app = parent.add_subcommand(
-      "compile", "Compile a GGUF model (today: lower it to the kiln MLIR "
-                 "dialect)");
+      "compile", "Compile a GGUF model: the kiln MLIR graph, or the CPU "
+                 "kernels' LLVM IR");
   app->add_option("model", args->model, "GGUF file")->required();
-  app->add_option("--emit", args->emit, "What to produce: mlir (the graph)")
-      ->check(CLI::IsMember({"mlir"}))
+  app->add_option("--emit", args->emit,
+                  "What to produce: mlir (the graph) or llvm (the generated "
+                  "kernels, optimized, for this CPU)")
+      ->check(CLI::IsMember({"mlir", "llvm"}))
       ->capture_default_str();
   app->add_option("-o,--output", args->output, "Output file ('-': stdout)")
       ->capture_default_str();
