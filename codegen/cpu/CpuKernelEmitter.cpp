@@ -392,8 +392,8 @@ void storeMatmulOutput(Kernel &k, Value *value, Value *t, Value *n) {
 }
 
 // q4_0 with a row count that is a multiple of 8: eight columns at a time
-// in llama.cpp's order for repacked q4_0 (emitQ40EightColumns), 4 input
-// rows at a time in prefill.
+// in llama.cpp's order for repacked q4_0 (emitQ40EightColumns), 2 input
+// rows at a time in prefill (4 spilled: 72 stack accesses in the loop).
 void emitQ40Matmul(Kernel &k, const IntegerDotTarget &target) {
   auto &b = k.builder;
   LoopEmitter &e = k.e;
@@ -405,7 +405,7 @@ void emitQ40Matmul(Kernel &k, const IntegerDotTarget &target) {
   Value *accumulators[4];
   for (Value *&acc : accumulators)
     acc = e.local(lanes);
-  forEachMicroTile(k, {4, 8, 8}, [&](Value *t0, int64_t R, Value *n0, int64_t C, bool) {
+  forEachMicroTile(k, {2, 8, 8}, [&](Value *t0, int64_t R, Value *n0, int64_t C, bool) {
     // Tiles start at multiples of 16 and N is a multiple of 8, so every
     // task's columns split into groups of 8: the single-column loop that
     // forEachMicroTile emits for leftovers never runs.
