@@ -22,6 +22,7 @@ Command addConvertCommand(CLI::App &parent);
 #ifdef KILN_HAVE_COMPILER
 Command addCompileCommand(CLI::App &parent);
 Command addRunCommand(CLI::App &parent);
+Command addPerplexityCommand(CLI::App &parent);
 #endif
 
 // Prints "kiln: error: <message>" on stderr and returns exit code 1.

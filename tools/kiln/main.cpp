@@ -31,6 +31,7 @@ int main(int argc, char **argv) {
   commands.push_back(addConvertCommand(app));
 #ifdef KILN_HAVE_COMPILER
   commands.push_back(addRunCommand(app));
+  commands.push_back(addPerplexityCommand(app));
   commands.push_back(addCompileCommand(app));
 #endif
 
