@@ -2,6 +2,7 @@
 
 #include "ByteLevel.h"
 #include "KeyHeap.h"
+#include "PairMerge.h"
 #include "PreTokenizer.h"
 #include "Unicode.h"
 #include "Vocabulary.h"
@@ -26,7 +27,6 @@ struct Symbol {
   uint64_t pairKey;
 };
 
-constexpr uint64_t kNoPair = std::numeric_limits<uint64_t>::max();
 
 // Queue order as one integer, smallest first: lowest rank, then leftmost.
 uint64_t queueKey(int32_t rank, int32_t left) {
@@ -155,40 +155,9 @@ void BpeTokenizer::encodeWord(std::string_view word, Scratch &scratch,
     symbol.pairKey = queueKey(merge->rank, left);
     symbol.pairResult = merge->symbol;
   };
-  auto queuePair = [&](int32_t left) {
-    if (left < 0)
-      return;
-    findPair(left);
-    if (symbols[left].pairKey != kNoPair) {
-      heap.push(symbols[left].pairKey);
-    }
-  };
-  for (int32_t i = 0; i < static_cast<int32_t>(symbols.size()); ++i) {
-    findPair(i);
-    if (symbols[i].pairKey != kNoPair)
-      heap.append(symbols[i].pairKey);
-  }
-  heap.heapify();
-
-  while (!heap.empty()) {
-    const uint64_t key = heap.top();
-    heap.pop();
-    const int32_t l = static_cast<int32_t>(key & 0xFFFFFFFFu);
-    Symbol &left = symbols[l];
-    // Stale: the symbol was merged away, or its pair changed since.
-    if (left.length == 0 || left.pairKey != key)
-      continue;
-    Symbol &right = symbols[left.next];
+  mergePairs(symbols, heap, findPair, [](Symbol &left, Symbol &) {
     left.id = left.pairResult;
-    left.length += right.length;
-    right.length = 0;
-    right.pairKey = kNoPair;
-    left.next = right.next;
-    if (right.next >= 0)
-      symbols[right.next].prev = l;
-    queuePair(left.prev);
-    queuePair(l);
-  }
+  });
 
   for (int32_t i = 0; i >= 0 && !symbols.empty(); i = symbols[i].next) {
     const Symbol &symbol = symbols[i];

@@ -1,6 +1,7 @@
 #include "SpmTokenizer.h"
 
 #include "KeyHeap.h"
+#include "PairMerge.h"
 #include "Unicode.h"
 #include "Vocabulary.h"
 
@@ -15,7 +16,6 @@ namespace kiln {
 namespace {
 
 constexpr std::string_view kSpaceMark = "\xE2\x96\x81"; // U+2581
-constexpr uint64_t kNoPair = std::numeric_limits<uint64_t>::max();
 
 // Queue order as one integer, smallest first: highest score, then leftmost
 // pair. Scores map to integers that sort like the floats, negated.
@@ -126,42 +126,10 @@ void SpmTokenizer::encodeSegment(std::string_view text, Scratch &scratch,
     if (id != kNoToken)
       symbol.pairKey = pairKey(vocab_.token(id).score, left);
   };
-  auto queuePair = [&](int32_t left) {
-    if (left < 0)
-      return;
-    findPair(left);
-    if (symbols[left].pairKey != kNoPair) {
-      heap.push(symbols[left].pairKey);
-    }
-  };
-  for (int32_t i = 0; i < static_cast<int32_t>(symbols.size()); ++i) {
-    findPair(i);
-    if (symbols[i].pairKey != kNoPair)
-      heap.append(symbols[i].pairKey);
-  }
-  heap.heapify();
-
-  while (!heap.empty()) {
-    const uint64_t key = heap.top();
-    heap.pop();
-    const auto l = static_cast<int32_t>(key & 0xFFFFFFFFu);
-    auto &left = symbols[l];
-    // Stale: the symbol was merged away, or its pair changed since.
-    if (left.length == 0 || left.pairKey != key)
-      continue;
-    auto &right = symbols[left.next];
-    nodes.push_back(
-        {left.begin, left.length + right.length, left.node, right.node});
+  mergePairs(symbols, heap, findPair, [&](auto &left, auto &right) {
+    nodes.push_back({left.begin, left.length + right.length, left.node, right.node});
     left.node = static_cast<int32_t>(nodes.size() - 1);
-    left.length += right.length;
-    right.length = 0;
-    right.pairKey = kNoPair;
-    left.next = right.next;
-    if (right.next >= 0)
-      symbols[right.next].prev = l;
-    queuePair(left.prev);
-    queuePair(l);
-  }
+  });
 
   // Emit each final symbol: a token, or its parts, or its bytes. (Merged
   // symbols are tokens by construction; taking apart is for completeness.)
