@@ -5,6 +5,7 @@
 #include "PlanBuilder.h"
 #include "cpu/CpuJit.h"
 #include "model/ModelSpec.h"
+#include "passes/PassOptions.h"
 #include "support/Result.h"
 
 #include <memory>
@@ -19,6 +20,7 @@ namespace kiln::codegen {
 struct CpuCompileOptions {
   bool allLogits = false;  // prefill returns every token's logits
   LowerOptions lower;      // KV cache type, llama.cpp-style activations
+  passes::PassOptions passes; // which graph passes run
   std::string printIrTo;   // "-" for stdout: the kiln graph, as built
   cpu::CpuOptions cpu;
 };

@@ -2,6 +2,7 @@
 // dialect, or the generated CPU kernels as optimized LLVM IR (for this
 // host's CPU and features). AOT artifacts (--emit artifact) come later.
 #include "Command.h"
+#include "CompileFlags.h"
 
 #include "CpuPipeline.h"
 #include "ModelBuilder.h"
@@ -24,6 +25,7 @@ namespace kiln::cli {
 namespace {
 
 struct CompileArgs {
+  CompileFlags compile;
   std::string model;
   std::string emit = "mlir";
   std::string output = "-";
@@ -37,6 +39,7 @@ Result<std::string> kernelIr(const GgufFile &file, const CompileArgs &args) {
                       ("kiln-kernels-" + std::to_string(::getpid()) + ".ll"))
                          .string();
   codegen::CpuCompileOptions options;
+  KILN_TRY(applyCompileFlags(args.compile, options));
   options.allLogits = args.allLogits;
   options.cpu.dumpIrPath = path;
   auto program = codegen::compileForCpu(file, options);
@@ -95,6 +98,7 @@ Command addCompileCommand(CLI::App &parent) {
       "compile", "Compile a GGUF model: the kiln MLIR graph, or the CPU "
                  "kernels' LLVM IR");
   app->add_option("model", args->model, "GGUF file")->required();
+  addCompileFlags(*app, args->compile);
   app->add_option("--emit", args->emit,
                   "What to produce: mlir (the graph) or llvm (the generated "
                   "kernels, optimized, for this CPU)")

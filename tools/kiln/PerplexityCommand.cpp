@@ -2,6 +2,7 @@
 // measured as llama.cpp's perplexity tool does (runtime/Perplexity.h), so
 // the numbers compare with llama.cpp's.
 #include "Command.h"
+#include "CompileFlags.h"
 
 #include "CpuPipeline.h"
 #include "gguf/GgufFile.h"
@@ -19,6 +20,7 @@ namespace kiln::cli {
 namespace {
 
 struct PerplexityArgs {
+  CompileFlags compile;
   std::string model;
   std::string textFile;
   int context = 512;
@@ -45,6 +47,8 @@ int runPerplexity(const PerplexityArgs &args) {
     return reportError(tokens.error().message);
 
   codegen::CpuCompileOptions options;
+  if (Status s = applyCompileFlags(args.compile, options); !s.ok())
+    return reportError(s.message());
   options.allLogits = true;
   if (!args.noCache)
     options.cpu.cacheDir = codegen::cpu::defaultCacheDir();
@@ -114,6 +118,7 @@ Command addPerplexityCommand(CLI::App &parent) {
       "perplexity", "Perplexity of a model on a text, as llama.cpp's perplexity tool "
                     "measures it");
   app->add_option("model", args->model, "GGUF file")->required();
+  addCompileFlags(*app, args->compile);
   app->add_option("-f,--file", args->textFile, "Text file")->required();
   app->add_option("-c,--context", args->context,
                   "Tokens per chunk; the second half of each is scored")

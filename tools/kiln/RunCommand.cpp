@@ -2,6 +2,7 @@
 // (JIT), then generate: prefill the prompt, sample, decode token by token,
 // streaming the text as it comes.
 #include "Command.h"
+#include "CompileFlags.h"
 
 #include "CpuPipeline.h"
 #include "gguf/GgufFile.h"
@@ -24,6 +25,7 @@ namespace kiln::cli {
 namespace {
 
 struct RunArgs {
+  CompileFlags compile;
   std::string model;
   std::string prompt;
   std::string promptFile;
@@ -157,6 +159,8 @@ int runModel(RunArgs args) {
 
   start = Clock::now();
   codegen::CpuCompileOptions options;
+  if (Status s = applyCompileFlags(args.compile, options); !s.ok())
+    return reportError(s.message());
   if (args.printIr)
     options.printIrTo = "-";
   if (!args.noCache)
@@ -277,6 +281,7 @@ Command addRunCommand(CLI::App &parent) {
              "prompt");
   app->add_option("model", args->model,
                   "GGUF file (default: the bundled tinyshakes-llama-q8_0)");
+  addCompileFlags(*app, args->compile);
   auto *prompt = app->add_option("-p,--prompt", args->prompt, "Prompt text");
   app->add_option("-f,--file", args->promptFile,
                   "Read the prompt from a file, byte for byte")
