@@ -53,7 +53,7 @@ Result<std::string> kernelIr(const GgufFile &file, const CompileArgs &args) {
 }
 
 int runCompile(const CompileArgs &args) {
-  auto file = GgufFile::open(args.model);
+  auto file = openModelToCompile(args.compile, args.model);
   if (!file)
     return reportError(file.error().message);
   std::string text;

@@ -16,6 +16,10 @@ void addCompileFlags(CLI::App &app, CompileFlags &flags) {
       ->delimiter(',');
 }
 
+Result<GgufFile> openModelToCompile(const CompileFlags &, const std::string &path) {
+  return GgufFile::open(path);
+}
+
 Status applyCompileFlags(const CompileFlags &flags,
                          codegen::CpuCompileOptions &options) {
   const auto &known = passes::fusionPassNames();

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "CpuPipeline.h"
+#include "gguf/GgufFile.h"
 #include "support/Result.h"
 
 #include <CLI/CLI.hpp>
@@ -18,6 +19,11 @@ struct CompileFlags {
 };
 
 void addCompileFlags(CLI::App &app, CompileFlags &flags);
+
+// The model file the command compiles and runs: `path` itself today; with
+// per-layer precision flags, the requantized model made from it.
+Result<GgufFile> openModelToCompile(const CompileFlags &flags,
+                                    const std::string &path);
 
 // Checks the pass names and sets options.passes.
 Status applyCompileFlags(const CompileFlags &flags,

@@ -36,7 +36,7 @@ int runPerplexity(const PerplexityArgs &args) {
   std::ostringstream text;
   text << in.rdbuf();
 
-  auto file = GgufFile::open(args.model);
+  auto file = openModelToCompile(args.compile, args.model);
   if (!file)
     return reportError(file.error().message);
   auto tokenizer = Tokenizer::fromMetadata(file->metadata());

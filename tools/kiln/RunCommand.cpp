@@ -149,7 +149,7 @@ int runModel(RunArgs args) {
 
   Timings timings;
   auto start = Clock::now();
-  auto file = GgufFile::open(args.model);
+  auto file = openModelToCompile(args.compile, args.model);
   if (!file)
     return reportError(file.error().message);
   auto tokenizer = Tokenizer::fromMetadata(file->metadata());
