@@ -59,4 +59,17 @@ def Kiln_RopeMode : I32EnumAttr<"RopeMode", "how rope pairs head dimensions", [
 
 def Kiln_RopeModeAttr : EnumAttr<Kiln_Dialect, Kiln_RopeMode, "rope_mode">;
 
+// What a fused matmul does to its products before storing them.
+def Kiln_MatmulEpilogue : I32EnumAttr<"MatmulEpilogue", "fused matmul epilogue", [
+    I32EnumAttrCase<"none", 0>,
+    I32EnumAttrCase<"swiglu", 1>, // silu(x W0^T) * (x W1^T): one result
+    I32EnumAttrCase<"gelu", 2>    // gelu of each product (after the bias)
+  ]> {
+  let cppNamespace = "::kiln::ir";
+  let genSpecializedAttr = 0;
+}
+
+def Kiln_MatmulEpilogueAttr
+    : EnumAttr<Kiln_Dialect, Kiln_MatmulEpilogue, "epilogue">;
+
 #endif // KILN_DIALECT

@@ -149,16 +149,9 @@ def Kiln_RopeOp : Kiln_Op<"rope", [Pure, AllTypesMatch<["input", "result"]>]> {
   let hasVerifier = 1;
 }
 
-def Kiln_AttentionOp : Kiln_Op<"attention", [
+class Kiln_AttentionBase<string mnemonic> : Kiln_Op<mnemonic, [
     AllTypesMatch<["query", "result"]>, AllTypesMatch<["key", "value"]>,
     MemoryEffects<[MemRead<Kiln_KVCache>, MemWrite<Kiln_KVCache>]>]> {
-  let summary = "causal multi-head attention over the KV cache";
-  let description = [{
-    Appends the rows of `key` and `value` to layer `layer` of the KV cache at
-    positions `position ...`, then for each query row at position `p` and
-    head `h` computes `softmax(scale * q_h . K_g[0..p]) . V_g[0..p]`, where
-    `g = h / (num_heads / num_kv_heads)` (grouped-query attention).
-  }];
   let arguments = (ins Kiln_Activation:$query, Kiln_Activation:$key,
                        Kiln_Activation:$value, Index:$position,
                        I64Attr:$layer, I64Attr:$num_heads,
@@ -167,6 +160,78 @@ def Kiln_AttentionOp : Kiln_Op<"attention", [
   let results = (outs Kiln_Activation:$result);
   let assemblyFormat = [{
     $query `,` $key `,` $value `,` $position attr-dict `:` type($query) `,` type($key)
+  }];
+  let hasVerifier = 1;
+}
+
+def Kiln_AttentionOp : Kiln_AttentionBase<"attention"> {
+  let summary = "causal multi-head attention over the KV cache";
+  let description = [{
+    Appends the rows of `key` and `value` to layer `layer` of the KV cache at
+    positions `position ...`, then for each query row at position `p` and
+    head `h` computes `softmax(scale * q_h . K_g[0..p]) . V_g[0..p]`, where
+    `g = h / (num_heads / num_kv_heads)` (grouped-query attention). The
+    scores of a row are formed, normalized and then weighted, as llama.cpp's
+    graph does (QK^T, soft_max, ·V), so results compare with it bit for bit.
+  }];
+}
+
+def Kiln_FlashAttentionOp : Kiln_AttentionBase<"flash_attention"> {
+  let summary = "attention in one pass over the KV cache (online softmax)";
+  let description = [{
+    Computes what `kiln.attention` computes, but walks the cached positions
+    once in tiles, keeping a running maximum, a running sum and rescaled
+    partial outputs (flash attention): no row of scores is stored. Equal to
+    `kiln.attention` up to float reassociation. Made by
+    `kiln-flash-attention`.
+  }];
+}
+
+def Kiln_FusedMatmulOp : Kiln_Op<"fused_matmul", [Pure, AttrSizedOperandSegments]> {
+  let summary = "matmuls sharing one input, with a fused prologue and epilogue";
+  let description = [{
+    Made by the fusion passes from `kiln.matmul` and its neighbours. With
+    `input : [T, K]` and weights `W_i : [N_i, K]`:
+
+    - prologue: with `norm(%w)` the input is first RMS-normalized (with
+      `norm(%w, %b)` layer-normalized) with `norm_epsilon`, as
+      `kiln.rms_norm` / `kiln.layer_norm` would; no normalized copy exists;
+    - products: `P_i = input W_i^T (+ bias_i)`; `biases` is empty or one per
+      weight;
+    - epilogue: `none` gives one result per weight; `swiglu` takes two
+      weights of equal shape and gives one result `silu(P_0) * P_1`;
+      `gelu` gives `gelu(P_i)`;
+    - results listed in `rope_results` are rotated (`kiln.rope`, normal
+      pairing) with `rope_*` at `position`;
+    - `residual(%x)`: `%x` is added to the (single) result.
+
+    ```mlir
+    %q, %k, %v = kiln.fused_matmul %x, [%wq, %wk, %wv] norm(%n)
+        position(%pos) {norm_epsilon = 1.0e-5 : f32, rope_results = array<i1: true, true, false>, ...}
+        : (...) -> (tensor<?x256xf32>, tensor<?x64xf32>, tensor<?x64xf32>)
+    ```
+  }];
+  let arguments = (ins Kiln_Activation:$input,
+                       Variadic<Kiln_WeightType>:$weights,
+                       Variadic<Kiln_WeightType>:$biases,
+                       Optional<Kiln_WeightType>:$norm_weight,
+                       Optional<Kiln_WeightType>:$norm_bias,
+                       Optional<Kiln_Activation>:$residual,
+                       Optional<Index>:$position,
+                       OptionalAttr<F32Attr>:$norm_epsilon,
+                       DefaultValuedAttr<Kiln_MatmulEpilogueAttr,
+                           "::kiln::ir::MatmulEpilogue::none">:$epilogue,
+                       OptionalAttr<DenseBoolArrayAttr>:$rope_results,
+                       OptionalAttr<I64Attr>:$rope_head_dim,
+                       OptionalAttr<I64Attr>:$rope_dims,
+                       OptionalAttr<F32Attr>:$rope_freq_base,
+                       OptionalAttr<F32Attr>:$rope_freq_scale);
+  let results = (outs Variadic<Kiln_Activation>:$results);
+  let assemblyFormat = [{
+    $input `,` `[` $weights `]` (`bias` `[` $biases^ `]`)?
+    (`norm` `(` $norm_weight^ (`,` $norm_bias^)? `)`)?
+    (`residual` `(` $residual^ `)`)? (`position` `(` $position^ `)`)?
+    attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
 }

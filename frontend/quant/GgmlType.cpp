@@ -80,4 +80,19 @@ std::optional<GgmlType> ggmlTypeFromName(std::string_view name) {
 
 std::span<const GgmlTypeInfo> allGgmlTypes() { return kTypes; }
 
+std::optional<GgmlType> vecDotType(GgmlType weights) {
+  switch (weights) {
+  case GgmlType::F32: return GgmlType::F32;
+  case GgmlType::F16: return GgmlType::F16;
+  case GgmlType::BF16: return GgmlType::BF16;
+  case GgmlType::Q4_0: case GgmlType::Q4_1: case GgmlType::Q5_0:
+  case GgmlType::Q5_1: case GgmlType::Q8_0:
+    return GgmlType::Q8_0;
+  case GgmlType::Q2_K: case GgmlType::Q3_K: case GgmlType::Q4_K:
+  case GgmlType::Q5_K: case GgmlType::Q6_K:
+    return GgmlType::Q8_K;
+  default: return std::nullopt;
+  }
+}
+
 } // namespace kiln

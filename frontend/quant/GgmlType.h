@@ -67,6 +67,12 @@ const GgmlTypeInfo &ggmlTypeInfo(GgmlType type);
 std::optional<GgmlType> ggmlTypeFromName(std::string_view name);
 std::span<const GgmlTypeInfo> allGgmlTypes();
 
+// The type ggml's CPU dot products convert the other operand to before
+// multiplying it with weights of `weights` (its vec_dot_type): F32 for f32
+// weights, F16/BF16, Q8_0 (q4_0, q4_1, q5_0, q5_1, q8_0; q8_1 rounds the
+// same), Q8_K (K-quants); nullopt for types without a CPU dot product here.
+std::optional<GgmlType> vecDotType(GgmlType weights);
+
 inline double bitsPerWeight(const GgmlTypeInfo &info) {
   return 8.0 * info.bytesPerBlock / info.blockSize;
 }

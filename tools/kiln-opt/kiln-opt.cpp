@@ -1,6 +1,7 @@
 // kiln-opt: reads kiln-dialect MLIR, runs passes, prints the result. The lit
 // tests drive every pass through it.
 #include "KilnDialect.h"
+#include "Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/DialectRegistry.h"
@@ -12,6 +13,7 @@ int main(int argc, char **argv) {
   registry.insert<kiln::ir::KilnDialect, mlir::func::FuncDialect>();
   // MLIR's generic passes (canonicalize, cse, ...) work on kiln graphs too.
   mlir::registerTransformsPasses();
+  kiln::passes::registerKilnPasses();
   return mlir::asMainReturnCode(
       mlir::MlirOptMain(argc, argv, "kiln optimizer driver\n", registry));
 }
