@@ -1,6 +1,7 @@
 #include "CpuPipeline.h"
 
 #include "ModelBuilder.h"
+#include "Passes.h"
 #include "gguf/GgufFile.h"
 
 #include "mlir/IR/MLIRContext.h"
@@ -20,6 +21,16 @@ Result<CpuProgram> compileForCpu(const GgufFile &file,
   auto module = ir::buildModel(context, *spec, build);
   if (!module)
     return std::move(module).takeError();
+  passes::PassOptions passOptions = options.passes;
+  // The fused matmul kernels are written for the integer and plain dot
+  // products; the float-dot fallback (integerDots off) runs unfused.
+  if (!options.lower.integerDots)
+    for (const char *name : {"kiln-fuse-swiglu", "kiln-fuse-qkv", "kiln-fuse-gelu",
+                             "kiln-fuse-rope", "kiln-fuse-residual", "kiln-fuse-norm"})
+      passOptions.disabled.insert(name);
+  if (spec->headDim % 8 != 0) // the flash kernel reads heads 8 at a time
+    passOptions.disabled.insert("kiln-flash-attention");
+  KILN_TRY(passes::runPasses(module->get(), passOptions));
   if (!options.printIrTo.empty()) {
     std::error_code ec;
     llvm::raw_fd_ostream out(options.printIrTo, ec, llvm::sys::fs::OF_Text);

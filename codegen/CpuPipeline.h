@@ -21,7 +21,7 @@ struct CpuCompileOptions {
   bool allLogits = false;  // prefill returns every token's logits
   LowerOptions lower;      // KV cache type, llama.cpp-style activations
   passes::PassOptions passes; // which graph passes run
-  std::string printIrTo;   // "-" for stdout: the kiln graph, as built
+  std::string printIrTo;   // "-" for stdout: the kiln graph, after the passes
   cpu::CpuOptions cpu;
 };
 

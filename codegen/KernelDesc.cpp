@@ -14,6 +14,7 @@ const char *kernelKindName(KernelKind kind) {
   case KernelKind::Rope: return "rope";
   case KernelKind::KvStore: return "kv_store";
   case KernelKind::Attention: return "attention";
+  case KernelKind::FlashAttention: return "flash_attention";
   case KernelKind::Add: return "add";
   case KernelKind::Mul: return "mul";
   case KernelKind::Silu: return "silu";
@@ -25,6 +26,30 @@ const char *kernelKindName(KernelKind kind) {
   case KernelKind::QuantizeActivations: return "quantize_activations";
   }
   return "?";
+}
+
+std::string kernelLabel(const KernelDesc &d) {
+  std::string label = kernelKindName(d.kind);
+  if (d.kind == KernelKind::Matmul) {
+    if (d.parts.size() > 1 && d.epilogue != MatmulEpilogue::SwiGlu)
+      label += "_x" + std::to_string(d.parts.size());
+    for (const MatmulPart &part : d.parts)
+      if (part.rope) {
+        label += "_rope";
+        break;
+      }
+    if (d.epilogue == MatmulEpilogue::SwiGlu)
+      label += "_swiglu";
+    if (d.epilogue == MatmulEpilogue::Gelu)
+      label += "_gelu";
+    if (d.residual)
+      label += "_residual";
+  }
+  if (d.convert == RowConversion::Round)
+    label += "_round";
+  if (d.convert == RowConversion::Quantize)
+    label += "_quantize";
+  return label;
 }
 
 std::string KernelDesc::key() const {
@@ -40,7 +65,19 @@ std::string KernelDesc::key() const {
                 (long long)ropeDims, (long long)numHeads,
                 (long long)numKvHeads, (long long)offset,
                 (long long)contextLength, kvHalf ? "_kvf16" : "");
-  return buf;
+  std::string key = buf;
+  if (kind == KernelKind::Matmul && (parts.size() > 1 || residual ||
+                                     epilogue != MatmulEpilogue::None ||
+                                     (!parts.empty() && parts[0].rope))) {
+    for (const MatmulPart &part : parts)
+      key += "_p" + std::string(ggmlTypeInfo(part.format).name) + "x" +
+             std::to_string(part.rows) + (part.hasBias ? "b" : "") +
+             (part.rope ? "r" : "");
+    key += "_ep" + std::to_string(int(epilogue)) + (residual ? "_res" : "");
+  }
+  if (convert != RowConversion::None)
+    key += "_cv" + std::to_string(int(convert));
+  return key;
 }
 
 } // namespace kiln::codegen

@@ -7,18 +7,25 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace kiln::codegen {
 
 enum class KernelKind {
   Embedding,    // args: table, ids, out.          tasks: rows
   Positions,    // args: out (i32).                tasks: 1
+  // With `convert` the normalized row is written as the matmul after it
+  // reads it (rounded or quantized to `format`), never as f32.
   RmsNorm,      // args: x, weight, out.           tasks: rows
   LayerNorm,    // args: x, weight, bias, out.     tasks: rows
-  Matmul,       // args: x, weight, [bias], out.   tasks: ceil(N / tile)
+  // args: x, then per part weight, [bias]; [residual]; one output per
+  // part (one in all for SwiGLU). tasks: ceil(N / tile) summed over the
+  // parts (SwiGLU: of one part).
+  Matmul,
   Rope,         // args: x, out.                   tasks: rows
   KvStore,      // args: k, v, kcache, vcache.     tasks: rows
   Attention,    // args: q, kcache, vcache, out.   tasks: heads
+  FlashAttention, // as Attention, online softmax.  tasks: heads
   Add,          // args: a, b, out.                tasks: rows
   Mul,          // args: a, b, out.                tasks: rows
   Silu,         // args: x, out.                   tasks: rows
@@ -35,6 +42,25 @@ enum class KernelKind {
 };
 
 const char *kernelKindName(KernelKind kind);
+struct KernelDesc;
+// The kind, and for fused kernels what is fused: "matmul_x3_rope",
+// "matmul_swiglu", "rms_norm_quantize", ... (symbols, profiles).
+std::string kernelLabel(const KernelDesc &desc);
+
+// One weight of a matmul kernel: several weights that read the same input
+// (q, k, v; gate and up) are one kernel.
+struct MatmulPart {
+  GgmlType format = GgmlType::F32;
+  int64_t rows = 0; // N: output columns
+  bool hasBias = false;
+  bool rope = false; // rotate the result (normal pairing; rope fields)
+};
+
+enum class MatmulEpilogue { None, SwiGlu, Gelu };
+
+// What a norm kernel writes: the f32 row, or the row as the matmul that
+// reads it needs it (RoundActivations / QuantizeActivations to `format`).
+enum class RowConversion { None, Round, Quantize };
 
 struct KernelDesc {
   KernelKind kind = KernelKind::Add;
@@ -44,6 +70,13 @@ struct KernelDesc {
   // Matmul input rows: F32, or Q8_0/Q8_K quantized rows (integer dots).
   GgmlType activations = GgmlType::F32;
   bool hasBias = false;
+  // Matmul: the weights (one for a plain matmul: then format, outCols and
+  // hasBias repeat parts[0]), the epilogue, and a residual to add.
+  std::vector<MatmulPart> parts;
+  MatmulEpilogue epilogue = MatmulEpilogue::None;
+  bool residual = false;
+  // Norms: the form of the output row.
+  RowConversion convert = RowConversion::None;
   float epsilon = 0.0f;
   float scale = 0.0f;
   float freqBase = 0.0f;

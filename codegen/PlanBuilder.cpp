@@ -23,20 +23,12 @@ using runtime::Slot;
 using runtime::SlotKind;
 using runtime::Step;
 
-// The type llama.cpp's CPU path converts a matmul input to before the dot
-// products with weights of `weights` (its vec_dot_type).
+// The conversion llama.cpp's CPU path applies to a matmul input before
+// the dot products with f16/bf16/quantized weights (its vec_dot_type);
+// none for f32 weights.
 std::optional<GgmlType> activationRounding(GgmlType weights) {
-  switch (weights) {
-  case GgmlType::F16: return GgmlType::F16;
-  case GgmlType::BF16: return GgmlType::BF16;
-  case GgmlType::Q4_0: case GgmlType::Q5_0: case GgmlType::Q8_0:
-  case GgmlType::Q4_1: case GgmlType::Q5_1:
-    return GgmlType::Q8_0;
-  case GgmlType::Q2_K: case GgmlType::Q3_K: case GgmlType::Q4_K:
-  case GgmlType::Q5_K: case GgmlType::Q6_K:
-    return GgmlType::Q8_K;
-  default: return std::nullopt;
-  }
+  std::optional<GgmlType> type = vecDotType(weights);
+  return type == GgmlType::F32 ? std::nullopt : type;
 }
 
 int64_t colsOf(Value v) { return cast<RankedTensorType>(v.getType()).getDimSize(1); }
@@ -60,6 +52,21 @@ private:
   // it is a temporary.
   Slot outputFor(Value result, bool remember = true);
   Status lowerOp(Operation *op, std::vector<Step> &steps);
+  void emitStep(const KernelDesc &desc, std::vector<Slot> args,
+                runtime::TaskCount tasks, bool singleRow, std::vector<Step> &steps);
+  // kiln.matmul and kiln.fused_matmul alike.
+  struct MatmulOperands {
+    Value input;
+    SmallVector<Value> weights, biases;
+    Value normWeight, normBias, residual;
+    float epsilon = 0;
+    MatmulEpilogue epilogue = MatmulEpilogue::None;
+    SmallVector<bool> rope;
+    int64_t ropeHeadDim = 0, ropeDims = 0;
+    float ropeFreqBase = 0, ropeFreqScale = 0;
+    SmallVector<Value> results;
+  };
+  Status lowerMatmul(const MatmulOperands &m, std::vector<Step> &steps);
 
   LoweredModel &out_;
   const LowerOptions &options_;
@@ -71,6 +78,7 @@ private:
   struct Converted {
     KernelKind kind;
     GgmlType format;
+    Value normWeight; // set: the copy is the normalized input (fused norm)
     Slot slot;
   };
   llvm::DenseMap<Value, llvm::SmallVector<Converted, 1>> converted_;
@@ -85,7 +93,7 @@ uint32_t PlanLowering::kernelFor(const KernelDesc &desc) {
   uint32_t index = out_.kernels.size();
   out_.kernels.push_back(desc);
   out_.plan.kernelSymbols.push_back("kiln_" + std::to_string(index) + "_" +
-                                    kernelKindName(desc.kind));
+                                    kernelLabel(desc));
   kernelIndex_.emplace(key, index);
   return index;
 }
@@ -131,13 +139,7 @@ Status PlanLowering::lowerOp(Operation *op, std::vector<Step> &steps) {
   auto fixed = [](int64_t count) { return runtime::TaskCount{count, 0}; };
   auto emit = [&](const KernelDesc &desc, std::vector<Slot> args,
                   runtime::TaskCount tasks, bool singleRow) {
-    Step step;
-    step.kernel = kernelFor(desc);
-    step.args = std::move(args);
-    step.tasks = tasks;
-    step.singleRow = singleRow;
-    step.label = kernelKindName(desc.kind);
-    steps.push_back(std::move(step));
+    emitStep(desc, std::move(args), tasks, singleRow, steps);
   };
 
   return llvm::TypeSwitch<Operation *, Status>(op)
@@ -183,51 +185,38 @@ Status PlanLowering::lowerOp(Operation *op, std::vector<Step> &steps) {
         return Status::success();
       })
       .Case([&](MatmulOp m) {
-        KernelDesc d;
-        d.kind = KernelKind::Matmul;
-        d.cols = colsOf(m.getInput());
-        d.outCols = colsOf(m.getResult());
-        d.format = static_cast<GgmlType>(m.getWeight().getType().getFormat());
-        d.hasBias = static_cast<bool>(m.getBias());
-        Slot input = slotOf(m.getInput());
-        bool single = isSingleRow(m.getInput());
-        // The input converted once per kind and format, shared by the
-        // matmuls that read it.
-        auto convertInput = [&](KernelKind kind, GgmlType format, int64_t bufferCols) {
-          auto &copies = converted_[m.getInput()];
-          for (const Converted &copy : copies)
-            if (copy.kind == kind && copy.format == format)
-              return copy.slot;
-          KernelDesc convert;
-          convert.kind = kind;
-          convert.format = format;
-          convert.cols = convert.outCols = d.cols;
-          ActivationBuffer shape;
-          shape.cols = bufferCols;
-          shape.singleRow = single;
-          Slot copy{SlotKind::Activation, allocate(shape)};
-          emit(convert, {input, copy}, rowWise(1), single);
-          copies.push_back({kind, format, copy});
-          return copy;
-        };
-        std::optional<GgmlType> quantized =
-            options_.integerDots ? integerDotActivations(d.format) : std::nullopt;
-        std::optional<GgmlType> rounding = activationRounding(d.format);
-        if (quantized) {
-          d.activations = *quantized;
-          int64_t bytes = quantizedRowLayout(*quantized, d.cols).rowBytes;
-          input = convertInput(KernelKind::QuantizeActivations, *quantized, bytes / 4);
-        } else if (rounding && options_.matchLlamaCppActivations) {
-          input = convertInput(KernelKind::RoundActivations, *rounding, d.cols);
+        MatmulOperands operands;
+        operands.input = m.getInput();
+        operands.weights.push_back(m.getWeight());
+        if (m.getBias())
+          operands.biases.push_back(m.getBias());
+        operands.results.push_back(m.getResult());
+        return lowerMatmul(operands, steps);
+      })
+      .Case([&](FusedMatmulOp m) {
+        MatmulOperands operands;
+        operands.input = m.getInput();
+        operands.weights.assign(m.getWeights().begin(), m.getWeights().end());
+        operands.biases.assign(m.getBiases().begin(), m.getBiases().end());
+        operands.normWeight = m.getNormWeight();
+        operands.normBias = m.getNormBias();
+        operands.residual = m.getResidual();
+        if (auto eps = m.getNormEpsilon())
+          operands.epsilon = eps->convertToFloat();
+        switch (m.getEpilogue()) {
+        case ir::MatmulEpilogue::none: break;
+        case ir::MatmulEpilogue::swiglu: operands.epilogue = MatmulEpilogue::SwiGlu; break;
+        case ir::MatmulEpilogue::gelu: operands.epilogue = MatmulEpilogue::Gelu; break;
         }
-        std::vector<Slot> args = {input, slotOf(m.getWeight())};
-        if (d.hasBias)
-          args.push_back(slotOf(m.getBias()));
-        args.push_back(outputFor(m.getResult()));
-        int64_t tiles = (d.outCols + KernelDesc::kMatmulTile - 1) /
-                        KernelDesc::kMatmulTile;
-        emit(d, std::move(args), fixed(tiles), single);
-        return Status::success();
+        if (auto rope = m.getRopeResults()) {
+          operands.rope.assign(rope->begin(), rope->end());
+          operands.ropeHeadDim = *m.getRopeHeadDim();
+          operands.ropeDims = *m.getRopeDims();
+          operands.ropeFreqBase = m.getRopeFreqBase()->convertToFloat();
+          operands.ropeFreqScale = m.getRopeFreqScale()->convertToFloat();
+        }
+        operands.results.assign(m.getResults().begin(), m.getResults().end());
+        return lowerMatmul(operands, steps);
       })
       .Case([&](RopeOp r) {
         KernelDesc d;
@@ -243,9 +232,11 @@ Status PlanLowering::lowerOp(Operation *op, std::vector<Step> &steps) {
              isSingleRow(r.getInput()));
         return Status::success();
       })
-      .Case([&](AttentionOp a) {
-        auto module = a->getParentOfType<ModuleOp>();
-        auto context = module->getAttrOfType<IntegerAttr>(ir::kAttrContextLength);
+      .Case<AttentionOp, FlashAttentionOp>([&](auto a) {
+        bool flash = isa<FlashAttentionOp>(a.getOperation());
+        Operation *op = a.getOperation();
+        auto module = op->getParentOfType<ModuleOp>();
+        auto context = module->template getAttrOfType<IntegerAttr>(ir::kAttrContextLength);
         if (!context)
           return Status(makeError("module has no ", ir::kAttrContextLength));
         uint32_t layer = a.getLayer();
@@ -259,7 +250,7 @@ Status PlanLowering::lowerOp(Operation *op, std::vector<Step> &steps) {
         emit(store, {slotOf(a.getKey()), slotOf(a.getValue()), kCache, vCache},
              rowWise(1), single);
         KernelDesc d;
-        d.kind = KernelKind::Attention;
+        d.kind = flash ? KernelKind::FlashAttention : KernelKind::Attention;
         d.cols = d.outCols = colsOf(a.getQuery());
         d.numHeads = a.getNumHeads();
         d.numKvHeads = a.getNumKvHeads();
@@ -341,6 +332,118 @@ Status PlanLowering::lowerOp(Operation *op, std::vector<Step> &steps) {
                                 other->getName().getStringRef().str(),
                                 "' to a kernel"));
       });
+}
+
+void PlanLowering::emitStep(const KernelDesc &desc, std::vector<Slot> args,
+                            runtime::TaskCount tasks, bool singleRow,
+                            std::vector<Step> &steps) {
+  Step step;
+  step.kernel = kernelFor(desc);
+  step.args = std::move(args);
+  step.tasks = tasks;
+  step.singleRow = singleRow;
+  step.label = kernelLabel(desc);
+  steps.push_back(std::move(step));
+}
+
+Status PlanLowering::lowerMatmul(const MatmulOperands &m, std::vector<Step> &steps) {
+  KernelDesc d;
+  d.kind = KernelKind::Matmul;
+  d.cols = colsOf(m.input);
+  for (auto [i, w] : llvm::enumerate(m.weights)) {
+    auto type = cast<WeightType>(w.getType());
+    MatmulPart part;
+    part.format = static_cast<GgmlType>(type.getFormat());
+    part.rows = type.getRows();
+    part.hasBias = !m.biases.empty();
+    part.rope = !m.rope.empty() && m.rope[i];
+    d.parts.push_back(part);
+  }
+  d.format = d.parts[0].format;
+  d.outCols = d.parts[0].rows;
+  d.hasBias = d.parts[0].hasBias;
+  d.epilogue = m.epilogue;
+  d.residual = static_cast<bool>(m.residual);
+  d.headDim = m.ropeHeadDim;
+  d.ropeDims = m.ropeDims;
+  d.freqBase = m.ropeFreqBase;
+  d.freqScale = m.ropeFreqScale;
+  bool single = isSingleRow(m.input);
+
+  // The input as the dot products read it: quantized to q8 blocks, rounded
+  // as llama.cpp rounds it, or as it is; made once per (value, form) and
+  // shared by the matmuls that read it. A fused norm writes it directly.
+  std::optional<GgmlType> quantized =
+      options_.integerDots ? integerDotActivations(d.format) : std::nullopt;
+  std::optional<GgmlType> rounding =
+      options_.matchLlamaCppActivations ? activationRounding(d.format) : std::nullopt;
+  KernelKind convertKind = KernelKind::RoundActivations;
+  RowConversion conversion = RowConversion::None;
+  GgmlType convertFormat = GgmlType::F32;
+  int64_t bufferCols = d.cols;
+  if (quantized) {
+    d.activations = *quantized;
+    convertKind = KernelKind::QuantizeActivations;
+    conversion = RowConversion::Quantize;
+    convertFormat = *quantized;
+    bufferCols = quantizedRowLayout(*quantized, d.cols).rowBytes / 4;
+  } else if (rounding) {
+    conversion = RowConversion::Round;
+    convertFormat = *rounding;
+  }
+  Slot input = slotOf(m.input);
+  if (conversion != RowConversion::None || m.normWeight) {
+    auto &copies = converted_[m.input];
+    auto found = llvm::find_if(copies, [&](const Converted &c) {
+      return c.kind == convertKind && c.format == convertFormat &&
+             c.normWeight == m.normWeight;
+    });
+    if (found != copies.end()) {
+      input = found->slot;
+    } else {
+      KernelDesc convert;
+      std::vector<Slot> args = {input};
+      if (m.normWeight) {
+        convert.kind = m.normBias ? KernelKind::LayerNorm : KernelKind::RmsNorm;
+        convert.epsilon = m.epsilon;
+        convert.convert = conversion;
+        args.push_back(slotOf(m.normWeight));
+        if (m.normBias)
+          args.push_back(slotOf(m.normBias));
+      } else {
+        convert.kind = convertKind;
+      }
+      convert.format = convertFormat;
+      convert.cols = convert.outCols = d.cols;
+      ActivationBuffer shape;
+      shape.cols = bufferCols;
+      shape.singleRow = single;
+      Slot copy{SlotKind::Activation, allocate(shape)};
+      args.push_back(copy);
+      emitStep(convert, std::move(args), runtime::TaskCount{0, 1}, single, steps);
+      copies.push_back({convertKind, convertFormat, m.normWeight, copy});
+      input = copy;
+    }
+  }
+
+  std::vector<Slot> args = {input};
+  for (auto [i, w] : llvm::enumerate(m.weights)) {
+    args.push_back(slotOf(w));
+    if (!m.biases.empty())
+      args.push_back(slotOf(m.biases[i]));
+  }
+  if (m.residual)
+    args.push_back(slotOf(m.residual));
+  for (Value result : m.results)
+    args.push_back(outputFor(result));
+  int64_t tiles = 0;
+  for (const MatmulPart &part : d.parts) {
+    tiles += (part.rows + KernelDesc::kMatmulTile - 1) / KernelDesc::kMatmulTile;
+    if (d.epilogue == MatmulEpilogue::SwiGlu)
+      break; // gate and up share their tiles
+  }
+  emitStep(d, std::move(args), runtime::TaskCount{tiles, 0}, single, steps);
+  return Status::success();
 }
 
 Status PlanLowering::lowerFunction(func::FuncOp func,

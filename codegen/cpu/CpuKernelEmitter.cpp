@@ -70,6 +70,39 @@ struct Kernel {
   Value *args, *rows, *position, *begin, *end;
 };
 
+// One weight of a matmul kernel: its input rows, weight rows and bias, the
+// output columns [first, last) this task computes, and what becomes of
+// each sum (bias, epilogue, store).
+struct MatmulSlice {
+  Value *x = nullptr, *w = nullptr, *bias = nullptr;
+  GgmlType format = GgmlType::F32;
+  int64_t N = 0;
+  Value *first = nullptr, *last = nullptr;
+  std::function<void(Value *sum, Value *t, Value *n)> store;
+};
+
+void roundRow(Kernel &k, Value *in, Value *res, int64_t n, GgmlType format);
+void quantizeRow(Kernel &k, Value *in, Value *row, int64_t n, GgmlType format);
+
+// A norm fused into the matmuls after it writes row t as they read it:
+// rounded or quantized from the normalized row in `scratch`.
+void convertNormRow(Kernel &k, Value *scratch, Value *out, Value *t) {
+  auto &b = k.builder;
+  IRBuilder<>::FastMathFlagGuard guard(b);
+  FastMathFlags flags;
+  flags.setAllowReassoc();
+  flags.setAllowContract();
+  b.setFastMathFlags(flags);
+  int64_t n = k.d.cols;
+  if (k.d.convert == RowConversion::Round) {
+    roundRow(k, scratch, k.rowPtr(out, t, n), n, k.d.format);
+    return;
+  }
+  int64_t bytes = quantizedRowLayout(k.d.format, n).rowBytes;
+  quantizeRow(k, scratch, k.e.at(b.getInt8Ty(), out, b.CreateMul(t, k.e.c64(bytes))), n,
+              k.d.format);
+}
+
 void emitEmbedding(Kernel &k) {
   auto &b = k.builder;
   Value *table = k.arg(0), *ids = k.arg(1), *out = k.arg(2);
@@ -112,8 +145,9 @@ void emitRmsNorm(Kernel &k) {
   b.clearFastMathFlags();
   Value *x = k.arg(0), *w = k.arg(1), *out = k.arg(2);
   int64_t n = k.d.cols;
+  Value *scratch = k.d.convert != RowConversion::None ? k.e.scratch(n) : nullptr;
   k.e.forRange(k.begin, k.end, [&](Value *t) {
-    Value *in = k.rowPtr(x, t, n), *res = k.rowPtr(out, t, n);
+    Value *in = k.rowPtr(x, t, n), *res = scratch ? scratch : k.rowPtr(out, t, n);
     Value *sum = sumDouble(k, n, [&](Value *c) {
       Value *v = k.e.loadF32(in, c);
       return b.CreateFMul(v, v);
@@ -127,6 +161,8 @@ void emitRmsNorm(Kernel &k) {
       Value *v = b.CreateFMul(k.e.loadF32(in, c), scale);
       k.e.storeF32(b.CreateFMul(v, k.e.loadF32(w, c)), res, c);
     });
+    if (scratch)
+      convertNormRow(k, scratch, out, t);
   });
 }
 
@@ -137,8 +173,9 @@ void emitLayerNorm(Kernel &k) {
   Value *x = k.arg(0), *w = k.arg(1), *bias = k.arg(2), *out = k.arg(3);
   int64_t n = k.d.cols;
   auto *dbl = b.getDoubleTy();
+  Value *scratch = k.d.convert != RowConversion::None ? k.e.scratch(n) : nullptr;
   k.e.forRange(k.begin, k.end, [&](Value *t) {
-    Value *in = k.rowPtr(x, t, n), *res = k.rowPtr(out, t, n);
+    Value *in = k.rowPtr(x, t, n), *res = scratch ? scratch : k.rowPtr(out, t, n);
     Value *sum = sumDouble(k, n, [&](Value *c) { return k.e.loadF32(in, c); });
     Value *mean = b.CreateFPTrunc(
         b.CreateFDiv(sum, ConstantFP::get(dbl, double(n))), k.e.f32());
@@ -156,6 +193,8 @@ void emitLayerNorm(Kernel &k) {
       v = b.CreateFAdd(b.CreateFMul(v, k.e.loadF32(w, c)), k.e.loadF32(bias, c));
       k.e.storeF32(v, res, c);
     });
+    if (scratch)
+      convertNormRow(k, scratch, out, t);
   });
 }
 
@@ -250,14 +289,12 @@ void emitPanelMatmul(Kernel &k, Value *x, Value *w, Value *bias, Value *out,
 // as they are read, over two accumulators. Many tokens (prefill): the row is
 // dequantized once into an L1-resident scratch row and dotted with every
 // input row.
-void emitMatmul(Kernel &k) {
+void emitMatmul(Kernel &k, const MatmulSlice &slice, bool panels) {
   auto &b = k.builder;
   LoopEmitter &e = k.e;
-  int64_t K = k.d.cols, N = k.d.outCols, tile = KernelDesc::kMatmulTile;
-  GgmlType format = k.d.format;
-  Value *x = k.arg(0), *w = k.arg(1);
-  Value *bias = k.d.hasBias ? k.arg(2) : nullptr;
-  Value *out = k.arg(k.d.hasBias ? 3 : 2);
+  int64_t K = k.d.cols;
+  GgmlType format = slice.format;
+  Value *x = slice.x, *w = slice.w;
   int64_t stride = rowBytes(format, K);
   int64_t blockElements = vectorBlockElements(format);
   bool vectorized = hasBlockVectors(format) && K % blockElements == 0;
@@ -276,15 +313,8 @@ void emitMatmul(Kernel &k) {
       });
     });
   };
-  auto store = [&](Value *value, Value *t, Value *n) {
-    if (bias)
-      value = b.CreateFAdd(value, e.loadF32(bias, n));
-    e.storeF32(value, out, b.CreateAdd(b.CreateMul(t, e.c64(N)), n));
-  };
-
-  Value *first = b.CreateMul(k.begin, e.c64(tile));
-  Value *last = b.CreateMul(k.end, e.c64(tile));
-  last = b.CreateSelect(b.CreateICmpSLT(last, e.c64(N)), last, e.c64(N));
+  const auto &store = slice.store;
+  Value *first = slice.first, *last = slice.last;
   auto perColumn = [&] {
   e.forRange(first, last, [&](Value *n) {
     Value *row = e.at(b.getInt8Ty(), w, b.CreateMul(n, e.c64(stride)));
@@ -327,10 +357,12 @@ void emitMatmul(Kernel &k) {
         decodeAndDot);
   });
   };
-  if (!usePanels(k.d)) {
+  if (!panels) {
     perColumn();
     return;
   }
+  Value *bias = k.d.hasBias ? k.arg(2) : nullptr;
+  Value *out = k.arg(k.d.hasBias ? 3 : 2);
   e.ifElse(
       b.CreateICmpSGT(k.rows, e.c64(1)),
       [&] {
@@ -353,13 +385,11 @@ struct MicroTiles {
 using MicroKernel =
     std::function<void(Value *t0, int64_t R, Value *n0, int64_t C, bool batched)>;
 
-void forEachMicroTile(Kernel &k, MicroTiles tiles, const MicroKernel &body) {
+void forEachMicroTile(Kernel &k, const MatmulSlice &slice, MicroTiles tiles,
+                      const MicroKernel &body) {
   auto &b = k.builder;
   LoopEmitter &e = k.e;
-  int64_t N = k.d.outCols, tile = KernelDesc::kMatmulTile;
-  Value *first = b.CreateMul(k.begin, e.c64(tile));
-  Value *last = b.CreateMul(k.end, e.c64(tile));
-  last = b.CreateSelect(b.CreateICmpSLT(last, e.c64(N)), last, e.c64(N));
+  Value *first = slice.first, *last = slice.last;
   auto columns = [&](Value *t0, int64_t R, int64_t C, bool batched) {
     Value *groups = b.CreateUDiv(b.CreateSub(last, first), e.c64(C));
     e.forRange(e.c64(0), groups, [&](Value *g) {
@@ -382,30 +412,21 @@ void forEachMicroTile(Kernel &k, MicroTiles tiles, const MicroKernel &body) {
       [&] { columns(e.c64(0), 1, tiles.singleColumns, false); });
 }
 
-// out[t][n] = value (+ bias[n])
-void storeMatmulOutput(Kernel &k, Value *value, Value *t, Value *n) {
-  auto &b = k.builder;
-  if (k.d.hasBias)
-    value = b.CreateFAdd(value, k.e.loadF32(k.arg(2), n));
-  Value *out = k.arg(k.d.hasBias ? 3 : 2);
-  k.e.storeF32(value, out, b.CreateAdd(b.CreateMul(t, k.e.c64(k.d.outCols)), n));
-}
-
 // q4_0 with a row count that is a multiple of 8: eight columns at a time
 // in llama.cpp's order for repacked q4_0 (emitQ40EightColumns), 2 input
 // rows at a time in prefill (4 spilled: 72 stack accesses in the loop).
-void emitQ40Matmul(Kernel &k, const IntegerDotTarget &target) {
+void emitQ40Matmul(Kernel &k, const MatmulSlice &slice, const IntegerDotTarget &target) {
   auto &b = k.builder;
   LoopEmitter &e = k.e;
   int64_t K = k.d.cols;
-  Value *x = k.arg(0), *w = k.arg(1);
+  Value *x = slice.x, *w = slice.w;
   QuantizedRowLayout layout = quantizedRowLayout(k.d.activations, K);
   int64_t stride = rowBytes(GgmlType::Q4_0, K);
   auto *lanes = FixedVectorType::get(e.f32(), 8);
   Value *accumulators[4];
   for (Value *&acc : accumulators)
     acc = e.local(lanes);
-  forEachMicroTile(k, {2, 8, 8}, [&](Value *t0, int64_t R, Value *n0, int64_t C, bool) {
+  forEachMicroTile(k, slice, {2, 8, 8}, [&](Value *t0, int64_t R, Value *n0, int64_t C, bool) {
     // Tiles start at multiples of 16 and N is a multiple of 8, so every
     // task's columns split into groups of 8: the single-column loop that
     // forEachMicroTile emits for leftovers never runs.
@@ -430,8 +451,8 @@ void emitQ40Matmul(Kernel &k, const IntegerDotTarget &target) {
     for (int64_t r = 0; r < R; ++r) {
       Value *sums = b.CreateLoad(lanes, accumulators[r]);
       for (int64_t c = 0; c < 8; ++c)
-        storeMatmulOutput(k, b.CreateExtractElement(sums, uint64_t(c)),
-                          b.CreateAdd(t0, e.c64(r)), b.CreateAdd(n0, e.c64(c)));
+        slice.store(b.CreateExtractElement(sums, uint64_t(c)), b.CreateAdd(t0, e.c64(r)),
+                    b.CreateAdd(n0, e.c64(c)));
     }
   });
 }
@@ -441,19 +462,19 @@ void emitQ40Matmul(Kernel &k, const IntegerDotTarget &target) {
 // loaded once for the C columns, and the R x C accumulator chains are
 // independent. Many tokens: 4 rows x 1 column (4 x 2 spilled registers:
 // q8_0 TinyLlama prefill 34 tok/s against 54); one token: 4 columns.
-void emitIntegerMatmul(Kernel &k) {
+void emitIntegerMatmul(Kernel &k, const MatmulSlice &slice) {
   auto &b = k.builder;
   LoopEmitter &e = k.e;
   int64_t K = k.d.cols;
-  GgmlType format = k.d.format;
-  Value *x = k.arg(0), *w = k.arg(1);
+  GgmlType format = slice.format;
+  Value *x = slice.x, *w = slice.w;
   QuantizedRowLayout layout = quantizedRowLayout(k.d.activations, K);
   int64_t stride = rowBytes(format, K);
   int64_t blockElements = integerDotBlockElements(format);
   int64_t blockBytes = rowBytes(format, blockElements);
   IntegerDotTarget target{k.target.avx2};
-  if (format == GgmlType::Q4_0 && k.d.outCols % 8 == 0) {
-    emitQ40Matmul(k, target);
+  if (format == GgmlType::Q4_0 && slice.N % 8 == 0) {
+    emitQ40Matmul(k, slice, target);
     return;
   }
   auto *lanes = FixedVectorType::get(e.f32(), kDotLanes);
@@ -461,7 +482,7 @@ void emitIntegerMatmul(Kernel &k) {
   for (int64_t i = 0; i < 8; ++i)
     accumulators.push_back({e.local(lanes), e.local(FixedVectorType::get(e.f32(), 4))});
 
-  forEachMicroTile(k, {4, 1, 4}, [&](Value *t0, int64_t R, Value *n0, int64_t C, bool) {
+  forEachMicroTile(k, slice, {4, 1, 4}, [&](Value *t0, int64_t R, Value *n0, int64_t C, bool) {
     std::vector<QuantizedRow> rows;
     for (int64_t r = 0; r < R; ++r) {
       Value *row = e.at(b.getInt8Ty(), x,
@@ -488,7 +509,7 @@ void emitIntegerMatmul(Kernel &k) {
     for (int64_t c = 0; c < C; ++c)
       for (int64_t r = 0; r < R; ++r) {
         Value *value = emitDotResult(e, accumulators[c * R + r]);
-        storeMatmulOutput(k, value, b.CreateAdd(t0, e.c64(r)), b.CreateAdd(n0, e.c64(c)));
+        slice.store(value, b.CreateAdd(t0, e.c64(r)), b.CreateAdd(n0, e.c64(c)));
       }
   });
 }
@@ -498,18 +519,18 @@ void emitIntegerMatmul(Kernel &k) {
 // FMA accumulator over K, lanes added interleaved; 3 rows x 4 columns at a
 // time (f16 TinyLlama prefill ~40-56 tok/s against ~39 for 4 x 2). One token, as ggml_vec_dot_f32/f16: four accumulators over chunks
 // of 32, folded and added adjacent, the rest of K one by one; 2 columns.
-bool usePlainMatmul(const KernelDesc &d) {
-  return (d.format == GgmlType::F32 || d.format == GgmlType::F16 ||
-          d.format == GgmlType::BF16) &&
-         d.cols % 8 == 0;
+bool usePlainMatmul(GgmlType format, int64_t K) {
+  return (format == GgmlType::F32 || format == GgmlType::F16 ||
+          format == GgmlType::BF16) &&
+         K % 8 == 0;
 }
 
-void emitPlainMatmul(Kernel &k) {
+void emitPlainMatmul(Kernel &k, const MatmulSlice &slice) {
   auto &b = k.builder;
   LoopEmitter &e = k.e;
   int64_t K = k.d.cols;
-  GgmlType format = k.d.format;
-  Value *x = k.arg(0), *w = k.arg(1);
+  GgmlType format = slice.format;
+  Value *x = slice.x, *w = slice.w;
   auto *lanes = FixedVectorType::get(e.f32(), 8);
   Value *accumulators[16];
   for (Value *&acc : accumulators)
@@ -532,7 +553,7 @@ void emitPlainMatmul(Kernel &k) {
     return b.CreateAlignedLoad(
         lanes, e.at(e.f32(), x, b.CreateAdd(b.CreateMul(t, e.c64(K)), kk)), Align(4));
   };
-  forEachMicroTile(k, {3, 4, 2}, [&](Value *t0, int64_t R, Value *n0, int64_t C,
+  forEachMicroTile(k, slice, {3, 4, 2}, [&](Value *t0, int64_t R, Value *n0, int64_t C,
                                      bool batched) {
     IRBuilder<>::FastMathFlagGuard guard(b);
     b.clearFastMathFlags();
@@ -557,7 +578,7 @@ void emitPlainMatmul(Kernel &k) {
         for (int64_t r = 0; r < R; ++r) {
           Value *sum = emitLaneSum(b, b.CreateLoad(lanes, accumulators[c * R + r]),
                                    LaneTree::Interleaved);
-          storeMatmulOutput(k, sum, row(r), column(c));
+          slice.store(sum, row(r), column(c));
         }
       return;
     }
@@ -585,19 +606,42 @@ void emitPlainMatmul(Kernel &k) {
         for (unsigned l = 0; l < 8; ++l)
           sum = b.CreateFAdd(sum, b.CreateExtractElement(products, l));
       }
-      storeMatmulOutput(k, sum, row(0), column(c));
+      slice.store(sum, row(0), column(c));
     }
   });
 }
 
 // llama.cpp's rope: theta for pair i is p * freq_scale * base^(-2i/dims),
-// with base^(-2/dims) raised step by step in float as ggml does.
+// with base^(-2/dims) raised step by step in float as ggml does. Calls
+// body(i, cos, sin) for the pairs i in [0, rope_dims / 2) at position p.
+void forEachRopeAngle(Kernel &k, Value *p,
+                      const std::function<void(Value *i, Value *cos, Value *sin)> &body) {
+  auto &b = k.builder;
+  float thetaScale = std::pow(k.d.freqBase, -2.0f / float(k.d.ropeDims));
+  k.e.reduce(0, k.d.ropeDims / 2, p, [&](Value *i, Value *thetaBase) {
+    Value *theta = b.CreateFMul(thetaBase, k.e.cf(k.d.freqScale));
+    body(i, k.e.callMath("cosf", theta), k.e.callMath("sinf", theta));
+    return b.CreateFMul(thetaBase, k.e.cf(thetaScale));
+  });
+}
+
+// Rotates the pair in[a], in[c] into res[a], res[c].
+void emitRopeRotation(Kernel &k, Value *in, Value *res, Value *a, Value *c,
+                      Value *cos, Value *sin) {
+  auto &b = k.builder;
+  Value *x0 = k.e.loadF32(in, a), *x1 = k.e.loadF32(in, c);
+  // As GCC contracts ggml's x0*cos - x1*sin (first product fused).
+  IRBuilder<>::FastMathFlagGuard guard(b);
+  b.clearFastMathFlags();
+  k.e.storeF32(emitFma(b, x0, cos, b.CreateFNeg(b.CreateFMul(x1, sin))), res, a);
+  k.e.storeF32(emitFma(b, x0, sin, b.CreateFMul(x1, cos)), res, c);
+}
+
 void emitRope(Kernel &k) {
   auto &b = k.builder;
   Value *x = k.arg(0), *out = k.arg(1);
   int64_t width = k.d.cols, hd = k.d.headDim, dims = k.d.ropeDims;
   int64_t heads = width / hd;
-  float thetaScale = std::pow(k.d.freqBase, -2.0f / float(dims));
   k.e.forRange(k.begin, k.end, [&](Value *t) {
     Value *in = k.rowPtr(x, t, width), *res = k.rowPtr(out, t, width);
     // Copy first: dimensions past rope_dims pass through unchanged.
@@ -606,23 +650,14 @@ void emitRope(Kernel &k) {
         k.e.storeF32(k.e.loadF32(in, c), res, c);
       });
     Value *p = b.CreateSIToFP(b.CreateAdd(k.position, t), k.e.f32());
-    k.e.reduce(0, dims / 2, p, [&](Value *i, Value *thetaBase) {
-      Value *theta = b.CreateFMul(thetaBase, k.e.cf(k.d.freqScale));
-      Value *cos = k.e.callMath("cosf", theta);
-      Value *sin = k.e.callMath("sinf", theta);
+    forEachRopeAngle(k, p, [&](Value *i, Value *cos, Value *sin) {
       Value *i0 = k.d.neox ? i : b.CreateShl(i, k.e.c64(1));
       Value *i1 = b.CreateAdd(i0, k.e.c64(k.d.neox ? dims / 2 : 1));
       k.e.forRange(0, heads, [&](Value *h) {
         Value *headBase = b.CreateMul(h, k.e.c64(hd));
-        Value *a = b.CreateAdd(headBase, i0), *c = b.CreateAdd(headBase, i1);
-        Value *x0 = k.e.loadF32(in, a), *x1 = k.e.loadF32(in, c);
-        // As GCC contracts ggml's x0*cos - x1*sin (first product fused).
-        IRBuilder<>::FastMathFlagGuard guard(b);
-        b.clearFastMathFlags();
-        k.e.storeF32(emitFma(b, x0, cos, b.CreateFNeg(b.CreateFMul(x1, sin))), res, a);
-        k.e.storeF32(emitFma(b, x0, sin, b.CreateFMul(x1, cos)), res, c);
+        emitRopeRotation(k, in, res, b.CreateAdd(headBase, i0), b.CreateAdd(headBase, i1),
+                         cos, sin);
       });
-      return b.CreateFMul(thetaBase, k.e.cf(thetaScale));
     });
   });
 }
@@ -803,6 +838,107 @@ void emitAttention(Kernel &k) {
   });
 }
 
+// Flash attention, one task per query head: the cached positions in tiles
+// of 32; per tile the scores (scale * q.k, eight-lane FMA dots), their
+// running maximum m and sum l (ggml's polynomial exp), and the output
+// accumulators rescaled by exp(m_old - m_new) and then added w_j * v_j,
+// eight columns at a time in registers. No row of scores is kept: memory
+// does not grow with the context.
+void emitFlashAttention(Kernel &k) {
+  auto &b = k.builder;
+  LoopEmitter &e = k.e;
+  Value *q = k.arg(0), *kc = k.arg(1), *vc = k.arg(2), *out = k.arg(3);
+  int64_t width = k.d.cols, hd = k.d.headDim;
+  int64_t kvWidth = k.d.numKvHeads * hd;
+  int64_t group = k.d.numHeads / k.d.numKvHeads;
+  constexpr int64_t kTile = 32;
+  auto *lanes = FixedVectorType::get(e.f32(), 8);
+  int64_t chunks = hd / 8;
+  Value *scores = e.scratch(kTile);
+  Value *query = e.scratch(hd);
+  Value *output = e.scratch(hd);
+  Value *runningMax = e.local(e.f32()), *runningSum = e.local(e.f32());
+
+  auto load8 = [&](Value *base, Value *index) -> Value * {
+    if (!k.d.kvHalf)
+      return b.CreateAlignedLoad(lanes, e.at(e.f32(), base, index), Align(4));
+    auto *halves = FixedVectorType::get(b.getHalfTy(), 8);
+    return b.CreateFPExt(
+        b.CreateAlignedLoad(halves, e.at(b.getHalfTy(), base, index), Align(2)), lanes);
+  };
+  auto head = [&](Value *h, Value *t) {
+    Value *kvOffset = b.CreateMul(b.CreateUDiv(h, e.c64(group)), e.c64(hd));
+    Value *headOffset = b.CreateMul(h, e.c64(hd));
+    Value *count = b.CreateAdd(b.CreateAdd(k.position, t), e.c64(1));
+    Value *queryRow = e.at(e.f32(), k.rowPtr(q, t, width), headOffset);
+    e.forRange(0, hd, [&](Value *c) {
+      e.storeF32(roundToHalf(k, e.loadF32(queryRow, c)), query, c);
+      e.storeF32(e.cf(0.0f), output, c);
+    });
+    b.CreateStore(e.cf(-INFINITY), runningMax);
+    b.CreateStore(e.cf(0.0f), runningSum);
+    Value *tiles = b.CreateUDiv(b.CreateAdd(count, e.c64(kTile - 1)), e.c64(kTile));
+    e.forRange(e.c64(0), tiles, [&](Value *tileIndex) {
+      Value *j0 = b.CreateMul(tileIndex, e.c64(kTile));
+      Value *j1 = b.CreateAdd(j0, e.c64(kTile));
+      j1 = b.CreateSelect(b.CreateICmpSLT(j1, count), j1, count);
+      Value *tileMax = e.reduce(j0, j1, e.cf(-INFINITY), [&](Value *j, Value *m) {
+        Value *keyBase = b.CreateAdd(b.CreateMul(j, e.c64(kvWidth)), kvOffset);
+        Value *acc = ConstantAggregateZero::get(lanes);
+        for (int64_t chunk = 0; chunk < chunks; ++chunk)
+          acc = emitFma(b, b.CreateAlignedLoad(lanes, e.at(e.f32(), query, e.c64(8 * chunk)),
+                                               Align(4)),
+                        load8(kc, b.CreateAdd(keyBase, e.c64(8 * chunk))), acc);
+        Value *s = b.CreateFMul(emitLaneSum(b, acc, LaneTree::Interleaved), e.cf(k.d.scale));
+        e.storeF32(s, scores, b.CreateSub(j, j0));
+        return b.CreateMaxNum(m, s);
+      });
+      Value *oldMax = b.CreateLoad(e.f32(), runningMax);
+      Value *newMax = b.CreateMaxNum(oldMax, tileMax);
+      Value *correction = e.callMath("expf", b.CreateFSub(oldMax, newMax));
+      // Weights of the tile; lanes past its end are zero.
+      Value *tileSum = e.cf(0.0f);
+      Value *valid = b.CreateSub(j1, j0);
+      for (int64_t v = 0; v < kTile / 8; ++v) {
+        Value *at = e.at(e.f32(), scores, e.c64(8 * v));
+        Value *s8 = b.CreateAlignedLoad(lanes, at, Align(4));
+        Value *w = emitGgmlExp(b, b.CreateFSub(s8, b.CreateVectorSplat(8, newMax)));
+        SmallVector<Constant *, 8> offsets;
+        for (int i = 0; i < 8; ++i)
+          offsets.push_back(b.getInt64(8 * v + i));
+        Value *inside = b.CreateICmpSLT(ConstantVector::get(offsets),
+                                        b.CreateVectorSplat(8, valid));
+        w = b.CreateSelect(inside, w, ConstantAggregateZero::get(lanes));
+        b.CreateAlignedStore(w, at, Align(4));
+        tileSum = b.CreateFAdd(tileSum, emitLaneSum(b, w, LaneTree::Interleaved));
+      }
+      b.CreateStore(b.CreateFAdd(b.CreateFMul(b.CreateLoad(e.f32(), runningSum), correction),
+                                 tileSum),
+                    runningSum);
+      b.CreateStore(newMax, runningMax);
+      Value *scaleVector = b.CreateVectorSplat(8, correction);
+      for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+        Value *at = e.at(e.f32(), output, e.c64(8 * chunk));
+        Value *init = b.CreateFMul(b.CreateAlignedLoad(lanes, at, Align(4)), scaleVector);
+        Value *sum = e.reduce(j0, j1, init, [&](Value *j, Value *acc) {
+          Value *valueBase = b.CreateAdd(b.CreateMul(j, e.c64(kvWidth)), kvOffset);
+          Value *w = b.CreateVectorSplat(8, e.loadF32(scores, b.CreateSub(j, j0)));
+          return emitFma(b, w, load8(vc, b.CreateAdd(valueBase, e.c64(8 * chunk))), acc);
+        });
+        b.CreateAlignedStore(sum, at, Align(4));
+      }
+    });
+    Value *inverse = b.CreateFDiv(e.cf(1.0f), b.CreateLoad(e.f32(), runningSum));
+    Value *result = e.at(e.f32(), k.rowPtr(out, t, width), headOffset);
+    e.forRange(0, hd, [&](Value *c) {
+      e.storeF32(b.CreateFMul(e.loadF32(output, c), inverse), result, c);
+    });
+  };
+  e.forRange(k.begin, k.end, [&](Value *h) {
+    e.forRange(e.c64(0), k.rows, [&](Value *t) { head(h, t); });
+  });
+}
+
 void emitBinary(Kernel &k, bool add) {
   auto &b = k.builder;
   Value *lhs = k.arg(0), *rhs = k.arg(1), *out = k.arg(2);
@@ -815,6 +951,41 @@ void emitBinary(Kernel &k, bool add) {
       k.e.storeF32(add ? b.CreateFAdd(x, y) : b.CreateFMul(x, y), out, i);
     });
   });
+}
+
+// ggml's SiLU of element c of a row of n: its polynomial exp on groups of
+// eight, libm's expf on the remainder of the row.
+Value *emitSiluValue(Kernel &k, Value *v, Value *c, int64_t n) {
+  auto &b = k.builder;
+  IRBuilder<>::FastMathFlagGuard guard(b);
+  b.clearFastMathFlags();
+  Value *negated = b.CreateFSub(k.e.cf(0.0f), v);
+  Value *exp = n % 8 == 0 ? emitGgmlExp(b, negated) : k.e.callMath("expf", negated);
+  if (n % 8 != 0 && n >= 8) {
+    Value *inGroups = b.CreateICmpSLT(c, k.e.c64(n / 8 * 8));
+    exp = b.CreateSelect(inGroups, emitGgmlExp(b, negated), exp);
+  }
+  return b.CreateFDiv(v, b.CreateFAdd(k.e.cf(1.0f), exp));
+}
+
+// ggml's GELU (tanh form) reads a table indexed by x rounded to f16 and
+// holding f16 results: gelu(f16(x)) rounded to f16, for -10 < x < 10; 0
+// below, x above.
+Value *emitGeluValue(Kernel &k, Value *v) {
+  auto &b = k.builder;
+  IRBuilder<>::FastMathFlagGuard guard(b);
+  b.clearFastMathFlags();
+  auto roundHalf = [&](Value *f) {
+    return b.CreateFPExt(b.CreateFPTrunc(f, b.getHalfTy()), k.e.f32());
+  };
+  Value *h = roundHalf(v);
+  Value *square = emitFma(b, b.CreateFMul(k.e.cf(0.044715f), h), h, k.e.cf(1.0f));
+  Value *inner = b.CreateFMul(b.CreateFMul(k.e.cf(0.7978845608028654f), h), square);
+  Value *th = k.e.callMath("tanhf", inner);
+  Value *gelu = roundHalf(b.CreateFMul(b.CreateFMul(k.e.cf(0.5f), h),
+                                       b.CreateFAdd(k.e.cf(1.0f), th)));
+  return b.CreateSelect(b.CreateFCmpOLE(v, k.e.cf(-10.0f)), k.e.cf(0.0f),
+                        b.CreateSelect(b.CreateFCmpOGE(v, k.e.cf(10.0f)), v, gelu));
 }
 
 void emitUnary(Kernel &k) {
@@ -839,37 +1010,9 @@ void emitUnary(Kernel &k) {
       return;
     }
     k.e.forRange(0, n, [&](Value *c) {
-      Value *v = k.e.loadF32(in, c), *y;
-      if (k.d.kind == KernelKind::Silu) {
-        // ggml's SiLU: its polynomial exp on groups of eight, libm's expf
-        // on the remainder of a row.
-        IRBuilder<>::FastMathFlagGuard guard(b);
-        b.clearFastMathFlags();
-        Value *negated = b.CreateFSub(k.e.cf(0.0f), v);
-        Value *exp = n % 8 == 0 ? emitGgmlExp(b, negated) : k.e.callMath("expf", negated);
-        if (n % 8 != 0 && n >= 8) {
-          Value *inGroups = b.CreateICmpSLT(c, k.e.c64(n / 8 * 8));
-          exp = b.CreateSelect(inGroups, emitGgmlExp(b, negated), exp);
-        }
-        y = b.CreateFDiv(v, b.CreateFAdd(k.e.cf(1.0f), exp));
-      } else {
-        // ggml's GELU (tanh form) reads a table indexed by x rounded to
-        // f16 and holding f16 results: gelu(f16(x)) rounded to f16, for
-        // -10 < x < 10; 0 below, x above.
-        IRBuilder<>::FastMathFlagGuard guard(b);
-        b.clearFastMathFlags();
-        auto roundHalf = [&](Value *f) {
-          return b.CreateFPExt(b.CreateFPTrunc(f, b.getHalfTy()), k.e.f32());
-        };
-        Value *h = roundHalf(v);
-        Value *square = emitFma(b, b.CreateFMul(k.e.cf(0.044715f), h), h, k.e.cf(1.0f));
-        Value *inner = b.CreateFMul(b.CreateFMul(k.e.cf(0.7978845608028654f), h), square);
-        Value *th = k.e.callMath("tanhf", inner);
-        Value *gelu = roundHalf(b.CreateFMul(b.CreateFMul(k.e.cf(0.5f), h),
-                                             b.CreateFAdd(k.e.cf(1.0f), th)));
-        y = b.CreateSelect(b.CreateFCmpOLE(v, k.e.cf(-10.0f)), k.e.cf(0.0f),
-                           b.CreateSelect(b.CreateFCmpOGE(v, k.e.cf(10.0f)), v, gelu));
-      }
+      Value *v = k.e.loadF32(in, c);
+      Value *y = k.d.kind == KernelKind::Silu ? emitSiluValue(k, v, c, n)
+                                              : emitGeluValue(k, v);
       k.e.storeF32(y, res, c);
     });
   });
@@ -913,54 +1056,56 @@ Q8Scale emitQ8BlockScale(Kernel &k, Value *in, Value *base, int64_t block, bool 
 
 // Each row as llama.cpp's dot products see it, in f32: rounded to f16 or
 // bf16, or quantized to q8 blocks (emitQ8BlockScale) and dequantized again.
-void emitRoundActivations(Kernel &k) {
+void roundRow(Kernel &k, Value *in, Value *res, int64_t n, GgmlType format) {
   auto &b = k.builder;
   LoopEmitter &e = k.e;
-  Value *x = k.arg(0), *out = k.arg(1);
-  int64_t n = k.d.cols;
-  GgmlType format = k.d.format;
   auto roundEven = [&](Value *v) {
     return b.CreateUnaryIntrinsic(Intrinsic::roundeven, v);
   };
-  e.forRange(k.begin, k.end, [&](Value *t) {
-    Value *in = k.rowPtr(x, t, n), *res = k.rowPtr(out, t, n);
-    if (format == GgmlType::F16) {
-      e.forRange(0, n, [&](Value *c) {
-        Value *v = b.CreateFPExt(b.CreateFPTrunc(e.loadF32(in, c), b.getHalfTy()), e.f32());
-        e.storeF32(v, res, c);
-      });
-      return;
-    }
-    if (format == GgmlType::BF16) {
-      // ggml's f32 -> bf16 in integers (an LLVM fptrunc to bfloat would call
-      // a compiler-rt routine the JIT does not have): round to nearest
-      // even on the upper 16 bits; NaNs stay NaN, made quiet.
-      e.forRange(0, n, [&](Value *c) {
-        Value *bits = b.CreateBitCast(e.loadF32(in, c), e.i32());
-        Value *isNan = b.CreateICmpUGT(b.CreateAnd(bits, e.c32(0x7fffffff)),
-                                       e.c32(0x7f800000));
-        Value *lsb = b.CreateAnd(b.CreateLShr(bits, e.c32(16)), e.c32(1));
-        Value *rounded = b.CreateAdd(bits, b.CreateAdd(e.c32(0x7fff), lsb));
-        Value *upper = b.CreateSelect(isNan, b.CreateOr(bits, e.c32(0x400000)), rounded);
-        Value *truncated = b.CreateAnd(upper, e.c32(int32_t(0xffff0000u)));
-        e.storeF32(b.CreateBitCast(truncated, e.f32()), res, c);
-      });
-      return;
-    }
-    bool kBlocks = format == GgmlType::Q8_K;
-    int64_t block = kBlocks ? 256 : 32;
-    e.forRange(0, n / block, [&](Value *blockIndex) {
-      Value *base = b.CreateMul(blockIndex, e.c64(block));
-      auto at = [&](Value *j) { return b.CreateAdd(base, j); };
-      Q8Scale q8 = emitQ8BlockScale(k, in, base, block, kBlocks);
-      Value *scale = q8.multiplier, *step = q8.step;
-      e.forRange(0, block, [&](Value *j) {
-        Value *q = roundEven(b.CreateFMul(e.loadF32(in, at(j)), scale));
-        if (kBlocks)
-          q = b.CreateMinNum(q, e.cf(127.0f));
-        e.storeF32(b.CreateFMul(q, step), res, at(j));
-      });
+  if (format == GgmlType::F16) {
+    e.forRange(0, n, [&](Value *c) {
+      Value *v = b.CreateFPExt(b.CreateFPTrunc(e.loadF32(in, c), b.getHalfTy()), e.f32());
+      e.storeF32(v, res, c);
     });
+    return;
+  }
+  if (format == GgmlType::BF16) {
+    // ggml's f32 -> bf16 in integers (an LLVM fptrunc to bfloat would call
+    // a compiler-rt routine the JIT does not have): round to nearest
+    // even on the upper 16 bits; NaNs stay NaN, made quiet.
+    e.forRange(0, n, [&](Value *c) {
+      Value *bits = b.CreateBitCast(e.loadF32(in, c), e.i32());
+      Value *isNan = b.CreateICmpUGT(b.CreateAnd(bits, e.c32(0x7fffffff)),
+                                     e.c32(0x7f800000));
+      Value *lsb = b.CreateAnd(b.CreateLShr(bits, e.c32(16)), e.c32(1));
+      Value *rounded = b.CreateAdd(bits, b.CreateAdd(e.c32(0x7fff), lsb));
+      Value *upper = b.CreateSelect(isNan, b.CreateOr(bits, e.c32(0x400000)), rounded);
+      Value *truncated = b.CreateAnd(upper, e.c32(int32_t(0xffff0000u)));
+      e.storeF32(b.CreateBitCast(truncated, e.f32()), res, c);
+    });
+    return;
+  }
+  bool kBlocks = format == GgmlType::Q8_K;
+  int64_t block = kBlocks ? 256 : 32;
+  e.forRange(0, n / block, [&](Value *blockIndex) {
+    Value *base = b.CreateMul(blockIndex, e.c64(block));
+    auto at = [&](Value *j) { return b.CreateAdd(base, j); };
+    Q8Scale q8 = emitQ8BlockScale(k, in, base, block, kBlocks);
+    Value *scale = q8.multiplier, *step = q8.step;
+    e.forRange(0, block, [&](Value *j) {
+      Value *q = roundEven(b.CreateFMul(e.loadF32(in, at(j)), scale));
+      if (kBlocks)
+        q = b.CreateMinNum(q, e.cf(127.0f));
+      e.storeF32(b.CreateFMul(q, step), res, at(j));
+    });
+  });
+}
+
+void emitRoundActivations(Kernel &k) {
+  Value *x = k.arg(0), *out = k.arg(1);
+  int64_t n = k.d.cols;
+  k.e.forRange(k.begin, k.end, [&](Value *t) {
+    roundRow(k, k.rowPtr(x, t, n), k.rowPtr(out, t, n), n, k.d.format);
   });
 }
 
@@ -968,51 +1113,57 @@ void emitRoundActivations(Kernel &k) {
 // quantizes it (emitQ8BlockScale), in the layout of
 // QuantizedActivations.h: bytes, scales, then q8_1's s = f16(d * sum q) per
 // 32 (d before f16 rounding) or q8_K's sums per 16.
-void emitQuantizeActivations(Kernel &k) {
+// `row` receives the quantized row (layout of QuantizedActivations.h).
+void quantizeRow(Kernel &k, Value *in, Value *row, int64_t n, GgmlType format) {
   auto &b = k.builder;
   LoopEmitter &e = k.e;
+  bool kBlocks = format == GgmlType::Q8_K;
+  QuantizedRowLayout layout = quantizedRowLayout(format, n);
+  int64_t block = layout.block;
+  Value *scales = e.at(b.getInt8Ty(), row, e.c64(layout.scalesOffset));
+  Value *extra = e.at(b.getInt8Ty(), row, e.c64(layout.extraOffset));
+  e.forRange(0, n / block, [&](Value *blockIndex) {
+    Value *base = b.CreateMul(blockIndex, e.c64(block));
+    auto at = [&](Value *j) { return b.CreateAdd(base, j); };
+    Q8Scale q8 = emitQ8BlockScale(k, in, base, block, kBlocks);
+    Value *scale = q8.multiplier, *stored = q8.step, *unrounded = q8.unrounded;
+    e.storeF32(stored, scales, blockIndex);
+    // Quantize in groups of 16: q8_K keeps each group's sum, q8_0 the
+    // block's as s = f16(d * sum).
+    Value *blockSum = e.reduce(0, block / 16, e.c32(0), [&](Value *group, Value *total) {
+      Value *groupBase = b.CreateMul(group, e.c64(16));
+      Value *sum = e.reduce(0, 16, e.c32(0), [&](Value *j, Value *acc) {
+        Value *i = at(b.CreateAdd(groupBase, j));
+        Value *q = b.CreateUnaryIntrinsic(Intrinsic::roundeven,
+                                          b.CreateFMul(e.loadF32(in, i), scale));
+        if (kBlocks)
+          q = b.CreateMinNum(q, e.cf(127.0f));
+        Value *qi = b.CreateFPToSI(q, e.i32());
+        b.CreateStore(b.CreateTrunc(qi, b.getInt8Ty()), e.at(b.getInt8Ty(), row, i));
+        return b.CreateAdd(acc, qi);
+      });
+      if (kBlocks) {
+        Value *index = b.CreateAdd(b.CreateMul(blockIndex, e.c64(block / 16)), group);
+        b.CreateStore(sum, e.at(e.i32(), extra, index));
+      }
+      return b.CreateAdd(total, sum);
+    });
+    if (!kBlocks) {
+      Value *s = b.CreateFMul(unrounded, e.toFloat(blockSum));
+      s = b.CreateFPExt(b.CreateFPTrunc(s, b.getHalfTy()), e.f32());
+      e.storeF32(s, extra, blockIndex);
+    }
+  });
+}
+
+void emitQuantizeActivations(Kernel &k) {
+  auto &b = k.builder;
   Value *x = k.arg(0), *out = k.arg(1);
   int64_t n = k.d.cols;
-  bool kBlocks = k.d.format == GgmlType::Q8_K;
-  QuantizedRowLayout layout = quantizedRowLayout(k.d.format, n);
-  int64_t block = layout.block;
-  e.forRange(k.begin, k.end, [&](Value *t) {
-    Value *in = k.rowPtr(x, t, n);
-    Value *row = e.at(b.getInt8Ty(), out, b.CreateMul(t, e.c64(layout.rowBytes)));
-    Value *scales = e.at(b.getInt8Ty(), row, e.c64(layout.scalesOffset));
-    Value *extra = e.at(b.getInt8Ty(), row, e.c64(layout.extraOffset));
-    e.forRange(0, n / block, [&](Value *blockIndex) {
-      Value *base = b.CreateMul(blockIndex, e.c64(block));
-      auto at = [&](Value *j) { return b.CreateAdd(base, j); };
-      Q8Scale q8 = emitQ8BlockScale(k, in, base, block, kBlocks);
-      Value *scale = q8.multiplier, *stored = q8.step, *unrounded = q8.unrounded;
-      e.storeF32(stored, scales, blockIndex);
-      // Quantize in groups of 16: q8_K keeps each group's sum, q8_0 the
-      // block's as s = f16(d * sum).
-      Value *blockSum = e.reduce(0, block / 16, e.c32(0), [&](Value *group, Value *total) {
-        Value *groupBase = b.CreateMul(group, e.c64(16));
-        Value *sum = e.reduce(0, 16, e.c32(0), [&](Value *j, Value *acc) {
-          Value *i = at(b.CreateAdd(groupBase, j));
-          Value *q = b.CreateUnaryIntrinsic(Intrinsic::roundeven,
-                                            b.CreateFMul(e.loadF32(in, i), scale));
-          if (kBlocks)
-            q = b.CreateMinNum(q, e.cf(127.0f));
-          Value *qi = b.CreateFPToSI(q, e.i32());
-          b.CreateStore(b.CreateTrunc(qi, b.getInt8Ty()), e.at(b.getInt8Ty(), row, i));
-          return b.CreateAdd(acc, qi);
-        });
-        if (kBlocks) {
-          Value *index = b.CreateAdd(b.CreateMul(blockIndex, e.c64(block / 16)), group);
-          b.CreateStore(sum, e.at(e.i32(), extra, index));
-        }
-        return b.CreateAdd(total, sum);
-      });
-      if (!kBlocks) {
-        Value *s = b.CreateFMul(unrounded, e.toFloat(blockSum));
-        s = b.CreateFPExt(b.CreateFPTrunc(s, b.getHalfTy()), e.f32());
-        e.storeF32(s, extra, blockIndex);
-      }
-    });
+  int64_t rowBytes = quantizedRowLayout(k.d.format, n).rowBytes;
+  k.e.forRange(k.begin, k.end, [&](Value *t) {
+    Value *row = k.e.at(b.getInt8Ty(), out, b.CreateMul(t, k.e.c64(rowBytes)));
+    quantizeRow(k, k.rowPtr(x, t, n), row, n, k.d.format);
   });
 }
 
@@ -1036,35 +1187,149 @@ void emitLastRow(Kernel &k) {
   });
 }
 
+// A matmul kernel: each weight (part) in turn over this task's output
+// columns, then its epilogue. Tasks number the tiles of all parts one
+// after the other; SwiGLU's two parts share their tiles, the gate's
+// products waiting in the output row for the up products of their column.
+void emitMatmulKernel(Kernel &k) {
+  auto &b = k.builder;
+  LoopEmitter &e = k.e;
+  const KernelDesc &d = k.d;
+  int64_t K = d.cols, tile = KernelDesc::kMatmulTile;
+  bool swiglu = d.epilogue == MatmulEpilogue::SwiGlu;
+  int index = 1;
+  std::vector<Value *> weights, biases, outs;
+  for (const MatmulPart &part : d.parts) {
+    weights.push_back(k.arg(index++));
+    biases.push_back(part.hasBias ? k.arg(index++) : nullptr);
+  }
+  Value *residual = d.residual ? k.arg(index++) : nullptr;
+  for (size_t r = 0; r < (swiglu ? 1 : d.parts.size()); ++r)
+    outs.push_back(k.arg(index++));
+  bool plain = d.parts.size() == 1 && d.epilogue == MatmulEpilogue::None && !residual &&
+               !d.parts[0].rope;
+
+  auto emitSlice = [&](const MatmulSlice &slice) {
+    if (d.activations != GgmlType::F32)
+      emitIntegerMatmul(k, slice);
+    else if (usePlainMatmul(slice.format, K))
+      emitPlainMatmul(k, slice);
+    else
+      emitMatmul(k, slice, plain && usePanels(d));
+  };
+  auto clamp = [&](Value *v, Value *lo, Value *hi) {
+    v = b.CreateSelect(b.CreateICmpSLT(v, lo), lo, v);
+    return b.CreateSelect(b.CreateICmpSGT(v, hi), hi, v);
+  };
+  auto element = [&](Value *t, Value *n, int64_t N) {
+    return b.CreateAdd(b.CreateMul(t, e.c64(N)), n);
+  };
+  auto withBias = [&](Value *sum, Value *bias, Value *n) {
+    return bias ? b.CreateFAdd(sum, e.loadF32(bias, n)) : sum;
+  };
+  // The epilogue steps after the products: GELU, then the residual.
+  auto finish = [&](Value *value, Value *t, Value *n, int64_t N, Value *out) {
+    if (d.epilogue == MatmulEpilogue::Gelu)
+      value = emitGeluValue(k, value);
+    if (residual)
+      value = b.CreateFAdd(e.loadF32(residual, element(t, n, N)), value);
+    e.storeF32(value, out, element(t, n, N));
+  };
+
+  if (swiglu) {
+    int64_t N = d.parts[0].rows;
+    MatmulSlice gate{k.arg(0), weights[0], biases[0], d.parts[0].format, N};
+    gate.first = clamp(b.CreateMul(k.begin, e.c64(tile)), e.c64(0), e.c64(N));
+    gate.last = clamp(b.CreateMul(k.end, e.c64(tile)), gate.first, e.c64(N));
+    gate.store = [&](Value *sum, Value *t, Value *n) {
+      e.storeF32(withBias(sum, biases[0], n), outs[0], element(t, n, N));
+    };
+    emitSlice(gate);
+    MatmulSlice up = gate;
+    up.w = weights[1];
+    up.bias = biases[1];
+    up.format = d.parts[1].format;
+    up.store = [&](Value *sum, Value *t, Value *n) {
+      Value *g = e.loadF32(outs[0], element(t, n, N));
+      Value *value = b.CreateFMul(emitSiluValue(k, g, n, N), withBias(sum, biases[1], n));
+      finish(value, t, n, N, outs[0]);
+    };
+    emitSlice(up);
+    return;
+  }
+
+  int64_t taskBase = 0;
+  for (size_t p = 0; p < d.parts.size(); ++p) {
+    const MatmulPart &part = d.parts[p];
+    int64_t N = part.rows, tiles = (N + tile - 1) / tile;
+    Value *lo = clamp(b.CreateSub(k.begin, e.c64(taskBase)), e.c64(0), e.c64(tiles));
+    Value *hi = clamp(b.CreateSub(k.end, e.c64(taskBase)), lo, e.c64(tiles));
+    taskBase += tiles;
+    MatmulSlice slice{k.arg(0), weights[p], biases[p], part.format, N};
+    slice.first = clamp(b.CreateMul(lo, e.c64(tile)), e.c64(0), e.c64(N));
+    slice.last = clamp(b.CreateMul(hi, e.c64(tile)), slice.first, e.c64(N));
+    Value *out = outs[p], *bias = biases[p];
+    slice.store = [&, N, out, bias](Value *sum, Value *t, Value *n) {
+      finish(withBias(sum, bias, n), t, n, N, out);
+    };
+    emitSlice(slice);
+    if (!part.rope)
+      continue;
+    // Rope on the columns just written: tiles start at even columns, so
+    // every (normal) pair lies in one task.
+    int64_t hd = d.headDim;
+    Value *first = slice.first, *last = slice.last;
+    e.ifElse(b.CreateICmpSLT(first, last), [&] {
+      Value *firstHead = b.CreateUDiv(first, e.c64(hd));
+      Value *endHead = b.CreateUDiv(b.CreateAdd(last, e.c64(hd - 1)), e.c64(hd));
+      e.forRange(e.c64(0), k.rows, [&](Value *t) {
+        Value *row = k.rowPtr(out, t, N);
+        Value *position = b.CreateSIToFP(b.CreateAdd(k.position, t), e.f32());
+        forEachRopeAngle(k, position, [&](Value *i, Value *cos, Value *sin) {
+          e.forRange(firstHead, endHead, [&](Value *h) {
+            Value *a = b.CreateAdd(b.CreateMul(h, e.c64(hd)), b.CreateShl(i, e.c64(1)));
+            Value *inside = b.CreateAnd(b.CreateICmpSGE(a, first), b.CreateICmpSLT(a, last));
+            e.ifElse(inside, [&] {
+              emitRopeRotation(k, row, row, a, b.CreateAdd(a, e.c64(1)), cos, sin);
+            }, [] {});
+          });
+        });
+      });
+    }, [] {});
+  }
+}
+
 } // namespace
 
 Status emitKernel(Module &module, const KernelDesc &desc,
                   const std::string &symbol, const EmitTarget &target) {
-  if ((desc.kind == KernelKind::Matmul || desc.kind == KernelKind::Embedding) &&
-      !canDecode(desc.format))
-    return makeError("no CPU kernel reads ",
-                     std::string(ggmlTypeInfo(desc.format).name), " weights");
-  if (desc.kind == KernelKind::Matmul && desc.activations != GgmlType::F32 &&
-      !hasIntegerDot(desc.format))
-    return makeError("no integer dot product for ",
-                     std::string(ggmlTypeInfo(desc.format).name), " weights");
+  std::vector<GgmlType> formats = {desc.format};
+  for (const MatmulPart &part : desc.parts)
+    formats.push_back(part.format);
+  for (GgmlType format : formats) {
+    if ((desc.kind == KernelKind::Matmul || desc.kind == KernelKind::Embedding) &&
+        !canDecode(format))
+      return makeError("no CPU kernel reads ", std::string(ggmlTypeInfo(format).name),
+                       " weights");
+    if (desc.kind == KernelKind::Matmul && desc.activations != GgmlType::F32 &&
+        !hasIntegerDot(format))
+      return makeError("no integer dot product for ",
+                       std::string(ggmlTypeInfo(format).name), " weights");
+  }
+  if (desc.kind == KernelKind::FlashAttention && desc.headDim % 8 != 0)
+    return makeError("flash attention needs a head size that is a multiple of 8, not ",
+                     std::to_string(desc.headDim));
   Kernel k(module, desc, symbol, target);
   switch (desc.kind) {
   case KernelKind::Embedding: emitEmbedding(k); break;
   case KernelKind::Positions: emitPositions(k); break;
   case KernelKind::RmsNorm: emitRmsNorm(k); break;
   case KernelKind::LayerNorm: emitLayerNorm(k); break;
-  case KernelKind::Matmul:
-    if (desc.activations != GgmlType::F32)
-      emitIntegerMatmul(k);
-    else if (usePlainMatmul(desc))
-      emitPlainMatmul(k);
-    else
-      emitMatmul(k);
-    break;
+  case KernelKind::Matmul: emitMatmulKernel(k); break;
   case KernelKind::Rope: emitRope(k); break;
   case KernelKind::KvStore: emitKvStore(k); break;
   case KernelKind::Attention: emitAttention(k); break;
+  case KernelKind::FlashAttention: emitFlashAttention(k); break;
   case KernelKind::Add: emitBinary(k, true); break;
   case KernelKind::Mul: emitBinary(k, false); break;
   case KernelKind::Silu:
