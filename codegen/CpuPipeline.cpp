@@ -10,15 +10,12 @@
 
 namespace kiln::codegen {
 
-Result<CpuProgram> compileForCpu(const GgufFile &file,
-                                 const CpuCompileOptions &options) {
-  auto spec = ModelSpec::fromGguf(file);
-  if (!spec)
-    return std::move(spec).takeError();
-  mlir::MLIRContext context;
+Result<mlir::OwningOpRef<mlir::ModuleOp>>
+buildGraph(mlir::MLIRContext &context, const ModelSpec &spec,
+           const CpuCompileOptions &options) {
   ir::BuildOptions build;
   build.allLogits = options.allLogits;
-  auto module = ir::buildModel(context, *spec, build);
+  auto module = ir::buildModel(context, spec, build);
   if (!module)
     return std::move(module).takeError();
   passes::PassOptions passOptions = options.passes;
@@ -28,9 +25,21 @@ Result<CpuProgram> compileForCpu(const GgufFile &file,
     for (const char *name : {"kiln-fuse-swiglu", "kiln-fuse-qkv", "kiln-fuse-gelu",
                              "kiln-fuse-rope", "kiln-fuse-residual", "kiln-fuse-norm"})
       passOptions.disabled.insert(name);
-  if (spec->headDim % 8 != 0) // the flash kernel reads heads 8 at a time
+  if (spec.headDim % 8 != 0) // the flash kernel reads heads 8 at a time
     passOptions.disabled.insert("kiln-flash-attention");
   KILN_TRY(passes::runPasses(module->get(), passOptions));
+  return std::move(module).value();
+}
+
+Result<CpuProgram> compileForCpu(const GgufFile &file,
+                                 const CpuCompileOptions &options) {
+  auto spec = ModelSpec::fromGguf(file);
+  if (!spec)
+    return std::move(spec).takeError();
+  mlir::MLIRContext context;
+  auto module = buildGraph(context, *spec, options);
+  if (!module)
+    return std::move(module).takeError();
   if (!options.printIrTo.empty()) {
     std::error_code ec;
     llvm::raw_fd_ostream out(options.printIrTo, ec, llvm::sys::fs::OF_Text);

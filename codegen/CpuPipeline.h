@@ -31,6 +31,12 @@ struct CpuProgram {
   std::unique_ptr<cpu::CpuJit> jit;
 };
 
+// The kiln graph of the model after the passes that options.passes (and
+// the lowering options) enable.
+Result<mlir::OwningOpRef<mlir::ModuleOp>>
+buildGraph(mlir::MLIRContext &context, const ModelSpec &spec,
+           const CpuCompileOptions &options);
+
 Result<CpuProgram> compileForCpu(const GgufFile &file,
                                  const CpuCompileOptions &options = {});
 

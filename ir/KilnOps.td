@@ -228,7 +228,7 @@ def Kiln_FusedMatmulOp : Kiln_Op<"fused_matmul", [Pure, AttrSizedOperandSegments
                        OptionalAttr<F32Attr>:$rope_freq_scale);
   let results = (outs Variadic<Kiln_Activation>:$results);
   let assemblyFormat = [{
-    $input `,` `[` $weights `]` (`bias` `[` $biases^ `]`)?
+    $input `,` `[` $weights `]` (`bias` ` ` `[` $biases^ `]`)?
     (`norm` `(` $norm_weight^ (`,` $norm_bias^)? `)`)?
     (`residual` `(` $residual^ `)`)? (`position` `(` $position^ `)`)?
     attr-dict `:` functional-type(operands, results)

@@ -68,9 +68,11 @@ int runCompile(const CompileArgs &args) {
     if (!spec)
       return reportError(spec.error().message);
     mlir::MLIRContext context;
-    ir::BuildOptions options;
+    codegen::CpuCompileOptions options;
+    if (Status s = applyCompileFlags(args.compile, options); !s.ok())
+      return reportError(s.message());
     options.allLogits = args.allLogits;
-    auto module = ir::buildModel(context, *spec, options);
+    auto module = codegen::buildGraph(context, *spec, options);
     if (!module)
       return reportError(module.error().message);
     llvm::raw_string_ostream stream(text);
@@ -100,8 +102,8 @@ Command addCompileCommand(CLI::App &parent) {
   app->add_option("model", args->model, "GGUF file")->required();
   addCompileFlags(*app, args->compile);
   app->add_option("--emit", args->emit,
-                  "What to produce: mlir (the graph) or llvm (the generated "
-                  "kernels, optimized, for this CPU)")
+                  "What to produce: mlir (the graph after the passes) or llvm "
+                  "(the generated kernels, optimized, for this CPU)")
       ->check(CLI::IsMember({"mlir", "llvm"}))
       ->capture_default_str();
   app->add_option("-o,--output", args->output, "Output file ('-': stdout)")
