@@ -230,7 +230,7 @@ TEST(SvgBarChart, LongLabelsAreTurnedAndStayInThePicture) {
   EXPECT_EQ(countOf(*svg, "rotate(-40.0)"), 3u);
   // The first group starts right of the space its turned label needs.
   double firstBarX = std::stod(svg->substr(svg->find("<rect class=\"bar\" x=\"") + 21));
-  EXPECT_GT(firstBarX, 37 * 7.2 * std::cos(40 * M_PI / 180) - 60);
+  EXPECT_GT(firstBarX, 37 * 6.6 * std::cos(40 * M_PI / 180) - 60);
 }
 
 TEST(SvgBarChart, RefusesValuesThatAreNotBars) {

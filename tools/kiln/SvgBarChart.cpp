@@ -20,7 +20,7 @@ constexpr double kMinGroupWidth = 60;
 constexpr double kMinLeft = 84; // tick labels and the value-axis label
 constexpr double kTop = 70;    // title, legend, and the value above a full bar
 constexpr double kRight = 24;
-constexpr double kCharWidth = 7.2; // at 12 px
+constexpr double kCharWidth = 6.6; // at 12 px, a little wide for most fonts
 constexpr double kLabelAngle = 40; // degrees, for group labels too wide to lie flat
 
 const char *const kColors[] = {"#4e79a7", "#f28e2b", "#59a14f", "#e15759",
@@ -230,7 +230,7 @@ Result<std::string> renderSvg(const BarChart &chart) {
          "\" y2=\"" + num(baseline) + "\" stroke=\"black\"/>\n";
   svg += "    <line x1=\"" + num(left) + "\" y1=\"" + num(baseline) + "\" x2=\"" +
          num(left + plotWidth) + "\" y2=\"" + num(baseline) + "\" stroke=\"black\"/>\n";
-  svg += "    <text class=\"axis-label\" transform=\"translate(18," +
+  svg += "    <text class=\"axis-label\" transform=\"translate(" + num(left - 62) + "," +
          num(kTop + kPlotHeight / 2) + ") rotate(-90)\" text-anchor=\"middle\">" +
          escapeXml(chart.valueLabel) + "</text>\n";
   svg += "  </g>\n";
