@@ -74,25 +74,45 @@ std::vector<int32_t> benchmarkTokens(int64_t count, int64_t vocabSize) {
   return tokens;
 }
 
-Result<ForwardSpeed> measureForwardSpeed(Executor &executor,
-                                         const ForwardBenchOptions &options) {
+Status warmUp(Executor &executor, const ForwardBenchOptions &options) {
   KILN_TRY(checkFits(executor, options));
   executor.setProfiling(false);
   std::vector<int32_t> tokens = benchmarkTokens(options.promptTokens, executor.vocabSize());
   KILN_TRY(prefillAll(executor, tokens));
-  KILN_TRY(decodeAll(executor, tokens, 1));
+  return decodeAll(executor, tokens, 1);
+}
 
+Result<ForwardRates> timeForwardOnce(Executor &executor,
+                                     const ForwardBenchOptions &options) {
+  KILN_TRY(checkFits(executor, options));
+  std::vector<int32_t> tokens = benchmarkTokens(options.promptTokens, executor.vocabSize());
+  ForwardRates rates;
+  auto start = Clock::now();
+  KILN_TRY(prefillAll(executor, tokens));
+  rates.prefill = double(options.promptTokens) / secondsSince(start);
+  start = Clock::now();
+  KILN_TRY(decodeAll(executor, tokens, options.decodeTokens));
+  rates.decode = double(options.decodeTokens) / secondsSince(start);
+  return rates;
+}
+
+void ForwardSpeed::add(const ForwardRates &rates) {
+  prefillRates.push_back(rates.prefill);
+  decodeRates.push_back(rates.decode);
+  prefill = summarizeRates(prefillRates);
+  decode = summarizeRates(decodeRates);
+}
+
+Result<ForwardSpeed> measureForwardSpeed(Executor &executor,
+                                         const ForwardBenchOptions &options) {
+  KILN_TRY(warmUp(executor, options));
   ForwardSpeed speed;
   for (int r = 0; r < options.repeats; ++r) {
-    auto start = Clock::now();
-    KILN_TRY(prefillAll(executor, tokens));
-    speed.prefillRates.push_back(double(options.promptTokens) / secondsSince(start));
-    start = Clock::now();
-    KILN_TRY(decodeAll(executor, tokens, options.decodeTokens));
-    speed.decodeRates.push_back(double(options.decodeTokens) / secondsSince(start));
+    auto rates = timeForwardOnce(executor, options);
+    if (!rates)
+      return std::move(rates).takeError();
+    speed.add(*rates);
   }
-  speed.prefill = summarizeRates(speed.prefillRates);
-  speed.decode = summarizeRates(speed.decodeRates);
   return speed;
 }
 

@@ -31,15 +31,28 @@ struct ForwardBenchOptions {
 // not depend on which ids, only on how many).
 std::vector<int32_t> benchmarkTokens(int64_t count, int64_t vocabSize);
 
+// One untimed pass, prompt and a decode: it faults the mapped weights into
+// memory and wakes the threads. Turns profiling off: timing each kernel
+// call would slow what is measured.
+Status warmUp(Executor &executor, const ForwardBenchOptions &options);
+
+// One timed repeat: prefill the prompt at position 0 (in calls of at most
+// maxBatch tokens), then decode `decodeTokens` tokens after it.
+struct ForwardRates {
+  double prefill = 0, decode = 0; // tokens per second
+};
+Result<ForwardRates> timeForwardOnce(Executor &executor,
+                                     const ForwardBenchOptions &options);
+
 struct ForwardSpeed {
   RateSummary prefill, decode;                   // tokens per second
   std::vector<double> prefillRates, decodeRates; // one per repeat
+  void add(const ForwardRates &rates); // appends a repeat, updates the summaries
 };
 
-// One untimed warm-up pass (it faults the mapped weights into memory), then
-// `repeats` times: prefill the prompt (in calls of at most maxBatch tokens)
-// and decode `decodeTokens` tokens after it. Turns profiling off: timing
-// each kernel call would slow what is measured.
+// warmUp, then `repeats` times timeForwardOnce. (kiln bench --compare-fusion
+// interleaves the repeats of its configurations instead, so drift in the
+// machine's load hits them all alike.)
 Result<ForwardSpeed> measureForwardSpeed(Executor &executor,
                                          const ForwardBenchOptions &options);
 

@@ -107,9 +107,27 @@ void endProgress() {
     std::fprintf(stderr, "\r%*s\r", 73, "");
 }
 
-Result<ConfigResult> benchConfiguration(const GgufFile &file, const Configuration &config,
-                                        const BenchArgs &args, runtime::ThreadPool &pool) {
+runtime::ForwardBenchOptions forwardOptions(const BenchArgs &args) {
+  runtime::ForwardBenchOptions bench;
+  bench.promptTokens = args.promptTokens;
+  bench.decodeTokens = args.decodeTokens;
+  bench.repeats = args.repeats;
+  return bench;
+}
+
+// A configuration compiled, with its executor, warmed up: every one stays
+// ready until all are measured, so their repeats can take turns.
+struct PreparedConfig {
+  codegen::CpuProgram program;
+  std::unique_ptr<runtime::Executor> executor;
   ConfigResult result;
+};
+
+Result<std::unique_ptr<PreparedConfig>>
+prepareConfiguration(const GgufFile &file, const Configuration &config,
+                     const BenchArgs &args, runtime::ThreadPool &pool) {
+  auto prepared = std::make_unique<PreparedConfig>();
+  ConfigResult &result = prepared->result;
   result.name = config.name;
   codegen::CpuCompileOptions options;
   KILN_TRY(applyCompileFlags(config.flags, options));
@@ -122,39 +140,39 @@ Result<ConfigResult> benchConfiguration(const GgufFile &file, const Configuratio
   if (!program)
     return std::move(program).takeError();
   result.compileSeconds = secondsSince(start);
+  prepared->program = std::move(*program);
 
+  const runtime::ExecutionPlan &plan = prepared->program.lowered.plan;
   runtime::ExecutorOptions execOptions;
   execOptions.maxBatch = args.promptTokens; // the prompt in one call
   execOptions.contextLength = args.promptTokens + args.decodeTokens;
-  auto executor = runtime::Executor::create(program->lowered.plan, program->jit->kernels(),
-                                            file, pool, execOptions);
+  auto executor = runtime::Executor::create(plan, prepared->program.jit->kernels(), file,
+                                            pool, execOptions);
   if (!executor)
     return std::move(executor).takeError();
-  result.activationBytes = (*executor)->activationBytes();
-  result.kvCacheBytes = (*executor)->kvCacheBytes();
-  result.weightBytesPerToken = runtime::weightBytesPerToken(program->lowered.plan, file);
+  prepared->executor = std::move(*executor);
+  result.activationBytes = prepared->executor->activationBytes();
+  result.kvCacheBytes = prepared->executor->kvCacheBytes();
+  result.weightBytesPerToken = runtime::weightBytesPerToken(plan, file);
 
-  runtime::ForwardBenchOptions bench;
-  bench.promptTokens = args.promptTokens;
-  bench.decodeTokens = args.decodeTokens;
-  bench.repeats = args.repeats;
-  progress(config.name + ": measuring");
-  auto speed = runtime::measureForwardSpeed(**executor, bench);
-  if (!speed)
-    return std::move(speed).takeError();
-  result.speed = *speed;
+  progress(config.name + ": warming up");
+  KILN_TRY(runtime::warmUp(*prepared->executor, forwardOptions(args)));
+  return prepared;
+}
 
-  // Profiled separately: timing every kernel call costs time of its own.
-  progress(config.name + ": profiling kernels");
-  auto profile = runtime::profileForward(**executor, bench);
+// Profiled apart from the timed runs: timing every kernel call costs time
+// of its own.
+Status profileConfiguration(PreparedConfig &prepared, const BenchArgs &args) {
+  progress(prepared.result.name + ": profiling kernels");
+  auto profile = runtime::profileForward(*prepared.executor, forwardOptions(args));
   if (!profile)
     return std::move(profile).takeError();
-  const auto &symbols = program->lowered.plan.kernelSymbols;
-  result.prefillShares =
+  const auto &symbols = prepared.program.lowered.plan.kernelSymbols;
+  prepared.result.prefillShares =
       runtime::groupByKernelKind(symbols, profile->prefillSeconds, profile->prefillCalls);
-  result.decodeShares =
+  prepared.result.decodeShares =
       runtime::groupByKernelKind(symbols, profile->decodeSeconds, profile->decodeCalls);
-  return result;
+  return Status::success();
 }
 
 uint64_t peakResidentBytes() {
@@ -491,13 +509,33 @@ int runBench(BenchArgs args) {
   runtime::ThreadPool pool(args.threads);
   BenchReport report;
   report.threads = pool.size();
+  std::vector<std::unique_ptr<PreparedConfig>> prepared;
+  auto fail = [](const std::string &name, const std::string &message) {
+    endProgress();
+    return reportError(name + ": " + message);
+  };
   for (const Configuration &config : configs) {
-    auto result = benchConfiguration(*file, config, args, pool);
-    if (!result) {
-      endProgress();
-      return reportError(config.name + ": " + result.error().message);
+    auto ready = prepareConfiguration(*file, config, args, pool);
+    if (!ready)
+      return fail(config.name, ready.error().message);
+    prepared.push_back(std::move(*ready));
+  }
+  // Repeat by repeat, every configuration in turn: a change in the machine's
+  // load (other jobs, clock speed) then shows in every configuration's
+  // spread instead of favouring the ones measured in a quiet moment.
+  for (int r = 0; r < args.repeats; ++r)
+    for (auto &config : prepared) {
+      progress(config->result.name + ": repeat " + std::to_string(r + 1) + " of " +
+               std::to_string(args.repeats));
+      auto rates = runtime::timeForwardOnce(*config->executor, forwardOptions(args));
+      if (!rates)
+        return fail(config->result.name, rates.error().message);
+      config->result.speed.add(*rates);
     }
-    report.configs.push_back(std::move(*result));
+  for (auto &config : prepared) {
+    if (Status s = profileConfiguration(*config, args); !s.ok())
+      return fail(config->result.name, s.message());
+    report.configs.push_back(config->result);
   }
   // Before the probe, whose buffer would otherwise be the peak.
   report.peakRss = peakResidentBytes();
