@@ -23,6 +23,7 @@ Command addConvertCommand(CLI::App &parent);
 Command addCompileCommand(CLI::App &parent);
 Command addRunCommand(CLI::App &parent);
 Command addPerplexityCommand(CLI::App &parent);
+Command addBenchCommand(CLI::App &parent);
 #endif
 
 // Prints "kiln: error: <message>" on stderr and returns exit code 1.

@@ -33,6 +33,7 @@ int main(int argc, char **argv) {
   commands.push_back(addRunCommand(app));
   commands.push_back(addPerplexityCommand(app));
   commands.push_back(addCompileCommand(app));
+  commands.push_back(addBenchCommand(app));
 #endif
 
   // `kiln help [COMMAND]` is the same as `kiln [COMMAND] --help`.
