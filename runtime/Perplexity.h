@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <vector>
 
 namespace kiln::runtime {
 
@@ -30,6 +31,37 @@ public:
 private:
   double nll_ = 0, nll2_ = 0;
   size_t count_ = 0;
+};
+
+// How far a model's next-token distributions are from a base model's on the
+// same positions, as llama.cpp's perplexity tool measures with
+// --kl-divergence: per scored token KL(base || model) over the whole
+// vocabulary (both log-softmaxes in double, the maximum subtracted), and
+// whether the two distributions have the same most likely token.
+class KlScore {
+public:
+  // Rows of `vocab` floats; base and model hold the same number of rows.
+  void add(std::span<const float> baseLogits, std::span<const float> modelLogits,
+           size_t vocab);
+
+  size_t count() const { return divergences_.size(); }
+  double meanKl() const;
+  // Standard error of the mean: sqrt(var / (count - 1)), as llama.cpp.
+  double klError() const;
+  double maxKl() const;
+  // The q-quantile (0 <= q <= 1) of the per-token divergences, linearly
+  // interpolated between the sorted values (q = 0.5: the median).
+  double klQuantile(double q) const;
+  // The fraction of tokens (0..1) whose most likely token (the first
+  // maximum) is the same under both models, and its binomial standard
+  // error sqrt(p (1 - p) / (count - 1)).
+  double top1Agreement() const;
+  double top1Error() const;
+
+private:
+  std::vector<double> divergences_;
+  mutable std::vector<double> sorted_; // cache for klQuantile
+  size_t sameTop_ = 0;
 };
 
 } // namespace kiln::runtime

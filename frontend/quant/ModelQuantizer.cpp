@@ -156,9 +156,10 @@ Result<QuantizePlan> planQuantization(const GgufFile &input,
   return plan;
 }
 
-Status writeQuantized(const GgufFile &input, const QuantizePlan &plan,
-                      const QuantizeOptions &options,
-                      const std::string &outputPath) {
+Status writeQuantized(
+    const GgufFile &input, const QuantizePlan &plan, const QuantizeOptions &options,
+    const std::string &outputPath,
+    std::span<const std::pair<std::string, GgufValue>> extraMetadata) {
   unsigned threads = options.threads
                          ? options.threads
                          : std::max(1u, std::thread::hardware_concurrency());
@@ -176,6 +177,10 @@ Status writeQuantized(const GgufFile &input, const QuantizePlan &plan,
                GgufValue(static_cast<uint32_t>(options.recipe.fileType)));
   for (const char *key : {"split.no", "split.count", "split.tensors.count"})
     metadata.erase(key);
+  for (const auto &[key, value] : extraMetadata) {
+    metadata.erase(key);
+    metadata.set(key, value);
+  }
 
   for (const TensorPlan &step : plan.tensors) {
     const GgufTensorInfo &tensor = input.tensors()[step.source];

@@ -10,6 +10,7 @@
 #include "support/Result.h"
 
 #include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -44,9 +45,12 @@ struct QuantizeOptions {
   GgufWriter::Progress progress;
 };
 
-// Writes `plan` (from planQuantization on `input`) to `outputPath`.
-Status writeQuantized(const GgufFile &input, const QuantizePlan &plan,
-                      const QuantizeOptions &options,
-                      const std::string &outputPath);
+// Writes `plan` (from planQuantization on `input`, or any per-tensor
+// choice of types) to `outputPath`; `extraMetadata` comes after
+// general.file_type (e.g. how a mix was chosen).
+Status writeQuantized(
+    const GgufFile &input, const QuantizePlan &plan, const QuantizeOptions &options,
+    const std::string &outputPath,
+    std::span<const std::pair<std::string, GgufValue>> extraMetadata = {});
 
 } // namespace kiln

@@ -36,6 +36,7 @@ enum class FileType : uint32_t {
   Q5_K_M = 17,
   Q6_K = 18,
   BF16 = 32,
+  Mixed = 1024, // llama.cpp's LLAMA_FTYPE_GUESSED: no single recipe
 };
 
 struct RecipeInfo {

@@ -1,5 +1,6 @@
 #include "CompileFlags.h"
 
+#include "AutoPrecision.h"
 #include "passes/PassOptions.h"
 
 #include <algorithm>
@@ -14,10 +15,65 @@ void addCompileFlags(CLI::App &app, CompileFlags &flags) {
   app.add_option("--disable-pass", flags.disabledPasses,
                  "Skip one fusion pass (repeatable): " + names)
       ->delimiter(',');
+  auto *precision =
+      app.add_option("--precision", flags.precision,
+                     "auto: choose each weight matrix's type (f16 ... q2_K) to "
+                     "lose the least within --budget or --budget-bytes, "
+                     "requantizing from the file's values")
+          ->check(CLI::IsMember({"auto"}));
+  auto *budget = app.add_option("--budget", flags.budget,
+                                "Bits per weight of the weight matrices, for "
+                                "--precision auto (e.g. 4.5)")
+                     ->check(CLI::PositiveNumber);
+  auto *bytes = app.add_option("--budget-bytes", flags.budgetBytes,
+                               "Bytes of the weight matrices, for --precision auto")
+                    ->check(CLI::PositiveNumber)
+                    ->excludes(budget);
+  auto *calibration =
+      app.add_option("--calibration", flags.calibration,
+                     "Text whose activations weigh the errors, for --precision "
+                     "auto (default: the bundled models/calibration.txt)");
+  auto *sensitivity =
+      app.add_option("--sensitivity", flags.sensitivity,
+                     "How --precision auto compares tensors: kl (weighted "
+                     "squared errors scaled by the KL measured with each tensor "
+                     "requantized alone) or mse (the weighted errors alone: "
+                     "one calibration run, cruder)")
+          ->check(CLI::IsMember({"kl", "mse"}))
+          ->capture_default_str();
+  sensitivity->needs(precision);
+  budget->needs(precision);
+  bytes->needs(precision);
+  calibration->needs(precision);
+  app.add_flag("--explain", flags.explain,
+               "Print each weight matrix's type, bytes and (with --precision "
+               "auto) cost on stderr before compiling");
+  app.add_flag("--no-precision-cache", flags.noPrecisionCache,
+               "Choose the mix afresh instead of reusing the cached one")
+      ->needs(precision);
 }
 
-Result<GgufFile> openModelToCompile(const CompileFlags &, const std::string &path) {
-  return GgufFile::open(path);
+Result<GgufFile> openModelToCompile(const CompileFlags &flags, const std::string &path) {
+  auto file = GgufFile::open(path);
+  if (!file || flags.precision.empty()) {
+    if (file && flags.explain)
+      explainStoredModel(*file);
+    return file;
+  }
+  if (flags.budget <= 0 && flags.budgetBytes == 0)
+    return makeError("--precision auto needs --budget BITS_PER_WEIGHT or "
+                     "--budget-bytes N");
+  PrecisionRequest request;
+  request.budgetBitsPerWeight = flags.budget;
+  request.budgetBytes = flags.budgetBytes;
+  request.calibrationFile = flags.calibration;
+  request.explain = flags.explain;
+  request.useCache = !flags.noPrecisionCache;
+  request.measureKl = flags.sensitivity == "kl";
+  auto mixed = mixedPrecisionModel(*file, path, request);
+  if (!mixed)
+    return std::move(mixed).takeError();
+  return GgufFile::open(*mixed);
 }
 
 Status applyCompileFlags(const CompileFlags &flags,

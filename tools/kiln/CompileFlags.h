@@ -1,5 +1,6 @@
 // The options every compiling command shares (run, perplexity, compile,
-// bench): which passes run. One place, so each command spells them alike.
+// bench): which passes run, and per-tensor mixed precision. One place, so
+// each command spells them alike.
 #pragma once
 
 #include "CpuPipeline.h"
@@ -8,6 +9,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -16,12 +18,22 @@ namespace kiln::cli {
 struct CompileFlags {
   bool noFuse = false;
   std::vector<std::string> disabledPasses;
+  // --precision auto: choose each weight's type within a budget of bits
+  // per weight (--budget) or bytes (--budget-bytes) of the weight matrices.
+  std::string precision;
+  double budget = 0;
+  uint64_t budgetBytes = 0;
+  std::string calibration;
+  bool explain = false;
+  bool noPrecisionCache = false;
+  std::string sensitivity = "kl";
 };
 
 void addCompileFlags(CLI::App &app, CompileFlags &flags);
 
-// The model file the command compiles and runs: `path` itself today; with
-// per-layer precision flags, the requantized model made from it.
+// The model file the command compiles and runs: `path` itself, or with
+// --precision auto the mixed-precision model made from it (AutoPrecision.h).
+// With --explain, the per-tensor table goes to stderr first.
 Result<GgufFile> openModelToCompile(const CompileFlags &flags,
                                     const std::string &path);
 

@@ -1,0 +1,237 @@
+#include "Calibration.h"
+
+#include "quant/Dequantize.h"
+#include "quant/ModelQuantizer.h"
+#include "runtime/Perplexity.h"
+#include "tokenizer/Tokenizer.h"
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+namespace kiln::cli {
+
+namespace {
+
+// Sums of one weight's statistics over the calibration tokens.
+struct Sums {
+  std::vector<double> squares; // matmul: sum of x_k^2 per input column
+  uint64_t rows = 0;
+  std::vector<uint64_t> lookups; // embedding: count per table row
+  uint64_t lookupCount = 0;
+};
+
+// What a prefill step tells about a weight: a matmul reads its input at
+// args[0], an embedding its ids at args[1].
+struct Probe {
+  enum Kind { None, Matmul, Embedding } kind = None;
+  Sums *sums = nullptr;
+  int64_t cols = 0;
+};
+
+// The model with every matrix kiln can read converted to f32, in memory:
+// written through the quantizer to a scratch file, read back, removed.
+Result<std::shared_ptr<std::vector<uint8_t>>> f32Copy(const GgufFile &model,
+                                                      const std::string &scratchDir) {
+  QuantizePlan plan;
+  for (size_t i = 0; i < model.tensors().size(); ++i) {
+    const GgufTensorInfo &tensor = model.tensors()[i];
+    bool convert = tensor.type != GgmlType::F32 && canDequantize(tensor.type) &&
+                   isQuantizedTensor(tensor.name, tensor.dims);
+    plan.tensors.push_back({i, convert ? GgmlType::F32 : tensor.type, convert, std::nullopt});
+  }
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(scratchDir, ec);
+  std::string path = scratchDir + "/calibration-" + std::to_string(::getpid()) + ".gguf";
+  QuantizeOptions options{RecipeInfo{"F32", FileType::AllF32, GgmlType::F32}, {}, 0, {}};
+  KILN_TRY(writeQuantized(model, plan, options, path));
+  auto bytes = std::make_shared<std::vector<uint8_t>>(fs::file_size(path, ec));
+  std::ifstream in(path, std::ios::binary);
+  in.read(reinterpret_cast<char *>(bytes->data()), std::streamsize(bytes->size()));
+  bool read = bool(in);
+  fs::remove(path, ec);
+  if (!read)
+    return makeError(path, ": cannot read back the f32 copy for calibration");
+  return bytes;
+}
+
+} // namespace
+
+CalibrationRun::~CalibrationRun() = default;
+
+Result<std::unique_ptr<CalibrationRun>>
+CalibrationRun::create(const GgufFile &model, const std::string &text,
+                       const CalibrationOptions &options) {
+  std::unique_ptr<CalibrationRun> self(new CalibrationRun());
+  auto tokenizer = Tokenizer::fromMetadata(model.metadata());
+  if (!tokenizer)
+    return std::move(tokenizer).takeError();
+  auto tokens = tokenizer->encode(text, EncodeOptions{});
+  if (!tokens)
+    return std::move(tokens).takeError();
+  if (tokens->size() < 2)
+    return makeError("the calibration text has ", std::to_string(tokens->size()),
+                     " tokens; it needs at least 2");
+
+  auto bytes = f32Copy(model, options.scratchDir);
+  if (!bytes)
+    return std::move(bytes).takeError();
+  self->bytes_ = *bytes;
+  auto file = GgufFile::parse(*self->bytes_, model.source() + " (f32 copy)", self->bytes_);
+  if (!file)
+    return std::move(file).takeError();
+  self->file_ = std::make_unique<GgufFile>(std::move(file).value());
+
+  // Plain f32 matmul inputs: no q8 copies, no fused prologues, so each
+  // matmul's args[0] is the activation the weight multiplies.
+  codegen::CpuCompileOptions compile;
+  compile.allLogits = true; // the output matrix sees every position
+  compile.lower.integerDots = false;
+  compile.lower.matchLlamaCppActivations = false;
+  compile.passes.fuse = false;
+  if (options.useKernelCache)
+    compile.cpu.cacheDir = codegen::cpu::defaultCacheDir();
+  auto program = codegen::compileForCpu(*self->file_, compile);
+  if (!program)
+    return std::move(program).takeError();
+  self->program_ = std::move(program).value();
+  const runtime::ExecutionPlan &plan = self->program_.lowered.plan;
+
+  std::map<std::string, Sums> sums;
+  std::vector<Probe> probes(plan.prefill.steps.size());
+  for (size_t s = 0; s < plan.prefill.steps.size(); ++s) {
+    const runtime::Step &step = plan.prefill.steps[s];
+    const codegen::KernelDesc &desc = self->program_.lowered.kernels[step.kernel];
+    auto weightAt = [&](size_t arg) -> Sums * {
+      if (step.args.size() <= arg || step.args[arg].kind != runtime::SlotKind::Weight)
+        return nullptr;
+      return &sums[plan.weightNames[step.args[arg].index]];
+    };
+    if (desc.kind == codegen::KernelKind::Matmul) {
+      if (Sums *w = weightAt(1)) {
+        probes[s] = {Probe::Matmul, w, desc.cols};
+        w->squares.resize(size_t(desc.cols));
+      }
+    } else if (desc.kind == codegen::KernelKind::Embedding) {
+      if (Sums *w = weightAt(0)) {
+        probes[s] = {Probe::Embedding, w, 0};
+        const GgufTensorInfo *table =
+            self->file_->findTensor(plan.weightNames[step.args[0].index]);
+        w->lookups.resize(table && table->dims.size() > 1 ? size_t(table->dims[1]) : 0);
+      }
+    }
+  }
+
+  int64_t n = std::min<int64_t>(options.chunk, self->program_.spec.contextLength);
+  self->pool_ = std::make_unique<runtime::ThreadPool>(options.threads);
+  runtime::ExecutorOptions execOptions;
+  execOptions.contextLength = n;
+  execOptions.maxBatch = n;
+  auto executor = runtime::Executor::create(plan, self->program_.jit->kernels(),
+                                            *self->file_, *self->pool_, execOptions);
+  if (!executor)
+    return std::move(executor).takeError();
+  self->executor_ = std::move(executor).value();
+
+  // Chunks of n tokens, each opening with BOS as perplexity's do; a last
+  // shorter chunk counts too.
+  const Vocabulary &vocab = tokenizer->vocabulary();
+  for (size_t start = 0; start + 1 < tokens->size(); start += size_t(n)) {
+    size_t count = std::min(tokens->size() - start, size_t(n));
+    std::vector<int32_t> chunk(tokens->begin() + start, tokens->begin() + start + count);
+    if (vocab.addBos() && vocab.bos() != kNoToken)
+      chunk[0] = vocab.bos();
+    self->chunks_.push_back(std::move(chunk));
+    self->tokens_ += count;
+  }
+
+  self->executor_->setStepObserver([&](bool decode, size_t index, void *const *args,
+                                       int64_t rows) {
+    if (decode)
+      return;
+    const Probe &probe = probes[index];
+    if (probe.kind == Probe::Matmul) {
+      const float *x = static_cast<const float *>(args[0]);
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t k = 0; k < probe.cols; ++k) {
+          double v = x[r * probe.cols + k];
+          probe.sums->squares[k] += v * v;
+        }
+      probe.sums->rows += uint64_t(rows);
+    } else if (probe.kind == Probe::Embedding) {
+      const int32_t *ids = static_cast<const int32_t *>(args[1]);
+      for (int64_t r = 0; r < rows; ++r)
+        if (ids[r] >= 0 && size_t(ids[r]) < probe.sums->lookups.size())
+          ++probe.sums->lookups[ids[r]];
+      probe.sums->lookupCount += uint64_t(rows);
+    }
+  });
+  Status ran = self->run(&self->baseLogits_);
+  self->executor_->setStepObserver({});
+  KILN_TRY(ran);
+
+  for (auto &[name, s] : sums) {
+    ErrorWeights &weights = self->weights_[name];
+    if (s.rows) {
+      weights.columns.resize(s.squares.size());
+      for (size_t k = 0; k < s.squares.size(); ++k)
+        weights.columns[k] = s.squares[k] / double(s.rows);
+    }
+    if (s.lookupCount) {
+      // How often each row is read, add-one smoothed: a short text never
+      // sees most tokens, yet they are not worthless.
+      double total = double(s.lookupCount + s.lookups.size());
+      weights.rows.resize(s.lookups.size());
+      for (size_t r = 0; r < s.lookups.size(); ++r)
+        weights.rows[r] = double(s.lookups[r] + 1) / total;
+    }
+  }
+  return self;
+}
+
+// Runs every chunk, appending all their logits.
+Status CalibrationRun::run(std::vector<float> *logits) {
+  for (const std::vector<int32_t> &chunk : chunks_) {
+    auto out = executor_->prefill(chunk, 0);
+    if (!out)
+      return std::move(out).takeError();
+    logits->insert(logits->end(), out->begin(), out->end());
+  }
+  return Status::success();
+}
+
+Result<double> CalibrationRun::klWithTensor(const std::string &name,
+                                            std::span<const float> values) {
+  const GgufTensorInfo *tensor = file_->findTensor(name);
+  if (!tensor || tensor->type != GgmlType::F32 || tensor->elementCount != values.size())
+    return makeError("calibration: no f32 tensor '", name, "' of ",
+                     std::to_string(values.size()), " values to swap");
+  // The copy is ours: the tensor's bytes may be written in place.
+  auto data = file_->tensorData(*tensor);
+  uint8_t *bytes = bytes_->data() + (data.data() - bytes_->data());
+  std::vector<uint8_t> saved(data.begin(), data.end());
+  std::memcpy(bytes, values.data(), saved.size());
+  size_t vocab = size_t(program_.spec.vocabSize);
+  runtime::KlScore score;
+  size_t offset = 0;
+  Status status = Status::success();
+  for (const std::vector<int32_t> &chunk : chunks_) {
+    auto out = executor_->prefill(chunk, 0);
+    if (!out) {
+      status = std::move(out).takeError();
+      break;
+    }
+    size_t floats = chunk.size() * vocab;
+    score.add(std::span<const float>(baseLogits_).subspan(offset, floats),
+              out->first(floats), vocab);
+    offset += floats;
+  }
+  std::memcpy(bytes, saved.data(), saved.size());
+  KILN_TRY(status);
+  return score.meanKl();
+}
+
+} // namespace kiln::cli
