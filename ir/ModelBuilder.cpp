@@ -65,7 +65,14 @@ Value GraphEmitter::weight(const WeightRef &ref) {
   // The ModelSpec was checked against the supported formats.
   auto format = symbolizeWeightFormat(static_cast<uint32_t>(ref.type));
   auto type = WeightType::get(b_.getContext(), shape, *format);
-  Value value = b_.create<WeightOp>(loc_, type, ref.name);
+  auto op = b_.create<WeightOp>(loc_, type, ref.name);
+  // A per-layer precision choice is recorded on the weight: its type is
+  // the chosen one; the source type and predicted cost say why.
+  if (auto choice = spec_.precision.find(ref.name); choice != spec_.precision.end()) {
+    op->setAttr("kiln.requantized_from", b_.getStringAttr(choice->second.sourceType));
+    op->setAttr("kiln.sensitivity", b_.getF64FloatAttr(choice->second.cost));
+  }
+  Value value = op;
   weights_.emplace(ref.name, value);
   return value;
 }

@@ -281,6 +281,14 @@ Result<ModelSpec> ModelSpec::fromGguf(const GgufFile &file) {
   }
   if (r.failed())
     return r.takeError();
+  const GgufMetadata &meta = file.metadata();
+  auto names = meta.getArrayOf<std::string>("kiln.precision.tensors");
+  auto sources = meta.getArrayOf<std::string>("kiln.precision.source_types");
+  auto costs = meta.getArrayOf<double>("kiln.precision.costs");
+  if (names && sources && costs && names->size() == sources->size() &&
+      names->size() == costs->size())
+    for (size_t i = 0; i < names->size(); ++i)
+      spec.precision[(*names)[i]] = {(*sources)[i], (*costs)[i]};
   return spec;
 }
 

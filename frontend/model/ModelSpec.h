@@ -8,6 +8,7 @@
 #include "support/Result.h"
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -78,6 +79,15 @@ struct ModelSpec {
   std::optional<WeightRef> outputNormBias;
   WeightRef output; // == tokenEmbedding's name when the output is tied
   bool tiedOutput = false;
+
+  // Per-tensor precision chosen by `--precision auto` (kiln.precision.*
+  // metadata of a mixed model): the type the tensor was requantized from
+  // and its predicted cost (KL) in the chosen type. Empty otherwise.
+  struct PrecisionChoice {
+    std::string sourceType;
+    double cost = 0;
+  };
+  std::map<std::string, PrecisionChoice> precision;
 
   uint32_t qWidth() const { return headCount * headDim; }
   uint32_t kvWidth() const { return headCountKv * headDim; }

@@ -44,6 +44,9 @@ PY
   --explain -o "$WORK/auto.mlir" 2>"$WORK/again" || fail "cached: $(cat "$WORK/again")"
 grep -q "calibrating" "$WORK/again" && fail "the cached mix was not reused: $(cat "$WORK/again")"
 grep -q "total: " "$WORK/again" || fail "cached mix not explained: $(cat "$WORK/again")"
+# The choices are recorded in the graph: chosen types, source and cost.
+grep -Eq 'kiln.weight "blk.0.ffn_down.weight" \{kiln.requantized_from = "f32", kiln.sensitivity = [0-9.eE+-]+ : f64\} : <\[256, 768\], q[2-8]_[0K]>' \
+  "$WORK/auto.mlir" || fail "no precision attributes: $(grep ffn_down "$WORK/auto.mlir")"
 
 # A quantized source: lower types are requantized from its values, and said so.
 "$KILN" run "$models/tinyshakes-llama-q8_0.gguf" --precision auto --budget 4 -p "ROMEO:" \
