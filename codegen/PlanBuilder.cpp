@@ -3,6 +3,7 @@
 #include "KilnDialect.h"
 #include "ModelBuilder.h"
 #include "QuantizedActivations.h"
+#include "passes/FusedMatmulParts.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/ADT/DenseMap.h"
@@ -55,18 +56,7 @@ private:
   void emitStep(const KernelDesc &desc, std::vector<Slot> args,
                 runtime::TaskCount tasks, bool singleRow, std::vector<Step> &steps);
   // kiln.matmul and kiln.fused_matmul alike.
-  struct MatmulOperands {
-    Value input;
-    SmallVector<Value> weights, biases;
-    Value normWeight, normBias, residual;
-    float epsilon = 0;
-    MatmulEpilogue epilogue = MatmulEpilogue::None;
-    SmallVector<bool> rope;
-    int64_t ropeHeadDim = 0, ropeDims = 0;
-    float ropeFreqBase = 0, ropeFreqScale = 0;
-    SmallVector<Value> results;
-  };
-  Status lowerMatmul(const MatmulOperands &m, std::vector<Step> &steps);
+  Status lowerMatmul(Operation *op, std::vector<Step> &steps);
 
   LoweredModel &out_;
   const LowerOptions &options_;
@@ -184,40 +174,7 @@ Status PlanLowering::lowerOp(Operation *op, std::vector<Step> &steps) {
              isSingleRow(n.getInput()));
         return Status::success();
       })
-      .Case([&](MatmulOp m) {
-        MatmulOperands operands;
-        operands.input = m.getInput();
-        operands.weights.push_back(m.getWeight());
-        if (m.getBias())
-          operands.biases.push_back(m.getBias());
-        operands.results.push_back(m.getResult());
-        return lowerMatmul(operands, steps);
-      })
-      .Case([&](FusedMatmulOp m) {
-        MatmulOperands operands;
-        operands.input = m.getInput();
-        operands.weights.assign(m.getWeights().begin(), m.getWeights().end());
-        operands.biases.assign(m.getBiases().begin(), m.getBiases().end());
-        operands.normWeight = m.getNormWeight();
-        operands.normBias = m.getNormBias();
-        operands.residual = m.getResidual();
-        if (auto eps = m.getNormEpsilon())
-          operands.epsilon = eps->convertToFloat();
-        switch (m.getEpilogue()) {
-        case ir::MatmulEpilogue::none: break;
-        case ir::MatmulEpilogue::swiglu: operands.epilogue = MatmulEpilogue::SwiGlu; break;
-        case ir::MatmulEpilogue::gelu: operands.epilogue = MatmulEpilogue::Gelu; break;
-        }
-        if (auto rope = m.getRopeResults()) {
-          operands.rope.assign(rope->begin(), rope->end());
-          operands.ropeHeadDim = *m.getRopeHeadDim();
-          operands.ropeDims = *m.getRopeDims();
-          operands.ropeFreqBase = m.getRopeFreqBase()->convertToFloat();
-          operands.ropeFreqScale = m.getRopeFreqScale()->convertToFloat();
-        }
-        operands.results.assign(m.getResults().begin(), m.getResults().end());
-        return lowerMatmul(operands, steps);
-      })
+      .Case<MatmulOp, FusedMatmulOp>([&](auto m) { return lowerMatmul(m, steps); })
       .Case([&](RopeOp r) {
         KernelDesc d;
         d.kind = KernelKind::Rope;
@@ -346,7 +303,8 @@ void PlanLowering::emitStep(const KernelDesc &desc, std::vector<Slot> args,
   steps.push_back(std::move(step));
 }
 
-Status PlanLowering::lowerMatmul(const MatmulOperands &m, std::vector<Step> &steps) {
+Status PlanLowering::lowerMatmul(Operation *op, std::vector<Step> &steps) {
+  passes::FusedMatmulParts m = *passes::FusedMatmulParts::of(op);
   KernelDesc d;
   d.kind = KernelKind::Matmul;
   d.cols = colsOf(m.input);
@@ -356,13 +314,17 @@ Status PlanLowering::lowerMatmul(const MatmulOperands &m, std::vector<Step> &ste
     part.format = static_cast<GgmlType>(type.getFormat());
     part.rows = type.getRows();
     part.hasBias = !m.biases.empty();
-    part.rope = !m.rope.empty() && m.rope[i];
+    part.rope = !m.ropeResults.empty() && m.ropeResults[i];
     d.parts.push_back(part);
   }
   d.format = d.parts[0].format;
   d.outCols = d.parts[0].rows;
   d.hasBias = d.parts[0].hasBias;
-  d.epilogue = m.epilogue;
+  switch (m.epilogue) {
+  case ir::MatmulEpilogue::none: break;
+  case ir::MatmulEpilogue::swiglu: d.epilogue = MatmulEpilogue::SwiGlu; break;
+  case ir::MatmulEpilogue::gelu: d.epilogue = MatmulEpilogue::Gelu; break;
+  }
   d.residual = static_cast<bool>(m.residual);
   d.headDim = m.ropeHeadDim;
   d.ropeDims = m.ropeDims;
@@ -405,7 +367,7 @@ Status PlanLowering::lowerMatmul(const MatmulOperands &m, std::vector<Step> &ste
       std::vector<Slot> args = {input};
       if (m.normWeight) {
         convert.kind = m.normBias ? KernelKind::LayerNorm : KernelKind::RmsNorm;
-        convert.epsilon = m.epsilon;
+        convert.epsilon = *m.normEpsilon;
         convert.convert = conversion;
         args.push_back(slotOf(m.normWeight));
         if (m.normBias)
@@ -434,7 +396,7 @@ Status PlanLowering::lowerMatmul(const MatmulOperands &m, std::vector<Step> &ste
   }
   if (m.residual)
     args.push_back(slotOf(m.residual));
-  for (Value result : m.results)
+  for (Value result : op->getResults())
     args.push_back(outputFor(result));
   int64_t tiles = 0;
   for (const MatmulPart &part : d.parts) {

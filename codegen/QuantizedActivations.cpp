@@ -3,16 +3,10 @@
 namespace kiln::codegen {
 
 std::optional<GgmlType> integerDotActivations(GgmlType weights) {
-  switch (weights) {
-  case GgmlType::Q4_0: case GgmlType::Q4_1: case GgmlType::Q5_0:
-  case GgmlType::Q5_1: case GgmlType::Q8_0:
-    return GgmlType::Q8_0;
-  case GgmlType::Q2_K: case GgmlType::Q3_K: case GgmlType::Q4_K:
-  case GgmlType::Q5_K: case GgmlType::Q6_K:
-    return GgmlType::Q8_K;
-  default:
-    return std::nullopt;
-  }
+  std::optional<GgmlType> type = vecDotType(weights);
+  if (type == GgmlType::Q8_0 || type == GgmlType::Q8_K)
+    return type;
+  return std::nullopt;
 }
 
 QuantizedRowLayout quantizedRowLayout(GgmlType activations, int64_t cols) {

@@ -324,7 +324,8 @@ Result<std::string> mixedPrecisionModel(const GgufFile &model, const std::string
     return std::move(text).takeError();
 
   std::string output = cachePath(path, request, *text);
-  if (request.useCache && fs::exists(output)) {
+  // The table comes from the mix file itself, fresh or cached.
+  auto explained = [&]() -> Result<std::string> {
     if (request.explain) {
       auto mix = GgufFile::open(output);
       if (!mix)
@@ -332,7 +333,9 @@ Result<std::string> mixedPrecisionModel(const GgufFile &model, const std::string
       KILN_TRY(explainMix(*mix));
     }
     return output;
-  }
+  };
+  if (request.useCache && fs::exists(output))
+    return explained();
 
   uint64_t weights = 0;
   for (const GgufTensorInfo &tensor : model.tensors())
@@ -416,13 +419,7 @@ Result<std::string> mixedPrecisionModel(const GgufFile &model, const std::string
       {"kiln.precision.smallest_type_costs", GgufValue(smallestArray)},
   };
   KILN_TRY(writeQuantized(model, plan, write, output, record));
-  if (request.explain) {
-    auto mix = GgufFile::open(output);
-    if (!mix)
-      return std::move(mix).takeError();
-    KILN_TRY(explainMix(*mix));
-  }
-  return output;
+  return explained();
 }
 
 } // namespace kiln::cli
