@@ -106,15 +106,11 @@ uint32_t PlanLowering::weightFor(WeightOp op) {
   return it->second;
 }
 
+// Every value gets a buffer of its own: the runtime's memory planner
+// (runtime/MemoryPlanner.h) decides which share memory, from their
+// lifetimes over both entry points and any shape.
 uint32_t PlanLowering::allocate(const ActivationBuffer &shape) {
   auto &buffers = out_.plan.buffers;
-  for (uint32_t i = 0; i < buffers.size(); ++i)
-    if (bufferFree_[i] && buffers[i].cols == shape.cols &&
-        buffers[i].elementBytes == shape.elementBytes &&
-        buffers[i].singleRow == shape.singleRow) {
-      bufferFree_[i] = false;
-      return i;
-    }
   buffers.push_back(shape);
   bufferFree_.push_back(false);
   return buffers.size() - 1;
