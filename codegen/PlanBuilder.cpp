@@ -64,7 +64,7 @@ private:
   std::map<std::string, uint32_t> weightIndex_;
   llvm::DenseMap<Value, Slot> slots_;
   // Rounded or quantized copies of a value made for matmuls: q, k and v
-  // (gate and up) share one; freed with the value itself.
+  // (gate and up) share one.
   struct Converted {
     KernelKind kind;
     GgmlType format;
@@ -72,7 +72,6 @@ private:
     Slot slot;
   };
   llvm::DenseMap<Value, llvm::SmallVector<Converted, 1>> converted_;
-  std::vector<bool> bufferFree_;
 };
 
 uint32_t PlanLowering::kernelFor(const KernelDesc &desc) {
@@ -96,17 +95,12 @@ uint32_t PlanLowering::weightFor(WeightOp op) {
   return it->second;
 }
 
+// Every value gets a buffer of its own: the runtime's memory planner
+// (runtime/MemoryPlanner.h) decides which share memory, from their
+// lifetimes over both entry points and any shape.
 uint32_t PlanLowering::allocate(const ActivationBuffer &shape) {
   auto &buffers = out_.plan.buffers;
-  for (uint32_t i = 0; i < buffers.size(); ++i)
-    if (bufferFree_[i] && buffers[i].cols == shape.cols &&
-        buffers[i].elementBytes == shape.elementBytes &&
-        buffers[i].singleRow == shape.singleRow) {
-      bufferFree_[i] = false;
-      return i;
-    }
   buffers.push_back(shape);
-  bufferFree_.push_back(false);
   return buffers.size() - 1;
 }
 
@@ -412,15 +406,8 @@ Status PlanLowering::lowerFunction(func::FuncOp func,
                                    runtime::EntryPoint &entry) {
   slots_.clear();
   converted_.clear();
-  bufferFree_.assign(out_.plan.buffers.size(), true);
   Block &body = func.getBody().front();
   slots_[body.getArgument(0)] = Slot{SlotKind::Tokens, 0};
-
-  // The last op that reads each value; its buffer is free after that.
-  llvm::DenseMap<Value, Operation *> lastUse;
-  for (Operation &op : body)
-    for (Value operand : op.getOperands())
-      lastUse[operand] = &op;
 
   for (Operation &op : body) {
     if (auto ret = dyn_cast<func::ReturnOp>(op)) {
@@ -433,15 +420,6 @@ Status PlanLowering::lowerFunction(func::FuncOp func,
       continue;
     }
     KILN_TRY(lowerOp(&op, entry.steps));
-    for (Value operand : op.getOperands()) {
-      Slot slot = slotOf(operand);
-      if (lastUse.lookup(operand) != &op || slot.kind != SlotKind::Activation)
-        continue;
-      bufferFree_[slot.index] = true;
-      for (const Converted &copy : converted_.lookup(operand))
-        bufferFree_[copy.slot.index] = true;
-      converted_.erase(operand);
-    }
   }
   return Status::success();
 }

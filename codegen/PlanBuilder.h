@@ -1,7 +1,7 @@
 // Lowers a kiln module (after the graph passes) to an execution plan: one
 // kernel call per op (attention becomes a KV-cache store and the attention
-// proper), identical kernels shared, and activation buffers reused once the
-// value they hold is dead.
+// proper), identical kernels shared, one activation buffer per value (the
+// runtime's memory planner lays them out in one arena, reusing memory).
 #pragma once
 
 #include "KernelDesc.h"

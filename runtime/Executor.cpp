@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 
 namespace kiln::runtime {
 
@@ -37,12 +38,22 @@ Executor::create(const ExecutionPlan &plan, std::vector<KernelFn> kernels,
   }
 
   exec->tokens_.assign(exec->maxBatch_, 0);
-  for (const ActivationBuffer &buffer : plan.buffers) {
-    int64_t rows = buffer.singleRow ? 1 : exec->maxBatch_;
-    size_t floats = static_cast<size_t>(rows * buffer.cols);
-    exec->buffers_.emplace_back(new float[floats]());
-    exec->activationBytes_ += floats * sizeof(float);
+  auto memory = planMemory(plan, exec->maxBatch_);
+  if (!memory)
+    return std::move(memory).takeError();
+  exec->memoryPlan_ = std::move(memory).value();
+  uint64_t arenaBytes = exec->memoryPlan_.arenaBytes;
+  if (arenaBytes > 0) {
+    // aligned_alloc wants a multiple of the alignment: the planner's sizes are.
+    exec->arena_.reset(std::aligned_alloc(kArenaAlignment, arenaBytes));
+    if (!exec->arena_)
+      return makeError("executor: cannot allocate the ",
+                       std::to_string(arenaBytes), "-byte activation arena");
+    std::memset(exec->arena_.get(), 0, arenaBytes);
   }
+  auto *base = static_cast<uint8_t *>(exec->arena_.get());
+  for (const BufferPlacement &buffer : exec->memoryPlan_.buffers)
+    exec->buffers_.push_back(buffer.used() ? base + buffer.offset : nullptr);
   // One cache row per position of the context.
   size_t cacheBytes = static_cast<size_t>(exec->contextLength_ * plan.kvWidth) *
                       plan.kvElementBytes;
@@ -85,7 +96,7 @@ Status Executor::prepare(const EntryPoint &entry, PreparedEntry &out,
       case SlotKind::Activation:
         valid = check(buffers_.size());
         if (valid)
-          pointer = buffers_[slot.index].get();
+          pointer = buffers_[slot.index];
         break;
       case SlotKind::KeyCache:
         valid = check(keyCache_.size());
@@ -107,7 +118,7 @@ Status Executor::prepare(const EntryPoint &entry, PreparedEntry &out,
   }
   if (entry.logits >= buffers_.size())
     return makeError("plan's logits buffer does not exist");
-  out.logits = buffers_[entry.logits].get();
+  out.logits = static_cast<const float *>(buffers_[entry.logits]);
   out.allRows = entry.allRows;
   return Status::success();
 }

@@ -1,14 +1,17 @@
 // Runs an execution plan: every buffer is allocated once when the executor
-// is created (activations for the largest batch, the KV cache for the whole
-// context); a forward pass is then the plan's kernel calls in order, each
-// split across the thread pool, with no allocation in the token loop.
+// is created (the activations in one arena laid out by the memory planner
+// for the largest batch, the KV cache for the whole context); a forward pass
+// is then the plan's kernel calls in order, each split across the thread
+// pool, with no allocation in the token loop.
 #pragma once
 
 #include "ExecutionPlan.h"
+#include "MemoryPlanner.h"
 #include "ThreadPool.h"
 #include "support/Result.h"
 
 #include <cstdint>
+#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <span>
@@ -36,6 +39,8 @@ public:
 
   // Evaluates tokens at positions [position, position + n) and returns the
   // logits: one row (the last token's) or n rows when the plan computes all.
+  // They stay valid until the next prefill or decode call (the arena is
+  // shared by both).
   Result<std::span<const float>> prefill(std::span<const int32_t> tokens,
                                          int64_t position);
   // One token at `position`; returns its logits.
@@ -59,8 +64,10 @@ public:
                                           int64_t rows)>;
   void setStepObserver(StepObserver observer) { observer_ = std::move(observer); }
 
-  // Bytes of activation buffers and of the KV cache.
-  uint64_t activationBytes() const { return activationBytes_; }
+  // Bytes of the activation arena and of the KV cache; memoryPlan() has
+  // each buffer's lifetime and offset, and the bytes without reuse.
+  uint64_t activationBytes() const { return memoryPlan_.arenaBytes; }
+  const MemoryPlan &memoryPlan() const { return memoryPlan_; }
   uint64_t kvCacheBytes() const { return kvCacheBytes_; }
 
 private:
@@ -87,9 +94,14 @@ private:
 
   ThreadPool &pool_;
   int64_t maxBatch_ = 0, contextLength_ = 0, vocabSize_ = 0;
-  uint64_t activationBytes_ = 0, kvCacheBytes_ = 0;
+  uint64_t kvCacheBytes_ = 0;
   std::vector<int32_t> tokens_;
-  std::vector<std::unique_ptr<float[]>> buffers_;
+  MemoryPlan memoryPlan_;
+  struct FreeArena {
+    void operator()(void *p) const { std::free(p); }
+  };
+  std::unique_ptr<void, FreeArena> arena_;
+  std::vector<void *> buffers_; // into arena_
   std::vector<std::unique_ptr<uint8_t[]>> keyCache_, valueCache_;
   PreparedEntry prefill_, decode_;
   bool profiling_ = false;

@@ -352,7 +352,7 @@ void printBreakdown(const std::vector<const ConfigResult *> &configs) {
 
 void printMachine(const ConfigResult &config, const BenchReport &report) {
   double roofline = rooflineTokS(config, report.bandwidth);
-  std::printf("memory      peak RSS %s; activations %s; KV cache %s\n",
+  std::printf("memory      peak RSS %s; activation arena %s; KV cache %s\n",
               mib(report.peakRss).c_str(), mib(config.activationBytes).c_str(),
               mib(config.kvCacheBytes).c_str());
   std::printf("bandwidth   %.1f GB/s read (%u threads); weights %s read per token\n",

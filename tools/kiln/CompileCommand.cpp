@@ -1,6 +1,8 @@
-// `kiln compile MODEL --emit mlir|llvm`: the model lowered to the kiln
-// dialect, or the generated CPU kernels as optimized LLVM IR (for this
-// host's CPU and features). AOT artifacts (--emit artifact) come later.
+// `kiln compile MODEL --emit mlir|llvm|plan`: the model lowered to the kiln
+// dialect, the generated CPU kernels as optimized LLVM IR (for this host's
+// CPU and features), or the execution plan with its activation arena (each
+// buffer's lifetime, size and offset). AOT artifacts (--emit artifact) come
+// later.
 #include "Command.h"
 #include "CompileFlags.h"
 
@@ -8,11 +10,13 @@
 #include "ModelBuilder.h"
 #include "gguf/GgufFile.h"
 #include "model/ModelSpec.h"
+#include "runtime/MemoryPlanner.h"
 #include "support/AtomicFile.h"
 
 #include "mlir/IR/MLIRContext.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -30,6 +34,7 @@ struct CompileArgs {
   std::string emit = "mlir";
   std::string output = "-";
   bool allLogits = false;
+  int64_t batch = 256;
 };
 
 // The kernels' optimized LLVM IR, through the JIT's dump (no cache: the
@@ -52,6 +57,114 @@ Result<std::string> kernelIr(const GgufFile &file, const CompileArgs &args) {
   return text.str();
 }
 
+std::string mib(uint64_t bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.2f MiB", bytes / (1024.0 * 1024.0));
+  return text;
+}
+
+std::string slotText(const runtime::ExecutionPlan &plan, const runtime::Slot &slot) {
+  switch (slot.kind) {
+  case runtime::SlotKind::Tokens: return "tokens";
+  case runtime::SlotKind::Weight:
+    return slot.index < plan.weightNames.size() ? plan.weightNames[slot.index]
+                                                : "w" + std::to_string(slot.index);
+  case runtime::SlotKind::Activation: return "a" + std::to_string(slot.index);
+  case runtime::SlotKind::KeyCache: return "kcache." + std::to_string(slot.index);
+  case runtime::SlotKind::ValueCache: return "vcache." + std::to_string(slot.index);
+  }
+  return "?";
+}
+
+std::string liveText(const std::optional<runtime::LiveRange> &range,
+                     const runtime::EntryPoint &entry) {
+  if (!range)
+    return "-";
+  auto end = [&](uint32_t step) {
+    return step == entry.steps.size() ? std::string("ret") : std::to_string(step);
+  };
+  return end(range->first) + ".." + end(range->last);
+}
+
+// --emit plan: the steps of both entry points, then the arena the memory
+// planner lays out for `batch` rows, then the totals.
+std::string planText(const runtime::ExecutionPlan &plan,
+                     const runtime::MemoryPlan &memory, int64_t batch) {
+  std::ostringstream out;
+  out << "# kiln execution plan: " << plan.kernelSymbols.size() << " kernels, "
+      << plan.weightNames.size() << " weights, " << plan.buffers.size()
+      << " activation buffers, batch " << batch << "\n";
+  for (auto [name, entry] : {std::pair{"prefill", &plan.prefill},
+                             std::pair{"decode", &plan.decode}}) {
+    out << "\n" << name << ": " << entry->steps.size() << " steps, returns a"
+        << entry->logits << (entry->allRows ? " (every row)" : " (last row)")
+        << "\n";
+    for (size_t i = 0; i < entry->steps.size(); ++i) {
+      const runtime::Step &step = entry->steps[i];
+      char head[32];
+      std::snprintf(head, sizeof head, "  %4zu  ", i);
+      out << head
+          << (step.kernel < plan.kernelSymbols.size() ? plan.kernelSymbols[step.kernel]
+                                                      : "?")
+          << (step.singleRow ? " [1 row]" : "") << " (";
+      for (size_t a = 0; a < step.args.size(); ++a)
+        out << (a ? ", " : "") << slotText(plan, step.args[a]);
+      out << ")\n";
+    }
+  }
+  out << "\nbuffers: rows x cols x element bytes (rounded up to "
+      << runtime::kArenaAlignment
+      << "), arena offset, live steps of prefill and decode (inclusive; ret: "
+         "read after the call returns)\n";
+  char line[160];
+  std::snprintf(line, sizeof line, "  %6s %6s %8s %3s %12s %12s  %-12s %-12s\n",
+                "buffer", "rows", "cols", "B", "bytes", "offset", "prefill",
+                "decode");
+  out << line;
+  for (size_t i = 0; i < plan.buffers.size(); ++i) {
+    const runtime::ActivationBuffer &buffer = plan.buffers[i];
+    const runtime::BufferPlacement &placed = memory.buffers[i];
+    std::snprintf(line, sizeof line,
+                  "  %6s %6lld %8lld %3u %12llu %12s  %-12s %-12s\n",
+                  ("a" + std::to_string(i)).c_str(),
+                  static_cast<long long>(buffer.singleRow ? 1 : batch),
+                  static_cast<long long>(buffer.cols), buffer.elementBytes,
+                  static_cast<unsigned long long>(placed.bytes),
+                  placed.used() ? std::to_string(placed.offset).c_str() : "unused",
+                  liveText(placed.prefill, plan.prefill).c_str(),
+                  liveText(placed.decode, plan.decode).c_str());
+    out << line;
+  }
+  double ratio = memory.arenaBytes
+                     ? double(memory.unsharedBytes) / double(memory.arenaBytes)
+                     : 1.0;
+  std::snprintf(line, sizeof line, "%.2f", ratio);
+  out << "\narena bytes: " << memory.arenaBytes << " (" << mib(memory.arenaBytes)
+      << ")\nwithout reuse bytes: " << memory.unsharedBytes << " ("
+      << mib(memory.unsharedBytes) << ")\nreuse ratio: " << line << "x\n";
+  return out.str();
+}
+
+Result<std::string> planEmission(const GgufFile &file, const CompileArgs &args) {
+  auto spec = ModelSpec::fromGguf(file);
+  if (!spec)
+    return std::move(spec).takeError();
+  mlir::MLIRContext context;
+  codegen::CpuCompileOptions options;
+  KILN_TRY(applyCompileFlags(args.compile, options));
+  options.allLogits = args.allLogits;
+  auto module = codegen::buildGraph(context, *spec, options);
+  if (!module)
+    return std::move(module).takeError();
+  auto lowered = codegen::lowerToPlan(module->get(), options.lower);
+  if (!lowered)
+    return std::move(lowered).takeError();
+  auto memory = runtime::planMemory(lowered->plan, args.batch);
+  if (!memory)
+    return std::move(memory).takeError();
+  return planText(lowered->plan, *memory, args.batch);
+}
+
 int runCompile(const CompileArgs &args) {
   auto file = openModelToCompile(args.compile, args.model);
   if (!file)
@@ -62,6 +175,14 @@ int runCompile(const CompileArgs &args) {
     if (!ir)
       return reportError(ir.error().message);
     text = std::move(ir).value();
+  }
+  if (args.emit == "plan") {
+    if (args.batch <= 0)
+      return reportError("--batch must be positive");
+    auto plan = planEmission(*file, args);
+    if (!plan)
+      return reportError(plan.error().message);
+    text = std::move(plan).value();
   }
   if (args.emit == "mlir") {
     auto spec = ModelSpec::fromGguf(*file);
@@ -97,16 +218,22 @@ int runCompile(const CompileArgs &args) {
 Command addCompileCommand(CLI::App &parent) {
   auto args = std::make_shared<CompileArgs>();
   CLI::App *app = parent.add_subcommand(
-      "compile", "Compile a GGUF model: the kiln MLIR graph, or the CPU "
-                 "kernels' LLVM IR");
+      "compile", "Compile a GGUF model: the kiln MLIR graph, the CPU "
+                 "kernels' LLVM IR, or the execution plan and its memory");
   app->add_option("model", args->model, "GGUF file")->required();
   addCompileFlags(*app, args->compile);
   app->add_option("--emit", args->emit,
-                  "What to produce: mlir (the graph after the passes) or llvm "
-                  "(the generated kernels, optimized, for this CPU)")
-      ->check(CLI::IsMember({"mlir", "llvm"}))
+                  "What to produce: mlir (the graph after the passes), llvm "
+                  "(the generated kernels, optimized, for this CPU) or plan "
+                  "(the kernel calls, and the activation arena: each buffer's "
+                  "lifetime, size and offset)")
+      ->check(CLI::IsMember({"mlir", "llvm", "plan"}))
       ->capture_default_str();
   app->add_option("-o,--output", args->output, "Output file ('-': stdout)")
+      ->capture_default_str();
+  app->add_option("-b,--batch", args->batch,
+                  "--emit plan: prompt tokens per prefill call, the rows the "
+                  "arena is laid out for")
       ->capture_default_str();
   app->add_flag("--all-logits", args->allLogits,
                 "prefill returns the logits of every token, not only the "

@@ -111,6 +111,7 @@ Result<std::string> readPrompt(const RunArgs &args) {
 struct Timings {
   double load = 0, compile = 0, prefill = 0, decode = 0;
   size_t promptTokens = 0, generated = 0;
+  uint64_t activationBytes = 0; // the executor's activation arena
 };
 
 void reportTimings(const Timings &t, bool json) {
@@ -122,9 +123,11 @@ void reportTimings(const Timings &t, bool json) {
     std::fprintf(stderr,
                  "{\"load_s\": %.4f, \"compile_s\": %.4f, \"n_prompt\": %zu, "
                  "\"prefill_s\": %.4f, \"prefill_tok_s\": %.2f, \"n_gen\": %zu, "
-                 "\"decode_s\": %.4f, \"decode_tok_s\": %.2f}\n",
+                 "\"decode_s\": %.4f, \"decode_tok_s\": %.2f, "
+                 "\"activation_bytes\": %llu}\n",
                  t.load, t.compile, t.promptTokens, t.prefill, prefillRate,
-                 t.generated, t.decode, decodeRate);
+                 t.generated, t.decode, decodeRate,
+                 static_cast<unsigned long long>(t.activationBytes));
     return;
   }
   std::fprintf(stderr,
@@ -198,6 +201,7 @@ int runModel(RunArgs args) {
                                             pool, execOptions);
   if (!executor)
     return reportError(executor.error().message);
+  timings.activationBytes = (*executor)->activationBytes();
   if (!args.dumpSteps.empty())
     dumpSteps(**executor, program->lowered.plan, args.dumpSteps);
   auto sampler = runtime::Sampler::create(args.sampling, program->spec.vocabSize);
