@@ -143,6 +143,35 @@ void resolve(Sequence &calls, const KernelSet &kernels) {
     call.fn = kernels.fn(call.kernel);
 }
 
+// A result row set to compare: `cols` floats per row.
+struct Output {
+  const float *data;
+  int64_t cols;
+};
+
+// Runs `a`, then `b`, and fails when their outputs differ by more than
+// `tolerance` (relative to 1 + |a|): the two variants must compute the same
+// thing, or the timing compares different work (a wrong argument order
+// still runs).
+Status checkSame(const char *what, const Sequence &a, const Sequence &b,
+                 const std::vector<Output> &outputs, int64_t rows, int64_t position,
+                 float tolerance) {
+  runSequence(a, rows, position);
+  std::vector<std::vector<float>> expected;
+  for (const Output &o : outputs)
+    expected.emplace_back(o.data, o.data + rows * o.cols);
+  runSequence(b, rows, position);
+  for (size_t i = 0; i < outputs.size(); ++i)
+    for (int64_t j = 0; j < rows * outputs[i].cols; ++j) {
+      float x = expected[i][j], y = outputs[i].data[j];
+      if (!(std::fabs(x - y) <= tolerance * (1.0f + std::fabs(x))))
+        return makeError(what, ": the variants differ at output ", std::to_string(i),
+                         " element ", std::to_string(j), ": ", std::to_string(x), " vs ",
+                         std::to_string(y));
+    }
+  return Status::success();
+}
+
 std::mt19937 &rng() {
   static std::mt19937 generator(1234);
   return generator;
@@ -410,6 +439,19 @@ Status LayerBench::build() {
         resolve(sequence, kernels);
   resolve(convertAttnOut, kernels);
   runSequence(convertAttnOut, kMaxRows, 0);
+  // Fusion reassociates nothing (fused equals unfused bit for bit in the
+  // equivalence tests); a small tolerance all the same. One token and a
+  // few (the batched code paths).
+  for (int64_t rows : {1, 5}) {
+    int64_t position = 100;
+    KILN_TRY(checkSame("attn_in", attnIn.copies[0][0], attnIn.copies[0][1],
+                       {{qRoped.data(), H}, {kRoped.data(), KV}, {v.data(), KV}}, rows,
+                       position, 1e-5f));
+    KILN_TRY(checkSame("ffn", ffn.copies[0][0], ffn.copies[0][1], {{out.data(), H}}, rows,
+                       position, 1e-5f));
+    KILN_TRY(checkSame("out_proj", outProj.copies[0][0], outProj.copies[0][1],
+                       {{out.data(), H}}, rows, position, 1e-5f));
+  }
   return Status::success();
 }
 
@@ -451,6 +493,10 @@ Status AttentionBench::build() {
   KILN_TRY(kernels.compile());
   resolve(plain, kernels);
   resolve(flash, kernels);
+  // Flash attention sums in another order and uses expf for the rescaling.
+  for (int64_t rows : {int64_t(1), std::min<int64_t>(5, context)})
+    KILN_TRY(checkSame("attention", plain, flash, {{out.data(), s.hidden}}, rows,
+                       context - rows, 1e-3f));
   return Status::success();
 }
 
@@ -575,7 +621,10 @@ public:
       if (run.error_occurred)
         continue;
       // The registered name, without "/real_time" and the like.
-      Times &times = times_[run.run_name.function_name];
+      const std::string &name = run.run_name.function_name;
+      if (!times_.count(name))
+        order_.push_back(name);
+      Times &times = times_[name];
       if (run.run_type == Run::RT_Iteration)
         times.runs.push_back(run.GetAdjustedRealTime());
       else if (run.aggregate_name == "median")
@@ -586,7 +635,8 @@ public:
   void Finalize() override {
     ConsoleReporter::Finalize();
     std::vector<std::string> lines;
-    for (const auto &[name, times] : times_) {
+    for (const std::string &name : order_) {
+      const Times &times = times_.at(name);
       for (auto [base, candidate] : {std::pair{"/unfused", "/fused"},
                                      std::pair{"/attention", "/flash"}}) {
         size_t cut = name.size() - std::strlen(base);
@@ -630,6 +680,7 @@ private:
     }
   };
   std::map<std::string, Times> times_;
+  std::vector<std::string> order_; // as they ran
 };
 
 } // namespace
