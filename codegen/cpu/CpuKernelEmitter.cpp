@@ -853,18 +853,34 @@ void emitFlashAttention(Kernel &k) {
   int64_t group = k.d.numHeads / k.d.numKvHeads;
   constexpr int64_t kTile = 32;
   auto *lanes = FixedVectorType::get(e.f32(), 8);
-  int64_t chunks = hd / 8;
+  // Head columns `width` at a time: 32 (four independent FMA chains, as
+  // four registers) when the head allows, else 8.
+  int64_t vw = hd % 64 == 0 ? 64 : hd % 32 == 0 ? 32 : 8;
+  auto *wide = FixedVectorType::get(e.f32(), vw);
+  int64_t chunks = hd / vw;
   Value *scores = e.scratch(kTile);
   Value *query = e.scratch(hd);
   Value *output = e.scratch(hd);
   Value *runningMax = e.local(e.f32()), *runningSum = e.local(e.f32());
 
-  auto load8 = [&](Value *base, Value *index) -> Value * {
+  auto loadWide = [&](Value *base, Value *index) -> Value * {
     if (!k.d.kvHalf)
-      return b.CreateAlignedLoad(lanes, e.at(e.f32(), base, index), Align(4));
-    auto *halves = FixedVectorType::get(b.getHalfTy(), 8);
+      return b.CreateAlignedLoad(wide, e.at(e.f32(), base, index), Align(4));
+    auto *halves = FixedVectorType::get(b.getHalfTy(), vw);
     return b.CreateFPExt(
-        b.CreateAlignedLoad(halves, e.at(b.getHalfTy(), base, index), Align(2)), lanes);
+        b.CreateAlignedLoad(halves, e.at(b.getHalfTy(), base, index), Align(2)), wide);
+  };
+  // The eight-lane sum of a wide vector's eight-lane parts.
+  auto foldToEight = [&](Value *v) {
+    Value *sum = nullptr;
+    for (int64_t part = 0; part < vw / 8; ++part) {
+      SmallVector<int, 8> lanesOf;
+      for (int i = 0; i < 8; ++i)
+        lanesOf.push_back(int(8 * part + i));
+      Value *slice = b.CreateShuffleVector(v, lanesOf);
+      sum = sum ? b.CreateFAdd(sum, slice) : slice;
+    }
+    return sum;
   };
   auto head = [&](Value *h, Value *t) {
     Value *kvOffset = b.CreateMul(b.CreateUDiv(h, e.c64(group)), e.c64(hd));
@@ -884,12 +900,13 @@ void emitFlashAttention(Kernel &k) {
       j1 = b.CreateSelect(b.CreateICmpSLT(j1, count), j1, count);
       Value *tileMax = e.reduce(j0, j1, e.cf(-INFINITY), [&](Value *j, Value *m) {
         Value *keyBase = b.CreateAdd(b.CreateMul(j, e.c64(kvWidth)), kvOffset);
-        Value *acc = ConstantAggregateZero::get(lanes);
+        Value *acc = ConstantAggregateZero::get(wide);
         for (int64_t chunk = 0; chunk < chunks; ++chunk)
-          acc = emitFma(b, b.CreateAlignedLoad(lanes, e.at(e.f32(), query, e.c64(8 * chunk)),
+          acc = emitFma(b, b.CreateAlignedLoad(wide, e.at(e.f32(), query, e.c64(vw * chunk)),
                                                Align(4)),
-                        load8(kc, b.CreateAdd(keyBase, e.c64(8 * chunk))), acc);
-        Value *s = b.CreateFMul(emitLaneSum(b, acc, LaneTree::Interleaved), e.cf(k.d.scale));
+                        loadWide(kc, b.CreateAdd(keyBase, e.c64(vw * chunk))), acc);
+        Value *s = b.CreateFMul(emitLaneSum(b, foldToEight(acc), LaneTree::Interleaved),
+                                e.cf(k.d.scale));
         e.storeF32(s, scores, b.CreateSub(j, j0));
         return b.CreateMaxNum(m, s);
       });
@@ -916,14 +933,14 @@ void emitFlashAttention(Kernel &k) {
                                  tileSum),
                     runningSum);
       b.CreateStore(newMax, runningMax);
-      Value *scaleVector = b.CreateVectorSplat(8, correction);
+      Value *scaleVector = b.CreateVectorSplat(vw, correction);
       for (int64_t chunk = 0; chunk < chunks; ++chunk) {
-        Value *at = e.at(e.f32(), output, e.c64(8 * chunk));
-        Value *init = b.CreateFMul(b.CreateAlignedLoad(lanes, at, Align(4)), scaleVector);
+        Value *at = e.at(e.f32(), output, e.c64(vw * chunk));
+        Value *init = b.CreateFMul(b.CreateAlignedLoad(wide, at, Align(4)), scaleVector);
         Value *sum = e.reduce(j0, j1, init, [&](Value *j, Value *acc) {
           Value *valueBase = b.CreateAdd(b.CreateMul(j, e.c64(kvWidth)), kvOffset);
-          Value *w = b.CreateVectorSplat(8, e.loadF32(scores, b.CreateSub(j, j0)));
-          return emitFma(b, w, load8(vc, b.CreateAdd(valueBase, e.c64(8 * chunk))), acc);
+          Value *w = b.CreateVectorSplat(vw, e.loadF32(scores, b.CreateSub(j, j0)));
+          return emitFma(b, w, loadWide(vc, b.CreateAdd(valueBase, e.c64(vw * chunk))), acc);
         });
         b.CreateAlignedStore(sum, at, Align(4));
       }
@@ -1238,7 +1255,12 @@ void emitMatmulKernel(Kernel &k) {
 
   if (swiglu) {
     int64_t N = d.parts[0].rows;
-    MatmulSlice gate{k.arg(0), weights[0], biases[0], d.parts[0].format, N};
+    MatmulSlice gate;
+    gate.x = k.arg(0);
+    gate.w = weights[0];
+    gate.bias = biases[0];
+    gate.format = d.parts[0].format;
+    gate.N = N;
     gate.first = clamp(b.CreateMul(k.begin, e.c64(tile)), e.c64(0), e.c64(N));
     gate.last = clamp(b.CreateMul(k.end, e.c64(tile)), gate.first, e.c64(N));
     gate.store = [&](Value *sum, Value *t, Value *n) {
@@ -1265,7 +1287,12 @@ void emitMatmulKernel(Kernel &k) {
     Value *lo = clamp(b.CreateSub(k.begin, e.c64(taskBase)), e.c64(0), e.c64(tiles));
     Value *hi = clamp(b.CreateSub(k.end, e.c64(taskBase)), lo, e.c64(tiles));
     taskBase += tiles;
-    MatmulSlice slice{k.arg(0), weights[p], biases[p], part.format, N};
+    MatmulSlice slice;
+    slice.x = k.arg(0);
+    slice.w = weights[p];
+    slice.bias = biases[p];
+    slice.format = part.format;
+    slice.N = N;
     slice.first = clamp(b.CreateMul(lo, e.c64(tile)), e.c64(0), e.c64(N));
     slice.last = clamp(b.CreateMul(hi, e.c64(tile)), slice.first, e.c64(N));
     Value *out = outs[p], *bias = biases[p];
