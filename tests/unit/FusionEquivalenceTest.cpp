@@ -5,7 +5,9 @@
 // equal bit for bit; flash attention reassociates the softmax sums, so its
 // logits differ by rounding (bound below) and greedy tokens stay the same.
 #include "CpuPipeline.h"
+#include "SyntheticDecoder.h"
 #include "TestData.h"
+#include "convert/Converter.h"
 #include "gguf/GgufFile.h"
 #include "passes/PassOptions.h"
 #include "runtime/Executor.h"
@@ -34,9 +36,10 @@ std::vector<int32_t> tokens(int64_t count, int64_t vocab) {
   return ids;
 }
 
+// `model`: a path under ../shared/models, or an absolute path.
 Outputs run(const std::string &model, const passes::PassOptions &passOptions) {
   Outputs out;
-  auto file = GgufFile::open(test::sharedFile(model));
+  auto file = GgufFile::open(model.front() == '/' ? model : test::sharedFile(model));
   EXPECT_TRUE(file.ok());
   if (!file.ok())
     return out;
@@ -195,6 +198,44 @@ TEST(FusionEquivalence, AllMatmulFusionsBitExactOnQuantizedModels) {
     EXPECT_EQ(on.greedy, off.greedy);
     EXPECT_LT(on.kernels.size(), off.kernels.size());
   }
+}
+
+// Qwen2's shape, which no shared model has: q/k/v biases (a fused q|k|v
+// matmul with three biases), NeoX rope (stays a separate op), grouped KV
+// heads (4 over 2, heads of 16). A synthetic checkpoint, converted.
+TEST(FusionEquivalence, Qwen2ShapedModel) {
+  test::TempDir tmp;
+  nlohmann::json pre = {
+      {"type", "Sequence"},
+      {"pretokenizers",
+       {{{"type", "Split"},
+         {"pattern",
+          {{"Regex",
+            R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)"}}},
+         {"behavior", "Isolated"}},
+        {{"type", "ByteLevel"}, {"add_prefix_space", false}}}}};
+  test::writeDecoder(tmp.path() / "qwen", "Qwen2ForCausalLM", true, pre);
+  convert::ConvertOptions options;
+  options.modelDir = (tmp.path() / "qwen").string();
+  options.output = tmp.file("qwen.gguf");
+  options.outType = "f32";
+  auto converted = convert::convertModel(options);
+  ASSERT_TRUE(converted.ok()) << converted.error().message;
+
+  passes::PassOptions matmulFusions;
+  matmulFusions.disabled.insert("kiln-flash-attention");
+  Outputs off = run(options.output, none()), on = run(options.output, matmulFusions);
+  ASSERT_FALSE(off.greedy.empty());
+  EXPECT_TRUE(hasKernel(on, "matmul_x3")); // biases, no rope: NeoX
+  EXPECT_TRUE(hasKernel(on, "rope"));
+  EXPECT_EQ(maxDifference(on.prefill, off.prefill), 0.0);
+  EXPECT_EQ(maxDifference(on.decode, off.decode), 0.0);
+  EXPECT_EQ(on.greedy, off.greedy);
+
+  Outputs all = run(options.output, passes::PassOptions());
+  EXPECT_TRUE(hasKernel(all, "flash_attention"));
+  EXPECT_LE(maxDifference(all.prefill, off.prefill), kFlashBound);
+  EXPECT_LE(maxDifference(all.decode, off.decode), kFlashBound);
 }
 
 } // namespace
