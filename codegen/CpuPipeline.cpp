@@ -22,9 +22,9 @@ buildGraph(mlir::MLIRContext &context, const ModelSpec &spec,
   // The fused matmul kernels are written for the integer and plain dot
   // products; the float-dot fallback (integerDots off) runs unfused.
   if (!options.lower.integerDots)
-    for (const char *name : {"kiln-fuse-swiglu", "kiln-fuse-qkv", "kiln-fuse-gelu",
-                             "kiln-fuse-rope", "kiln-fuse-residual", "kiln-fuse-norm"})
-      passOptions.disabled.insert(name);
+    for (const std::string &name : passes::fusionPassNames())
+      if (name != "kiln-flash-attention")
+        passOptions.disabled.insert(name);
   if (spec.headDim % 8 != 0) // the flash kernel reads heads 8 at a time
     passOptions.disabled.insert("kiln-flash-attention");
   KILN_TRY(passes::runPasses(module->get(), passOptions));

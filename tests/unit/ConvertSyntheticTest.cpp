@@ -64,15 +64,7 @@ GgufFile convertAndOpen(const fs::path &dir, const std::string &out) {
 
 TEST(ConvertSynthetic, Qwen2KeepsRowsAddsBiasesAndTiesTheOutput) {
   TempDir tmp;
-  nlohmann::json pre = {
-      {"type", "Sequence"},
-      {"pretokenizers",
-       {{{"type", "Split"},
-         {"pattern",
-          {{"Regex",
-            R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)"}}},
-         {"behavior", "Isolated"}},
-        {{"type", "ByteLevel"}, {"add_prefix_space", false}}}}};
+  nlohmann::json pre = test::qwen2PreTokenizer();
   Synthetic model = writeDecoder(tmp.path() / "qwen", "Qwen2ForCausalLM", true, pre);
   GgufFile file = convertAndOpen(tmp.path() / "qwen", tmp.file("qwen.gguf"));
 

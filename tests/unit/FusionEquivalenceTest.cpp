@@ -205,15 +205,7 @@ TEST(FusionEquivalence, AllMatmulFusionsBitExactOnQuantizedModels) {
 // heads (4 over 2, heads of 16). A synthetic checkpoint, converted.
 TEST(FusionEquivalence, Qwen2ShapedModel) {
   test::TempDir tmp;
-  nlohmann::json pre = {
-      {"type", "Sequence"},
-      {"pretokenizers",
-       {{{"type", "Split"},
-         {"pattern",
-          {{"Regex",
-            R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)"}}},
-         {"behavior", "Isolated"}},
-        {{"type", "ByteLevel"}, {"add_prefix_space", false}}}}};
+  nlohmann::json pre = test::qwen2PreTokenizer();
   test::writeDecoder(tmp.path() / "qwen", "Qwen2ForCausalLM", true, pre);
   convert::ConvertOptions options;
   options.modelDir = (tmp.path() / "qwen").string();

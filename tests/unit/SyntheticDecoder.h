@@ -67,6 +67,18 @@ struct Synthetic {
   std::map<std::string, std::vector<int64_t>> shapes;
 };
 
+// Qwen2's tokenizer.json pre-tokenizer: its split regex, then byte level.
+inline nlohmann::json qwen2PreTokenizer() {
+  return {{"type", "Sequence"},
+          {"pretokenizers",
+           {{{"type", "Split"},
+             {"pattern",
+              {{"Regex",
+                R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)"}}},
+             {"behavior", "Isolated"}},
+            {{"type", "ByteLevel"}, {"add_prefix_space", false}}}}};
+}
+
 inline Synthetic writeDecoder(const fs::path &dir, const std::string &arch, bool biases,
                        const nlohmann::json &preTokenizer) {
   fs::create_directories(dir);
