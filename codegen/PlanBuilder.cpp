@@ -374,6 +374,7 @@ Status PlanLowering::lowerMatmul(Operation *op, std::vector<Step> &steps) {
       ActivationBuffer shape;
       shape.cols = bufferCols;
       shape.singleRow = single;
+      shape.holdsFloats = false; // q8 blocks or f16 halves in 4-byte units
       Slot copy{SlotKind::Activation, allocate(shape)};
       args.push_back(copy);
       emitStep(convert, std::move(args), runtime::TaskCount{0, 1}, single, steps);

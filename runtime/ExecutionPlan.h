@@ -55,6 +55,7 @@ struct ActivationBuffer {
   int64_t cols = 0;           // elements per row
   uint32_t elementBytes = 4;  // f32 activations, i32 ids
   bool singleRow = false;     // holds one row whatever the batch
+  bool holdsFloats = true;    // false: quantized blocks or ids, not f32 values
 };
 
 struct ExecutionPlan {

@@ -1,10 +1,12 @@
 #include "Executor.h"
 
+#include "SystemMemory.h"
 #include "gguf/GgufFile.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <new>
 
 namespace kiln::runtime {
 
@@ -54,12 +56,28 @@ Executor::create(const ExecutionPlan &plan, std::vector<KernelFn> kernels,
   auto *base = static_cast<uint8_t *>(exec->arena_.get());
   for (const BufferPlacement &buffer : exec->memoryPlan_.buffers)
     exec->buffers_.push_back(buffer.used() ? base + buffer.offset : nullptr);
-  // One cache row per position of the context.
+  // One cache row per position of the context. A cache larger than the
+  // machine's memory is refused before anything is allocated: the error
+  // says how many positions would fit, instead of the process aborting.
+  const uint64_t perPosition = kvBytesPerPosition(plan);
+  const uint64_t machineBytes = physicalMemoryBytes();
+  const uint64_t positions = uint64_t(exec->contextLength_);
+  const uint64_t room = machineBytes - std::min(machineBytes, arenaBytes);
+  if (machineBytes > 0 && perPosition > 0 && positions > room / perPosition)
+    return makeError("the KV cache for ", std::to_string(positions), " positions needs ",
+                     gibText(static_cast<long double>(perPosition) * positions),
+                     ", more than this machine's ", gibText(machineBytes),
+                     " of memory; at most ", std::to_string(room / perPosition),
+                     " positions fit");
   size_t cacheBytes = static_cast<size_t>(exec->contextLength_ * plan.kvWidth) *
                       plan.kvElementBytes;
   for (int64_t layer = 0; layer < plan.numLayers; ++layer) {
-    exec->keyCache_.emplace_back(new uint8_t[cacheBytes]());
-    exec->valueCache_.emplace_back(new uint8_t[cacheBytes]());
+    exec->keyCache_.emplace_back(new (std::nothrow) uint8_t[cacheBytes]());
+    exec->valueCache_.emplace_back(new (std::nothrow) uint8_t[cacheBytes]());
+    if (!exec->keyCache_.back() || !exec->valueCache_.back())
+      return makeError("executor: cannot allocate the ",
+                       gibText(static_cast<long double>(perPosition) * positions), " KV cache for ",
+                       std::to_string(positions), " positions");
     exec->kvCacheBytes_ += 2 * cacheBytes;
   }
   exec->kernelSeconds_.assign(kernels.size(), 0.0);
@@ -67,6 +85,10 @@ Executor::create(const ExecutionPlan &plan, std::vector<KernelFn> kernels,
   KILN_TRY(exec->prepare(plan.prefill, exec->prefill_, kernels, weightPointers));
   KILN_TRY(exec->prepare(plan.decode, exec->decode_, kernels, weightPointers));
   return exec;
+}
+
+uint64_t Executor::kvBytesPerPosition(const ExecutionPlan &plan) {
+  return 2 * uint64_t(plan.numLayers) * uint64_t(plan.kvWidth) * plan.kvElementBytes;
 }
 
 Status Executor::prepare(const EntryPoint &entry, PreparedEntry &out,

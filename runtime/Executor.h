@@ -69,6 +69,10 @@ public:
   uint64_t activationBytes() const { return memoryPlan_.arenaBytes; }
   const MemoryPlan &memoryPlan() const { return memoryPlan_; }
   uint64_t kvCacheBytes() const { return kvCacheBytes_; }
+  // Bytes the KV cache takes for each position of the context (K and V,
+  // every layer): what a context of n positions costs before it is
+  // allocated.
+  static uint64_t kvBytesPerPosition(const ExecutionPlan &plan);
 
 private:
   struct PreparedStep {

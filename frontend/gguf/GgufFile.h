@@ -52,6 +52,8 @@ public:
   uint32_t alignment() const { return alignment_; }
   uint64_t dataOffset() const { return dataOffset_; }
   uint64_t fileSize() const { return bytes_.size(); }
+  // The whole file as mapped: header, metadata and tensor data.
+  std::span<const uint8_t> bytes() const { return bytes_; }
 
   const GgufMetadata &metadata() const { return metadata_; }
   const std::vector<GgufTensorInfo> &tensors() const { return tensors_; }

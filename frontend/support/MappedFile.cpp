@@ -10,7 +10,9 @@
 namespace kiln {
 
 Result<std::shared_ptr<MappedFile>> MappedFile::open(const std::string &path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused
+  // below); for a regular file the flag changes nothing.
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0)
     return makeError(path, ": cannot open: ", std::strerror(errno));
   struct stat info {};
@@ -21,7 +23,8 @@ Result<std::shared_ptr<MappedFile>> MappedFile::open(const std::string &path) {
   }
   if (!S_ISREG(info.st_mode)) {
     ::close(fd);
-    return makeError(path, ": not a regular file");
+    return makeError(path, S_ISDIR(info.st_mode) ? ": is a directory, not a regular file"
+                                                 : ": not a regular file");
   }
   size_t size = static_cast<size_t>(info.st_size);
   const uint8_t *data = nullptr;

@@ -9,6 +9,8 @@
 #include "quant/QuantError.h"
 #include "quant/QuantRecipe.h"
 #include "quant/Quantize.h"
+#include "support/AtomicFile.h"
+#include "support/TextFile.h"
 
 #include "llvm/Support/SHA256.h"
 
@@ -20,6 +22,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
 
@@ -30,7 +33,7 @@ namespace {
 namespace fs = std::filesystem;
 
 // Bumped when the cost model or the chooser changes what a mix would be.
-constexpr const char *kMixVersion = "kiln-precision-2";
+constexpr const char *kMixVersion = "kiln-precision-3";
 
 // The types the CPU target decodes in matmuls and embeddings, best first.
 // f32 is offered only to tensors stored in f32 (keeping them as they are).
@@ -67,41 +70,88 @@ std::string bundledCalibration() {
 }
 
 Result<std::string> readText(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return makeError(path, ": cannot read the calibration text (--calibration)");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  return readTextFile(path, "the calibration text (--calibration)");
 }
 
-// The cache file of this model, budget and calibration text. The model is
-// identified by path, size and modification time, not by its bytes (which
-// may be gigabytes).
-std::string cachePath(const std::string &modelPath, const PrecisionRequest &request,
-                      const std::string &calibration) {
-  std::error_code ec;
-  std::string canonical = fs::weakly_canonical(modelPath, ec).string();
-  auto size = fs::file_size(modelPath, ec);
-  auto mtime = fs::last_write_time(modelPath, ec).time_since_epoch().count();
-  llvm::SHA256 hash;
-  for (const std::string &part :
-       {std::string(kMixVersion), canonical, std::to_string(size), std::to_string(mtime),
-        std::to_string(request.budgetBitsPerWeight), std::to_string(request.budgetBytes),
-        std::string(request.measureKl ? "kl" : "mse"), calibration}) {
-    hash.update(part);
-    hash.update(llvm::StringRef("\0", 1));
-  }
+std::string hexDigest(llvm::SHA256 &hash) {
   std::string hex;
   for (uint8_t byte : hash.final()) {
     char digits[3];
     std::snprintf(digits, sizeof digits, "%02x", byte);
     hex += digits;
   }
+  return hex;
+}
+
+std::string precisionCacheDir() {
   std::string dir = codegen::cpu::defaultCacheDir();
   if (dir.empty())
     dir = (fs::temp_directory_path() / "kiln").string();
-  return dir + "/precision/" + hex.substr(0, 32) + ".gguf";
+  return dir + "/precision";
+}
+
+bool isHexDigest(std::string_view text) {
+  return text.size() == 64 &&
+         text.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+}
+
+// The SHA-256 of the model file's bytes (its metadata and every tensor's
+// data): the mix is keyed on what the model is, not on its name, size and
+// modification time, which another file can share. Hashing gigabytes costs
+// seconds, so the digest is remembered under the file's identity (device,
+// inode, size, modification and change times); writing the file changes
+// its change time, which no program can set back, so a rewritten file is
+// hashed afresh.
+std::string modelContentHash(const GgufFile &model, const std::string &path) {
+  struct stat info {};
+  std::string memo;
+  if (::stat(path.c_str(), &info) == 0) {
+    llvm::SHA256 identity;
+    identity.update(std::string("kiln-content-hash-1:") + std::to_string(info.st_dev) +
+                    ":" + std::to_string(info.st_ino) + ":" +
+                    std::to_string(info.st_size) + ":" +
+                    std::to_string(info.st_mtim.tv_sec) + "." +
+                    std::to_string(info.st_mtim.tv_nsec) + ":" +
+                    std::to_string(info.st_ctim.tv_sec) + "." +
+                    std::to_string(info.st_ctim.tv_nsec));
+    memo = precisionCacheDir() + "/hashes/" + hexDigest(identity).substr(0, 32);
+    // A memo is 64 hex digits in a regular file; anything else is ignored
+    // and rewritten.
+    if (auto text = readTextFile(memo, "the content hash memo", 64); text && isHexDigest(*text))
+      return *text;
+  }
+  llvm::SHA256 content;
+  std::span<const uint8_t> bytes = model.bytes();
+  // In 64 MiB pieces: SHA256::update takes an ArrayRef of any size, but the
+  // pieces keep each call's page faults bounded.
+  for (size_t offset = 0; offset < bytes.size(); offset += size_t(64) << 20) {
+    size_t n = std::min(bytes.size() - offset, size_t(64) << 20);
+    content.update(llvm::ArrayRef<uint8_t>(bytes.data() + offset, n));
+  }
+  std::string digest = hexDigest(content);
+  if (!memo.empty()) {
+    // A memo that cannot be written only costs the hash next time.
+    std::error_code ec;
+    fs::create_directories(fs::path(memo).parent_path(), ec);
+    if (auto file = AtomicFile::create(memo))
+      if (file->write(digest.data(), digest.size()))
+        (void)file->commit();
+  }
+  return digest;
+}
+
+// The cache file of this model (by content), budget and calibration text.
+std::string cachePath(const GgufFile &model, const std::string &modelPath,
+                      const PrecisionRequest &request, const std::string &calibration) {
+  llvm::SHA256 hash;
+  for (const std::string &part :
+       {std::string(kMixVersion), modelContentHash(model, modelPath),
+        std::to_string(request.budgetBitsPerWeight), std::to_string(request.budgetBytes),
+        std::string(request.measureKl ? "kl" : "mse"), calibration}) {
+    hash.update(part);
+    hash.update(llvm::StringRef("\0", 1));
+  }
+  return precisionCacheDir() + "/" + hexDigest(hash).substr(0, 32) + ".gguf";
 }
 
 struct TensorCosts {
@@ -323,7 +373,7 @@ Result<std::string> mixedPrecisionModel(const GgufFile &model, const std::string
   if (!text)
     return std::move(text).takeError();
 
-  std::string output = cachePath(path, request, *text);
+  std::string output = cachePath(model, path, request, *text);
   // The table comes from the mix file itself, fresh or cached.
   auto explained = [&]() -> Result<std::string> {
     if (request.explain) {

@@ -4,6 +4,7 @@
 // the roofline set by the machine's measured read bandwidth. With
 // --compare-fusion, the same for every fusion configuration, side by side.
 #include "Command.h"
+#include "CommonFlags.h"
 #include "CompileFlags.h"
 #include "SvgBarChart.h"
 
@@ -564,17 +565,20 @@ Command addBenchCommand(CLI::App &parent) {
   app->add_option("model", args->model, "GGUF file")->required()->type_name("MODEL");
   addCompileFlags(*app, args->compile);
   app->add_option("-p,--prompt-tokens", args->promptTokens,
-                  "Prompt tokens to prefill (the default shrinks to fit the context)")
+                  "Prompt tokens to prefill, >= 1 (the default shrinks to fit the context)")
       ->capture_default_str()
+      ->check(CLI::PositiveNumber)
       ->each([args](const std::string &) { args->promptGiven = true; });
   app->add_option("-n,--decode-tokens", args->decodeTokens,
-                  "Tokens to decode after the prompt")
+                  "Tokens to decode after the prompt, >= 1")
       ->capture_default_str()
+      ->check(CLI::PositiveNumber)
       ->each([args](const std::string &) { args->decodeGiven = true; });
-  app->add_option("-t,--threads", args->threads, "Threads (default: all cores)");
+  addThreadsOption(*app, args->threads);
   app->add_option("-r,--repeats", args->repeats,
-                  "Timed runs; the median and the spread are reported")
-      ->capture_default_str();
+                  "Timed runs, 1 to 1000; the median and the spread are reported")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
   app->add_flag("--compare-fusion", args->compareFusion,
                 "Measure all fusions on, all off, and each fusion pass left out");
   app->add_flag("--json", args->json, "Print one JSON object instead of tables");

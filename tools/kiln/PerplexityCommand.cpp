@@ -4,12 +4,15 @@
 // base model, the KL divergence of the model's distributions from the
 // base's on the same scored tokens (llama.cpp's --kl-divergence).
 #include "Command.h"
+#include "CommonFlags.h"
 #include "CompileFlags.h"
 
 #include "CpuPipeline.h"
 #include "gguf/GgufFile.h"
 #include "runtime/Executor.h"
+#include "runtime/FiniteCheck.h"
 #include "runtime/Perplexity.h"
+#include "support/TextFile.h"
 #include "tokenizer/Tokenizer.h"
 
 #include <cstdio>
@@ -93,11 +96,9 @@ void printKl(const runtime::KlScore &kl, const runtime::PerplexityScore &base) {
 }
 
 int runPerplexity(const PerplexityArgs &args) {
-  std::ifstream in(args.textFile, std::ios::binary);
-  if (!in)
-    return reportError(args.textFile + ": cannot read the text file");
-  std::ostringstream text;
-  text << in.rdbuf();
+  auto text = readTextFile(args.textFile, "the text file (-f)");
+  if (!text)
+    return reportError(text.error().message);
   int64_t n = args.context;
   if (n < 4)
     return reportError("-c must be at least 4");
@@ -121,7 +122,7 @@ int runPerplexity(const PerplexityArgs &args) {
     if (Status s = checkSameVocabulary(tokenizer->vocabulary(), *baseVocab); !s)
       return reportError(s.message());
   }
-  auto tokens = tokenizer->encode(text.str(), EncodeOptions{});
+  auto tokens = tokenizer->encode(*text, EncodeOptions{});
   if (!tokens)
     return reportError(tokens.error().message);
 
@@ -160,6 +161,13 @@ int runPerplexity(const PerplexityArgs &args) {
     auto logits = model->executor->prefill(chunk, 0);
     if (!logits)
       return reportError(logits.error().message);
+    std::string what = "chunk " + std::to_string(c + 1) + " (text tokens " +
+                       std::to_string(c * n) + ".." + std::to_string(c * n + n - 1) + ")";
+    if (Status s = runtime::checkLogitsFinite(
+            *model->executor, model->program.lowered.plan, *logits, args.model, what,
+            [&] { (void)model->executor->prefill(chunk, 0); });
+        !s)
+      return reportError(s.message());
     // Position j predicts the text's token j + 1 (not the BOS).
     std::span<const int32_t> targets(tokens->data() + c * n + first + 1, n - 1 - first);
     std::span<const float> scored = logits->subspan(first * vocabSize,
@@ -170,6 +178,11 @@ int runPerplexity(const PerplexityArgs &args) {
       auto baseLogits = base->executor->prefill(chunk, 0);
       if (!baseLogits)
         return reportError(baseLogits.error().message);
+      if (Status s = runtime::checkLogitsFinite(
+              *base->executor, base->program.lowered.plan, *baseLogits, args.klBase,
+              what, [&] { (void)base->executor->prefill(chunk, 0); });
+          !s)
+        return reportError(s.message());
       std::span<const float> baseScored =
           baseLogits->subspan(first * vocabSize, targets.size() * vocabSize);
       baseScore.add(baseScored, targets, vocabSize);
@@ -218,10 +231,10 @@ Command addPerplexityCommand(CLI::App &parent) {
   app->add_option("model", args->model, "GGUF file")->required();
   addCompileFlags(*app, args->compile);
   app->add_option("-f,--file", args->textFile, "Text file")->required();
-  app->add_option("-c,--context", args->context,
-                  "Tokens per chunk; the second half of each is scored")
+  addContextOption(*app, args->context, 4,
+                   "Tokens per chunk, >= 4; the second half of each is scored")
       ->capture_default_str();
-  app->add_option("-t,--threads", args->threads, "Threads (default: all cores)");
+  addThreadsOption(*app, args->threads);
   app->add_option("--kl-base", args->klBase,
                   "Also compare with this model's logits on the same tokens "
                   "(same vocabulary): mean KL(base || model) and how often the "

@@ -2,21 +2,27 @@
 // (JIT), then generate: prefill the prompt, sample, decode token by token,
 // streaming the text as it comes.
 #include "Command.h"
+#include "CommonFlags.h"
 #include "CompileFlags.h"
 
 #include "CpuPipeline.h"
 #include "gguf/GgufFile.h"
 #include "runtime/Executor.h"
+#include "runtime/FiniteCheck.h"
+#include "runtime/SystemMemory.h"
 #include "runtime/Sampler.h"
+#include "support/TextFile.h"
 #include "tokenizer/StreamDecoder.h"
 #include "tokenizer/Tokenizer.h"
 
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <fstream>
 #include <iostream>
 #include <memory>
 #include <random>
+#include <span>
 #include <sstream>
 #include <unistd.h>
 
@@ -100,12 +106,7 @@ std::string defaultModel() {
 Result<std::string> readPrompt(const RunArgs &args) {
   if (args.promptFile.empty())
     return args.prompt;
-  std::ifstream in(args.promptFile, std::ios::binary);
-  if (!in)
-    return makeError(args.promptFile, ": cannot read the prompt file");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  return readTextFile(args.promptFile, "the prompt file (-f)");
 }
 
 struct Timings {
@@ -137,13 +138,25 @@ void reportTimings(const Timings &t, bool json) {
                decodes, t.decode, decodeRate);
 }
 
+// A KV cache the machine cannot hold is refused before it is allocated,
+// with the context that would fit.
+Status checkKvCacheFits(const runtime::ExecutionPlan &plan, int64_t positions,
+                        const std::string &model) {
+  uint64_t perPosition = runtime::Executor::kvBytesPerPosition(plan);
+  uint64_t memory = runtime::physicalMemoryBytes();
+  if (memory == 0 || perPosition == 0 || uint64_t(positions) <= memory / perPosition)
+    return Status::success();
+  return makeError(model, ": the KV cache for ", std::to_string(positions),
+                   " positions (prompt + -n) needs ",
+                   runtime::gibText(static_cast<long double>(perPosition) * positions),
+                   ", more than this machine's ", runtime::gibText(memory),
+                   "; ask for at most ", std::to_string(memory / perPosition),
+                   " positions (-c or -n)");
+}
+
 int runModel(RunArgs args) {
   if (args.model.empty())
     args.model = defaultModel();
-  if (args.tokens < 0)
-    return reportError("-n must not be negative");
-  if (args.batch <= 0)
-    return reportError("--batch must be positive");
   if (!args.seedGiven)
     args.sampling.seed = std::random_device{}();
   auto prompt = readPrompt(args);
@@ -192,10 +205,15 @@ int runModel(RunArgs args) {
                        " tokens; it does not fit the " +
                        std::to_string(context) + "-token context");
 
+  // The KV cache holds what this run can reach (the prompt and -n tokens),
+  // not the whole context a model declares (which may be millions).
+  const int64_t positions = std::min<int64_t>(context, int64_t(ids->size()) + args.tokens);
+  if (Status s = checkKvCacheFits(program->lowered.plan, positions, args.model); !s)
+    return reportError(s.message());
   runtime::ThreadPool pool(args.threads);
   runtime::ExecutorOptions execOptions;
-  execOptions.contextLength = context;
-  execOptions.maxBatch = std::min<int64_t>(args.batch, context);
+  execOptions.contextLength = positions;
+  execOptions.maxBatch = std::min<int64_t>(args.batch, positions);
   auto executor = runtime::Executor::create(program->lowered.plan,
                                             program->jit->kernels(), *file,
                                             pool, execOptions);
@@ -217,6 +235,13 @@ int runModel(RunArgs args) {
     logits = (*executor)->prefill(all.subspan(done, count), int64_t(done));
     if (!logits)
       return reportError(logits.error().message);
+    if (Status s = runtime::checkLogitsFinite(**executor, program->lowered.plan, *logits, args.model,
+                               "prompt tokens " + std::to_string(done) + ".." +
+                                   std::to_string(done + count - 1),
+                               [&] { (void)(*executor)->prefill(all.subspan(done, count),
+                                                                int64_t(done)); });
+        !s)
+      return reportError(s.message());
     done += count;
   }
   for (int32_t id : all)
@@ -259,9 +284,15 @@ int runModel(RunArgs args) {
                    static_cast<long long>(context));
       break;
     }
-    logits = (*executor)->decode(token, position++);
+    logits = (*executor)->decode(token, position);
     if (!logits)
       return reportError(logits.error().message);
+    if (Status s = runtime::checkLogitsFinite(**executor, program->lowered.plan, *logits, args.model,
+                               "the token at position " + std::to_string(position),
+                               [&] { (void)(*executor)->decode(token, position); });
+        !s)
+      return reportError(s.message());
+    ++position;
   }
   timings.decode = secondsSince(decodeStart);
   if (args.idsOnly) {
@@ -290,28 +321,16 @@ Command addRunCommand(CLI::App &parent) {
   app->add_option("-f,--file", args->promptFile,
                   "Read the prompt from a file, byte for byte")
       ->excludes(prompt);
-  app->add_option("-n,--tokens", args->tokens, "Tokens to generate")
-      ->capture_default_str();
-  app->add_option("-t,--threads", args->threads, "Threads (default: all cores)");
-  app->add_option("-c,--context", args->context,
-                  "Context length (default: the model's)");
-  app->add_option("-b,--batch", args->batch, "Prompt tokens per prefill call")
-      ->capture_default_str();
-  app->add_option("--temp", args->sampling.temperature,
-                  "Temperature; 0 is greedy")
-      ->capture_default_str();
-  app->add_option("--top-k", args->sampling.topK, "Top-k (0: off)")
-      ->capture_default_str();
-  app->add_option("--top-p", args->sampling.topP, "Top-p (1: off)")
-      ->capture_default_str();
-  app->add_option("--min-p", args->sampling.minP, "Min-p (0: off)")
-      ->capture_default_str();
-  app->add_option("--repeat-penalty", args->sampling.repeatPenalty,
-                  "Repetition penalty (1: off)")
-      ->capture_default_str();
-  app->add_option("--repeat-last-n", args->sampling.repeatLastN,
-                  "Tokens the penalty looks back at")
-      ->capture_default_str();
+  app->add_option("-n,--tokens", args->tokens, "Tokens to generate, >= 0")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  addThreadsOption(*app, args->threads);
+  addContextOption(*app, args->context, 1,
+                   "Context length, >= 1 (default: the model's)");
+  app->add_option("-b,--batch", args->batch, "Prompt tokens per prefill call, >= 1")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  addSamplingOptions(*app, args->sampling);
   app->add_option("--seed", args->sampling.seed, "Random seed (default: random)")
       ->each([args](const std::string &) { args->seedGiven = true; });
   app->add_flag("--ids", args->idsOnly,

@@ -4,6 +4,7 @@
 #include "Command.h"
 
 #include "tokenizer/Tokenizer.h"
+#include "support/TextFile.h"
 #include "tokenizer/Unicode.h"
 
 #include <charconv>
@@ -44,19 +45,7 @@ Result<Tokenizer> loadTokenizer(const std::string &model) {
 
 // The bytes of a file, exactly; "-" is standard input.
 Result<std::string> readAll(const std::string &path) {
-  if (path == "-") {
-    std::ostringstream buffer;
-    buffer << std::cin.rdbuf();
-    return buffer.str();
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return makeError(path, ": cannot open the file");
-  std::string bytes((std::istreambuf_iterator<char>(in)),
-                    std::istreambuf_iterator<char>());
-  if (in.bad())
-    return makeError(path, ": read failed");
-  return bytes;
+  return readTextFile(path, "the text file (-f)");
 }
 
 bool isStrictUtf8(std::string_view bytes, size_t offset, size_t &length) {
