@@ -19,6 +19,16 @@ std::string nonFiniteText(float value) {
   return value > 0 ? "inf" : "-inf";
 }
 
+// ", reading blk.1.ffn_down.weight": the weights a step reads are the
+// usual culprits.
+static std::string weightsRead(const ExecutionPlan &plan, const Step &step) {
+  std::string names;
+  for (const Slot &slot : step.args)
+    if (slot.kind == SlotKind::Weight && slot.index < plan.weightNames.size())
+      names += (names.empty() ? ", reading " : ", ") + plan.weightNames[slot.index];
+  return names;
+}
+
 std::string locateNonFinite(Executor &executor, const ExecutionPlan &plan,
                             const std::function<void()> &replay) {
   std::string found;
@@ -43,7 +53,7 @@ std::string locateNonFinite(Executor &executor, const ExecutionPlan &plan,
               std::to_string(index) + " '" + step.label + "' (row " +
               std::to_string(bad->index / cols) + ", column " +
               std::to_string(bad->index % cols) + ": " + nonFiniteText(bad->value) +
-              ")";
+              ")" + weightsRead(plan, step);
     }
   });
   replay();

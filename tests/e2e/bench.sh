@@ -111,9 +111,9 @@ fi
 # Bad input: clear errors, nothing written.
 expect_error "missing model" "$WORK/none.gguf" -- \
   "$KILN" bench "$WORK/none.gguf" -p 8 -n 2
-expect_error "empty prompt" "-p 0" -- "$KILN" bench "$MODEL" -p 0 -n 2
-expect_error "no decode" "-n -1" -- "$KILN" bench "$MODEL" -p 8 -n -1
-expect_error "no repeats" "-r 0" -- "$KILN" bench "$MODEL" -p 8 -n 2 -r 0
+expect_error "empty prompt" "--prompt-tokens: Value 0 not in range 1 to" -- "$KILN" bench "$MODEL" -p 0 -n 2
+expect_error "no decode" "--decode-tokens: Value -1 not in range 1 to" -- "$KILN" bench "$MODEL" -p 8 -n -1
+expect_error "no repeats" "--repeats: Value 0 not in range 1 to 1000" -- "$KILN" bench "$MODEL" -p 8 -n 2 -r 0
 expect_error "prompt past the context" "do not fit" -- \
   "$KILN" bench "$MODEL" -p 100000 -n 2 --plot "$WORK/never.svg"
 expect_error "unknown pass" "no pass named 'kiln-nothing'" -- \

@@ -30,7 +30,7 @@ assert abs(result["perplexity"] - expected) <= bound, (sys.argv[3], result["perp
 PY
   done
 done
-expect_error "missing text" "cannot read the text file" -- \
+expect_error "missing text" "nothing.txt: cannot open the text file (-f): No such file" -- \
   "$KILN" perplexity "$models/tinyshakes-llama-f32.gguf" -f "$WORK/nothing.txt"
 head -c 100 "$models/val.txt" >"$WORK/short.txt"
 expect_error "short text" "fewer than one" -- \

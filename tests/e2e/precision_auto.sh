@@ -60,7 +60,7 @@ expect_error "budget without auto" "requires --precision" -- \
   "$KILN" compile "$models/tinyshakes-llama-f32.gguf" --budget 4
 expect_error "auto without budget" "needs --budget" -- \
   "$KILN" compile "$models/tinyshakes-llama-f32.gguf" --precision auto
-expect_error "missing calibration" "nothing.txt: cannot read the calibration text" -- \
+expect_error "missing calibration" "nothing.txt: cannot open the calibration text (--calibration): No such file" -- \
   "$KILN" compile "$models/tinyshakes-llama-f32.gguf" --precision auto --budget 4 \
   --calibration "$WORK/nothing.txt"
 finish

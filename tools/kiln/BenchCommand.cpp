@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <limits>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -567,12 +568,12 @@ Command addBenchCommand(CLI::App &parent) {
   app->add_option("-p,--prompt-tokens", args->promptTokens,
                   "Prompt tokens to prefill, >= 1 (the default shrinks to fit the context)")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber)
+      ->check(CLI::Range(int64_t{1}, std::numeric_limits<int64_t>::max()))
       ->each([args](const std::string &) { args->promptGiven = true; });
   app->add_option("-n,--decode-tokens", args->decodeTokens,
                   "Tokens to decode after the prompt, >= 1")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber)
+      ->check(CLI::Range(int64_t{1}, std::numeric_limits<int64_t>::max()))
       ->each([args](const std::string &) { args->decodeGiven = true; });
   addThreadsOption(*app, args->threads);
   app->add_option("-r,--repeats", args->repeats,

@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdint>
+#include <string>
 
 namespace kiln::runtime {
 struct SamplerOptions;
@@ -16,6 +17,11 @@ namespace kiln::cli {
 // Far more threads than any machine kiln runs on has cores, and few enough
 // that creating them cannot exhaust memory.
 inline constexpr unsigned kMaxThreads = 1024;
+
+// A finite number in [minimum, maximum] ((minimum, maximum] when
+// minimumAllowed is false); `rule` says the range in the error, e.g. "> 0".
+CLI::Validator finiteNumber(double minimum, bool minimumAllowed, double maximum,
+                            const std::string &rule);
 
 // -t/--threads in [1, kMaxThreads]; left unset (0) it means all cores.
 CLI::Option *addThreadsOption(CLI::App &app, unsigned &threads);

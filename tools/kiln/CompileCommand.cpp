@@ -177,8 +177,6 @@ int runCompile(const CompileArgs &args) {
     text = std::move(ir).value();
   }
   if (args.emit == "plan") {
-    if (args.batch <= 0)
-      return reportError("--batch must be positive");
     auto plan = planEmission(*file, args);
     if (!plan)
       return reportError(plan.error().message);
@@ -234,7 +232,8 @@ Command addCompileCommand(CLI::App &parent) {
   app->add_option("-b,--batch", args->batch,
                   "--emit plan: prompt tokens per prefill call, the rows the "
                   "arena is laid out for")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
   app->add_flag("--all-logits", args->allLogits,
                 "prefill returns the logits of every token, not only the "
                 "last");

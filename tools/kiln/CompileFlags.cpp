@@ -1,5 +1,6 @@
 #include "CompileFlags.h"
 
+#include "CommonFlags.h"
 #include "AutoPrecision.h"
 #include "passes/PassOptions.h"
 
@@ -24,7 +25,7 @@ void addCompileFlags(CLI::App &app, CompileFlags &flags) {
   auto *budget = app.add_option("--budget", flags.budget,
                                 "Bits per weight of the weight matrices, for "
                                 "--precision auto (e.g. 4.5)")
-                     ->check(CLI::PositiveNumber);
+                     ->check(finiteNumber(0, false, 64, "> 0 and <= 64"));
   auto *bytes = app.add_option("--budget-bytes", flags.budgetBytes,
                                "Bytes of the weight matrices, for --precision auto")
                     ->check(CLI::PositiveNumber)

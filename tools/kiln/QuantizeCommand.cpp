@@ -1,5 +1,6 @@
 // `kiln quantize IN OUT TYPE`: a model in fewer bits, as llama-quantize
 // writes it.
+#include "CommonFlags.h"
 #include "Command.h"
 
 #include "quant/ModelQuantizer.h"
@@ -177,8 +178,7 @@ Command addQuantizeCommand(CLI::App &parent) {
                   "Type of output.weight (e.g. q8_0)");
   app->add_option("--token-embedding-type", args->tokenEmbeddingType,
                   "Type of token_embd.weight");
-  app->add_option("-t,--threads", args->threads,
-                  "Threads (default: all cores)");
+  addThreadsOption(*app, args->threads);
   return {app, [args]() { return runQuantize(*args); }};
 }
 

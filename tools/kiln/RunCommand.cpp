@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <limits>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -323,13 +324,13 @@ Command addRunCommand(CLI::App &parent) {
       ->excludes(prompt);
   app->add_option("-n,--tokens", args->tokens, "Tokens to generate, >= 0")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0, std::numeric_limits<int>::max()));
   addThreadsOption(*app, args->threads);
   addContextOption(*app, args->context, 1,
                    "Context length, >= 1 (default: the model's)");
   app->add_option("-b,--batch", args->batch, "Prompt tokens per prefill call, >= 1")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(1, std::numeric_limits<int>::max()));
   addSamplingOptions(*app, args->sampling);
   app->add_option("--seed", args->sampling.seed, "Random seed (default: random)")
       ->each([args](const std::string &) { args->seedGiven = true; });

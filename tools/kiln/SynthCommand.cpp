@@ -1,4 +1,5 @@
 // `kiln synth`: write a random-weight Llama model of a real shape.
+#include "CommonFlags.h"
 #include "Command.h"
 
 #include "gguf/GgufFile.h"
@@ -86,8 +87,7 @@ Command addSynthCommand(CLI::App &parent) {
                   "vocabulary) the model takes")
       ->required();
   app->add_option("--seed", args->seed, "Random seed")->capture_default_str();
-  app->add_option("-t,--threads", args->threads,
-                  "Threads (default: all cores)");
+  addThreadsOption(*app, args->threads);
   return {app, [args]() { return runSynth(*args); }};
 }
 
