@@ -89,8 +89,20 @@ header = json.loads(good[8 : 8 + n])
 del header["model.layers.2.mlp.up_proj.weight"]
 h = json.dumps(header).encode()
 folder("missing", {"model.safetensors": struct.pack("<Q", len(h)) + h + good[8 + n :]})
+# 200k levels of nesting (a 400 KB header) once overflowed the stack.
+h = b"[" * 200000 + b"]" * 200000
+folder("deep", {"model.safetensors": struct.pack("<Q", len(h)) + h})
 PY
 
+# config.json that is not a regular file: refused at once, never waited on.
+mkdir -p "$WORK/cfgdir/config.json" "$WORK/cfgfifo"
+mkfifo "$WORK/cfgfifo/config.json"
+expect_error cfgdir "cfgdir/config.json: the JSON file is a directory, not a regular file" -- \
+  timeout 20 "$KILN" convert "$WORK/cfgdir" -o "$WORK/out.gguf"
+expect_error cfgfifo "cfgfifo/config.json: the JSON file is a FIFO, not a regular file" -- \
+  timeout 20 "$KILN" convert "$WORK/cfgfifo" -o "$WORK/out.gguf"
+expect_error deep "model.safetensors: the header nests deeper than 64 levels (at byte 72)" -- \
+  "$KILN" convert "$WORK/deep" -o "$WORK/out.gguf"
 expect_error evil "global 'posix.system' is not allowed" -- \
   "$KILN" convert "$WORK/evil" -o "$WORK/out.gguf"
 [ ! -e "$WORK/PWNED" ] || fail "the pickle ran a command"
