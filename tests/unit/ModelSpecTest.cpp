@@ -108,5 +108,25 @@ TEST(ModelSpec, ClearErrors) {
             std::string::npos);
 }
 
+TEST(ModelSpec, RefusesHyperparametersTheConverterAlsoRefuses) {
+  EXPECT_NE(errorAfter([](GgufWriter &w) {
+              w.metadata().set("llama.context_length", uint32_t{0});
+            }).find("metadata key 'llama.context_length' is 0, out of range [1, 16777216]"),
+            std::string::npos);
+  EXPECT_NE(errorAfter([](GgufWriter &w) {
+              w.metadata().set("llama.attention.layer_norm_rms_epsilon", -1.0f);
+            }).find("'llama.attention.layer_norm_rms_epsilon' is -1, a negative number"),
+            std::string::npos);
+  EXPECT_NE(errorAfter([](GgufWriter &w) {
+              w.metadata().set("llama.rope.freq_base", 0.0f);
+            }).find("'llama.rope.freq_base' is 0, not a positive number"),
+            std::string::npos);
+  EXPECT_NE(errorAfter([](GgufWriter &w) {
+              w.metadata().set("llama.rope.scaling.type", "linear");
+              w.metadata().set("llama.rope.scaling.factor", -2.0f);
+            }).find("'llama.rope.scaling.factor' is -2, not a positive number"),
+            std::string::npos);
+}
+
 } // namespace
 } // namespace kiln
