@@ -174,6 +174,32 @@ void readGpt2Layers(SpecReader &r, ModelSpec &spec) {
   }
 }
 
+// Token ids index token_embd's rows and name output's rows of logits: a
+// vocabulary with fewer tokens than rows lets a sampled id name no token,
+// one with more lets the tokenizer produce ids past the table. A file
+// without a vocabulary (tokenizer.ggml.tokens) has nothing to disagree.
+Status checkVocabularyRows(const GgufFile &file, uint32_t embeddingRows) {
+  const char *kTokens = "tokenizer.ggml.tokens";
+  if (!file.metadata().contains(kTokens))
+    return {};
+  auto tokens = file.metadata().getArray(kTokens);
+  if (!tokens)
+    return std::move(tokens).takeError();
+  uint64_t vocab = (*tokens)->size();
+  auto check = [&](const char *name, uint64_t rows) -> Status {
+    if (rows == vocab)
+      return {};
+    return makeError(file.source(), ": tensor '", name, "' has ",
+                     std::to_string(rows), " rows, but the vocabulary (", kTokens,
+                     ") has ", std::to_string(vocab), " tokens; they must be equal");
+  };
+  KILN_TRY(check("token_embd.weight", embeddingRows));
+  if (const GgufTensorInfo *output = file.findTensor("output.weight");
+      output && output->dims.size() == 2)
+    KILN_TRY(check("output.weight", uint64_t(output->dims[1])));
+  return {};
+}
+
 } // namespace
 
 Result<ModelSpec> ModelSpec::fromGguf(const GgufFile &file) {
@@ -249,6 +275,7 @@ Result<ModelSpec> ModelSpec::fromGguf(const GgufFile &file) {
                      dimsString(embd->dims), ", expected [",
                      std::to_string(spec.embeddingLength), ", n_vocab]");
   spec.vocabSize = static_cast<uint32_t>(embd->dims[1]);
+  KILN_TRY(checkVocabularyRows(file, spec.vocabSize));
   int64_t width = spec.embeddingLength, vocab = spec.vocabSize;
   spec.tokenEmbedding = r.tensor("token_embd.weight", {width, vocab});
   if (spec.family == ModelFamily::Gpt2)

@@ -63,6 +63,22 @@ TEST(ModelSpec, ForeignLlamaWithTinyWidth) {
   EXPECT_EQ(spec->layers[0].wq->type, GgmlType::F16);
 }
 
+// Every shared model with weights loads under the loader's checks (the
+// vocabulary files hold no tensors and are not models).
+TEST(ModelSpec, EverySharedModelLoads) {
+  size_t models = 0;
+  for (const std::string &path : test::allSharedGgufFiles()) {
+    auto file = GgufFile::open(path);
+    ASSERT_TRUE(file.ok()) << file.error().message;
+    if (!file->findTensor("token_embd.weight"))
+      continue;
+    ++models;
+    auto spec = ModelSpec::fromGguf(*file);
+    EXPECT_TRUE(spec.ok()) << path << ": " << spec.error().message;
+  }
+  EXPECT_GE(models, 3u);
+}
+
 // Writes a modified copy of the bundled model and returns the spec error.
 std::string errorAfter(void (*edit)(GgufWriter &)) {
   auto file = GgufFile::open(test::sharedFile(
@@ -126,6 +142,29 @@ TEST(ModelSpec, RefusesHyperparametersTheConverterAlsoRefuses) {
               w.metadata().set("llama.rope.scaling.factor", -2.0f);
             }).find("'llama.rope.scaling.factor' is -2, not a positive number"),
             std::string::npos);
+}
+
+// The model has 1000 embedding and output rows.
+TEST(ModelSpec, VocabularyMustMatchTheTableRows) {
+  EXPECT_NE(errorAfter([](GgufWriter &w) {
+              w.metadata().set("tokenizer.ggml.tokens",
+                               GgufArray{std::vector<std::string>(999, "t")});
+            }).find("tensor 'token_embd.weight' has 1000 rows, but the vocabulary "
+                    "(tokenizer.ggml.tokens) has 999 tokens"),
+            std::string::npos);
+  EXPECT_NE(errorAfter([](GgufWriter &w) {
+              w.metadata().set("tokenizer.ggml.tokens",
+                               GgufArray{std::vector<std::string>(1001, "t")});
+            }).find("has 1000 rows, but the vocabulary (tokenizer.ggml.tokens) has "
+                    "1001 tokens"),
+            std::string::npos);
+  EXPECT_NE(errorAfter([](GgufWriter &w) {
+              w.metadata().set("tokenizer.ggml.tokens", uint32_t{7});
+            }).find("tokenizer.ggml.tokens"),
+            std::string::npos);
+  // Without a vocabulary there is nothing to disagree with.
+  EXPECT_EQ(errorAfter([](GgufWriter &w) { w.metadata().erase("tokenizer.ggml.tokens"); }),
+            "<ok>");
 }
 
 } // namespace
