@@ -330,7 +330,7 @@ TEST(Convert, ErrorsNameTheProblemAndLeaveNoFile) {
     for (const auto &entry : std::filesystem::directory_iterator(dir.path()))
       EXPECT_EQ(entry.path().filename(), "model") << "left behind: " << entry.path();
   };
-  expectError("config.json: cannot be read");
+  expectError("config.json: cannot open the JSON file: No such file or directory");
   write("config.json", R"({"architectures": ["FooForCausalLM"]})");
   expectError("architecture 'FooForCausalLM' is not supported");
   write("config.json", R"({"architectures": ["LlamaForCausalLM"], "hidden_size": 8,
