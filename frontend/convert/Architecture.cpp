@@ -33,6 +33,49 @@ std::string shapeText(std::span<const int64_t> shape) {
   return text + "]";
 }
 
+Status putHparam(const JsonFile &config, std::string_view field,
+                 std::string_view arch, Hparam h, double value, GgufMetadata &out) {
+  if (auto problem = hparamProblem(h, value))
+    return config.fieldError(field, *problem + " (kiln would refuse " +
+                                        std::string(arch) + "." +
+                                        std::string(hparamKey(h)) + ")");
+  std::string key = std::string(arch) + "." + std::string(hparamKey(h));
+  if (hparamIsCount(h))
+    out.set(std::move(key), GgufValue(static_cast<uint32_t>(value)));
+  else
+    out.set(std::move(key), GgufValue(static_cast<float>(value)));
+  return {};
+}
+
+Status putHparamFrom(const JsonFile &config,
+                     std::initializer_list<std::string_view> fields,
+                     std::string_view arch, Hparam h, GgufMetadata &out) {
+  for (std::string_view field : fields) {
+    std::optional<double> value;
+    if (hparamIsCount(h)) {
+      auto count = config.optUInt(field);
+      if (!count)
+        return count.error();
+      if (*count)
+        value = static_cast<double>(**count);
+    } else {
+      auto real = config.optFloat(field);
+      if (!real)
+        return real.error();
+      value = *real;
+    }
+    if (value)
+      return putHparam(config, field, arch, h, *value, out);
+  }
+  if (!hparamRequired(h))
+    return {};
+  std::string names;
+  for (std::string_view field : fields)
+    names += (names.empty() ? "" : "' or '") + std::string(field);
+  return config.fieldError(names, "is missing (kiln needs " + std::string(arch) +
+                                      "." + std::string(hparamKey(h)) + ")");
+}
+
 Status Planner::take(const std::string &hfName, const std::string &ggufName,
                      std::vector<int64_t> expected, bool required,
                      Rearrange rearrange, uint32_t ropeHeads) {

@@ -7,6 +7,7 @@
 #include "JsonFile.h"
 #include "TensorPlan.h"
 #include "gguf/GgufMetadata.h"
+#include "model/Hyperparameters.h"
 
 #include <span>
 #include <string_view>
@@ -69,6 +70,17 @@ private:
 };
 
 std::string shapeText(std::span<const int64_t> shape);
+
+// Writes `<arch>.<hparamKey(h)>` (uint32 or float32) as `value`, taken
+// from config.json's `field`; a value the loader would refuse is an error
+// naming the field.
+Status putHparam(const JsonFile &config, std::string_view field,
+                 std::string_view arch, Hparam h, double value, GgufMetadata &out);
+// The same from the first of `fields` present in config.json; none present
+// is an error when the loader needs the key, and writes nothing otherwise.
+Status putHparamFrom(const JsonFile &config,
+                     std::initializer_list<std::string_view> fields,
+                     std::string_view arch, Hparam h, GgufMetadata &out);
 
 } // namespace detail
 

@@ -1,5 +1,6 @@
 #include "Checkpoint.h"
 
+#include "JsonFile.h"
 #include "SafetensorsReader.h"
 #include "TorchReader.h"
 
@@ -7,7 +8,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <set>
 
 namespace kiln::convert {
@@ -75,12 +75,10 @@ namespace {
 // the shards' contents once they are read.
 Result<std::vector<std::string>> readIndex(const fs::path &indexPath,
                                            std::set<std::string> &names) {
-  std::ifstream in(indexPath);
-  if (!in)
-    return makeError(indexPath.string(), ": cannot be read");
-  nlohmann::json index = nlohmann::json::parse(in, nullptr, false);
-  if (index.is_discarded() || !index.is_object())
-    return makeError(indexPath.string(), ": not a JSON object");
+  auto file = JsonFile::read(indexPath.string());
+  if (!file)
+    return std::move(file).takeError();
+  const nlohmann::json &index = file->json();
   auto map = index.find("weight_map");
   if (map == index.end() || !map->is_object())
     return makeError(indexPath.string(),

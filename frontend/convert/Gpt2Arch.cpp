@@ -42,17 +42,24 @@ Status addGpt2Parameters(const JsonFile &config, uint32_t fileType,
   auto context = config.getUInt({"n_ctx", "n_positions"});
   if (!context)
     return context.error();
+  // The loader reads position_embd's rows (n_positions) as context_length.
+  if (static_cast<int64_t>(*context) != shape->positions)
+    return config.fieldError("n_ctx", "is " + std::to_string(*context) +
+                                          ", but n_positions is " +
+                                          std::to_string(shape->positions) +
+                                          " (position_embd has n_positions rows)");
   auto eps = config.getFloat({"layer_norm_epsilon"});
   if (!eps)
     return eps.error();
-  auto u32 = [](int64_t value) { return GgufValue(static_cast<uint32_t>(value)); };
-  out.set("gpt2.block_count", u32(shape->layers));
-  out.set("gpt2.context_length", GgufValue(static_cast<uint32_t>(*context)));
-  out.set("gpt2.embedding_length", u32(shape->embd));
-  out.set("gpt2.feed_forward_length", u32(shape->ff));
-  out.set("gpt2.attention.head_count", u32(shape->heads));
-  out.set("gpt2.attention.layer_norm_epsilon",
-          GgufValue(static_cast<float>(*eps)));
+  using detail::putHparam;
+  auto count = [](int64_t value) { return static_cast<double>(value); };
+  KILN_TRY(putHparam(config, "n_layer", "gpt2", Hparam::BlockCount, count(shape->layers), out));
+  KILN_TRY(putHparam(config, "n_ctx", "gpt2", Hparam::ContextLength,
+                     static_cast<double>(*context), out));
+  KILN_TRY(putHparam(config, "n_embd", "gpt2", Hparam::EmbeddingLength, count(shape->embd), out));
+  KILN_TRY(putHparam(config, "n_inner", "gpt2", Hparam::FeedForwardLength, count(shape->ff), out));
+  KILN_TRY(putHparam(config, "n_head", "gpt2", Hparam::HeadCount, count(shape->heads), out));
+  KILN_TRY(putHparam(config, "layer_norm_epsilon", "gpt2", Hparam::LayerNormEpsilon, *eps, out));
   out.set("general.file_type", GgufValue(fileType));
   return {};
 }

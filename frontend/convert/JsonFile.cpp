@@ -1,18 +1,27 @@
 #include "JsonFile.h"
 
+#include "JsonDepth.h"
+#include "support/TextFile.h"
+
 #include <filesystem>
-#include <fstream>
 #include <limits>
 
 namespace kiln::convert {
 
 Result<JsonFile> JsonFile::read(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return makeError(path, ": cannot be read");
+  auto text = readTextFile(path, "the JSON file", kMaxJsonFileBytes);
+  if (!text)
+    return std::move(text).takeError();
+  return parse(*text, path);
+}
+
+Result<JsonFile> JsonFile::parse(std::string_view text, const std::string &path) {
+  if (auto at = findJsonTooDeep(text))
+    return makeError(path, ": JSON nests deeper than ", std::to_string(kMaxJsonDepth),
+                     " levels (at byte ", std::to_string(*at), ")");
   JsonFile file;
   file.path_ = path;
-  file.json_ = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  file.json_ = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (file.json_.is_discarded())
     return makeError(path, ": not valid JSON");
   if (!file.json_.is_object())

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstddef>
 #include <cstdint>
 #include <initializer_list>
 #include <optional>
@@ -14,10 +15,19 @@
 
 namespace kiln::convert {
 
+// 256 MiB: ten times the largest tokenizer.json in common use (~20 MB),
+// small enough to hold with its parsed form in memory.
+inline constexpr size_t kMaxJsonFileBytes = size_t(256) << 20;
+
 class JsonFile {
 public:
-  // Reads and parses `path`; a missing file is an error.
+  // Reads and parses `path`; a missing file, one that is not a regular
+  // file (a directory, a FIFO, a device), one over kMaxJsonFileBytes and
+  // one nesting deeper than kMaxJsonDepth are errors.
   static Result<JsonFile> read(const std::string &path);
+  // Parses `text` as the contents of `path` (named in errors), with the
+  // same depth bound.
+  static Result<JsonFile> parse(std::string_view text, const std::string &path);
   // Reads `path` if it exists; an empty object otherwise.
   static Result<JsonFile> readIfExists(const std::string &path);
 

@@ -49,62 +49,32 @@ Result<LlamaShape> readShape(const JsonFile &config) {
   return shape;
 }
 
-void addU32(GgufMetadata &out, const std::string &key, uint64_t value) {
-  out.set(key, GgufValue(static_cast<uint32_t>(value)));
-}
-void addF32(GgufMetadata &out, const std::string &key, double value) {
-  out.set(key, GgufValue(static_cast<float>(value)));
-}
-
-// llama.cpp's base parameters (Model.set_gguf_parameters), in its order.
+// llama.cpp's base parameters (Model.set_gguf_parameters), in its order,
+// each checked by the loader's rules.
 Status addBaseParameters(const JsonFile &config, const std::string &arch,
                          uint32_t fileType, GgufMetadata &out) {
-  const std::string p = arch + ".";
-  auto layers = config.getUInt({"n_layers", "num_hidden_layers", "n_layer", "num_layers"});
-  if (!layers)
-    return layers.error();
-  addU32(out, p + "block_count", *layers);
-  auto optionalU32 = [&](std::initializer_list<std::string_view> keys,
-                         const std::string &key) -> Status {
-    for (std::string_view name : keys) {
-      auto value = config.optUInt(name);
-      if (!value)
-        return value.error();
-      if (*value) {
-        addU32(out, key, **value);
-        break;
-      }
-    }
-    return {};
-  };
-  auto optionalF32 = [&](std::initializer_list<std::string_view> keys,
-                         const std::string &key) -> Status {
-    for (std::string_view name : keys) {
-      auto value = config.optFloat(name);
-      if (!value)
-        return value.error();
-      if (*value) {
-        addF32(out, key, **value);
-        break;
-      }
-    }
-    return {};
-  };
-  KILN_TRY(optionalU32({"max_position_embeddings", "n_ctx"}, p + "context_length"));
-  KILN_TRY(optionalU32({"hidden_size", "n_embd"}, p + "embedding_length"));
-  KILN_TRY(optionalU32({"intermediate_size", "n_inner"}, p + "feed_forward_length"));
-  KILN_TRY(optionalU32({"num_attention_heads", "n_head"}, p + "attention.head_count"));
-  KILN_TRY(optionalU32({"num_key_value_heads"}, p + "attention.head_count_kv"));
-  KILN_TRY(optionalF32({"rope_theta"}, p + "rope.freq_base"));
-  KILN_TRY(optionalF32({"rms_norm_eps"}, p + "attention.layer_norm_rms_epsilon"));
-  KILN_TRY(optionalF32({"layer_norm_eps", "layer_norm_epsilon", "norm_epsilon"},
-                       p + "attention.layer_norm_epsilon"));
+  using detail::putHparamFrom;
+  KILN_TRY(putHparamFrom(config, {"n_layers", "num_hidden_layers", "n_layer", "num_layers"},
+                         arch, Hparam::BlockCount, out));
+  KILN_TRY(putHparamFrom(config, {"max_position_embeddings", "n_ctx"}, arch,
+                         Hparam::ContextLength, out));
+  KILN_TRY(putHparamFrom(config, {"hidden_size", "n_embd"}, arch,
+                         Hparam::EmbeddingLength, out));
+  KILN_TRY(putHparamFrom(config, {"intermediate_size", "n_inner"}, arch,
+                         Hparam::FeedForwardLength, out));
+  KILN_TRY(putHparamFrom(config, {"num_attention_heads", "n_head"}, arch,
+                         Hparam::HeadCount, out));
+  KILN_TRY(putHparamFrom(config, {"num_key_value_heads"}, arch, Hparam::HeadCountKv, out));
+  KILN_TRY(putHparamFrom(config, {"rope_theta"}, arch, Hparam::RopeFreqBase, out));
+  KILN_TRY(putHparamFrom(config, {"rms_norm_eps"}, arch, Hparam::RmsNormEpsilon, out));
+  KILN_TRY(putHparamFrom(config, {"layer_norm_eps", "layer_norm_epsilon", "norm_epsilon"},
+                         arch, Hparam::LayerNormEpsilon, out));
   if (config.has("num_local_experts"))
     return config.fieldError("num_local_experts",
                              "is set: mixture-of-experts models are not "
                              "converted yet");
-  KILN_TRY(optionalU32({"head_dim"}, p + "attention.key_length"));
-  KILN_TRY(optionalU32({"head_dim"}, p + "attention.value_length"));
+  KILN_TRY(putHparamFrom(config, {"head_dim"}, arch, Hparam::KeyLength, out));
+  KILN_TRY(putHparamFrom(config, {"head_dim"}, arch, Hparam::ValueLength, out));
   out.set("general.file_type", GgufValue(fileType));
   return {};
 }
@@ -125,19 +95,25 @@ Status addLlamaParameters(const JsonFile &config, uint32_t fileType,
   auto shape = readShape(config);
   if (!shape)
     return shape.error();
-  addU32(out, "llama.vocab_size", static_cast<uint64_t>(shape->vocab));
-  addU32(out, "llama.rope.dimension_count", static_cast<uint64_t>(shape->headDim));
+  out.set("llama.vocab_size", GgufValue(static_cast<uint32_t>(shape->vocab)));
+  KILN_TRY(detail::putHparam(config, "head_dim", "llama", Hparam::RopeDimensionCount,
+                             static_cast<double>(shape->headDim), out));
   if (const nlohmann::json *scaling = ropeScaling(config)) {
     std::string ropeType = scalingType(*scaling, "rope_type");
     if (ropeType == "llama3")
       return config.fieldError("rope_scaling",
                                "has rope_type llama3 (rope_freqs are not "
                                "generated yet)");
-    auto factor = scaling->find("factor");
-    if (factor != scaling->end() && factor->is_number() &&
-        scalingType(*scaling, "type") == "linear") {
+    if (scalingType(*scaling, "type") == "linear") {
+      // Without its factor a linear scaling would be silently dropped.
+      auto factor = scaling->find("factor");
+      if (factor == scaling->end() || !factor->is_number())
+        return config.fieldError("rope_scaling.factor",
+                                 "is missing or not a number (rope_scaling.type "
+                                 "is linear)");
       out.set("llama.rope.scaling.type", GgufValue("linear"));
-      addF32(out, "llama.rope.scaling.factor", factor->get<double>());
+      KILN_TRY(detail::putHparam(config, "rope_scaling.factor", "llama",
+                                 Hparam::RopeScalingFactor, factor->get<double>(), out));
     }
   }
   return {};
@@ -155,9 +131,10 @@ Status addQwen2Parameters(const JsonFile &config, uint32_t fileType,
         return config.fieldError("rope_scaling",
                                  "has type yarn without original_max_position_embeddings");
       out.set("qwen2.rope.scaling.type", GgufValue("yarn"));
-      addF32(out, "qwen2.rope.scaling.factor", factor->get<double>());
-      addU32(out, "qwen2.rope.scaling.original_context_length",
-             original->get<uint64_t>());
+      KILN_TRY(detail::putHparam(config, "rope_scaling.factor", "qwen2",
+                                 Hparam::RopeScalingFactor, factor->get<double>(), out));
+      out.set("qwen2.rope.scaling.original_context_length",
+              GgufValue(static_cast<uint32_t>(original->get<uint64_t>())));
     }
   }
   return {};

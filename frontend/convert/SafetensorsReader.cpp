@@ -1,5 +1,7 @@
 #include "SafetensorsReader.h"
 
+#include "JsonDepth.h"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -50,6 +52,12 @@ Status parseSafetensors(std::span<const uint8_t> bytes,
   auto headerBytes = bytes.subspan(8, headerLength);
   auto data = bytes.subspan(8 + headerLength);
 
+  std::string_view headerText(reinterpret_cast<const char *>(headerBytes.data()),
+                              headerBytes.size());
+  if (auto at = findJsonTooDeep(headerText))
+    return makeError(source, ": the header nests deeper than ",
+                     std::to_string(kMaxJsonDepth), " levels (at byte ",
+                     std::to_string(8 + *at), ")");
   auto header = nlohmann::ordered_json::parse(headerBytes.begin(),
                                               headerBytes.end(), nullptr,
                                               /*allow_exceptions=*/false);

@@ -1,7 +1,8 @@
 #include "Vocab.h"
 
+#include "support/TextFile.h"
+
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <sstream>
 
@@ -25,9 +26,10 @@ namespace {
 
 // merges.txt: an optional "#version" line, then "left right" per line.
 Result<std::vector<std::string>> readMergesTxt(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return makeError(path, ": cannot be read");
+  auto contents = readTextFile(path, "the merges file", kMaxJsonFileBytes);
+  if (!contents)
+    return std::move(contents).takeError();
+  std::istringstream in(*contents);
   std::vector<std::string> merges;
   std::string line;
   bool first = true;

@@ -1,8 +1,7 @@
 #include "ModelSpec.h"
 
+#include "Hyperparameters.h"
 #include "gguf/GgufFile.h"
-
-#include <cmath>
 
 namespace kiln {
 
@@ -16,11 +15,9 @@ const char *modelFamilyName(ModelFamily family) {
 
 namespace {
 
-// Limits well beyond any real model; they keep hostile files from asking
-// for absurd buffers later.
-constexpr uint64_t kMaxWidth = 1u << 20;
-constexpr uint64_t kMaxLayers = 1u << 12;
-constexpr uint64_t kMaxContext = 1u << 24;
+// Well beyond any real vocabulary; keeps the embedding table's row count
+// far from overflow.
+constexpr uint64_t kMaxVocab = 1u << 22;
 
 std::string dimsString(const std::vector<int64_t> &dims) {
   std::string out = "[";
@@ -36,38 +33,35 @@ public:
   SpecReader(const GgufFile &file, std::string prefix)
       : file_(file), prefix_(std::move(prefix)) {}
 
-  uint32_t count(const std::string &key, uint64_t limit,
-                 std::optional<uint32_t> fallback = std::nullopt) {
-    std::string full = prefix_ + key;
-    if (!file_.metadata().contains(full) && fallback)
-      return *fallback;
+  // A count the file must give (hparamRequired) or else `fallback`,
+  // checked by the shared hyperparameter rules.
+  uint32_t count(Hparam h, uint32_t fallback = 0) {
+    std::string full = prefix_ + std::string(hparamKey(h));
+    if (!file_.metadata().contains(full) && !hparamRequired(h))
+      return fallback;
     auto value = file_.metadata().getUInt(full);
     if (!value) {
       record(std::move(value).takeError());
       return 0;
     }
-    if (*value == 0 || *value > limit) {
-      record(makeError(file_.source(), ": metadata key '", full, "': value ",
-                       std::to_string(*value), " is out of range [1, ",
-                       std::to_string(limit), "]"));
+    if (auto problem = hparamProblem(h, static_cast<double>(*value))) {
+      record(makeError(file_.source(), ": metadata key '", full, "' ", *problem));
       return 0;
     }
     return static_cast<uint32_t>(*value);
   }
 
-  float real(const std::string &key, std::optional<float> fallback) {
-    std::string full = prefix_ + key;
-    if (!file_.metadata().contains(full) && fallback)
-      return *fallback;
+  float real(Hparam h, float fallback) {
+    std::string full = prefix_ + std::string(hparamKey(h));
+    if (!file_.metadata().contains(full))
+      return fallback;
     auto value = file_.metadata().getFloat(full);
     if (!value) {
       record(std::move(value).takeError());
       return 0.0f;
     }
-    if (!std::isfinite(*value) || *value < 0) {
-      record(makeError(file_.source(), ": metadata key '", full,
-                       "': value ", std::to_string(*value),
-                       " is not a finite non-negative number"));
+    if (auto problem = hparamProblem(h, *value)) {
+      record(makeError(file_.source(), ": metadata key '", full, "' ", *problem));
       return 0.0f;
     }
     return static_cast<float>(*value);
@@ -180,6 +174,32 @@ void readGpt2Layers(SpecReader &r, ModelSpec &spec) {
   }
 }
 
+// Token ids index token_embd's rows and name output's rows of logits: a
+// vocabulary with fewer tokens than rows lets a sampled id name no token,
+// one with more lets the tokenizer produce ids past the table. A file
+// without a vocabulary (tokenizer.ggml.tokens) has nothing to disagree.
+Status checkVocabularyRows(const GgufFile &file, uint32_t embeddingRows) {
+  const char *kTokens = "tokenizer.ggml.tokens";
+  if (!file.metadata().contains(kTokens))
+    return {};
+  auto tokens = file.metadata().getArray(kTokens);
+  if (!tokens)
+    return std::move(tokens).takeError();
+  uint64_t vocab = (*tokens)->size();
+  auto check = [&](const char *name, uint64_t rows) -> Status {
+    if (rows == vocab)
+      return {};
+    return makeError(file.source(), ": tensor '", name, "' has ",
+                     std::to_string(rows), " rows, but the vocabulary (", kTokens,
+                     ") has ", std::to_string(vocab), " tokens; they must be equal");
+  };
+  KILN_TRY(check("token_embd.weight", embeddingRows));
+  if (const GgufTensorInfo *output = file.findTensor("output.weight");
+      output && output->dims.size() == 2)
+    KILN_TRY(check("output.weight", uint64_t(output->dims[1])));
+  return {};
+}
+
 } // namespace
 
 Result<ModelSpec> ModelSpec::fromGguf(const GgufFile &file) {
@@ -199,25 +219,22 @@ Result<ModelSpec> ModelSpec::fromGguf(const GgufFile &file) {
 
   SpecReader r(file, spec.architecture + ".");
   spec.name = r.text("general.name", spec.architecture);
-  spec.contextLength = r.count("context_length", kMaxContext);
-  spec.embeddingLength = r.count("embedding_length", kMaxWidth);
-  spec.blockCount = r.count("block_count", kMaxLayers);
-  spec.feedForwardLength = r.count("feed_forward_length", kMaxWidth);
-  spec.headCount = r.count("attention.head_count", kMaxWidth);
+  spec.contextLength = r.count(Hparam::ContextLength);
+  spec.embeddingLength = r.count(Hparam::EmbeddingLength);
+  spec.blockCount = r.count(Hparam::BlockCount);
+  spec.feedForwardLength = r.count(Hparam::FeedForwardLength);
+  spec.headCount = r.count(Hparam::HeadCount);
   if (r.failed())
     return r.takeError();
-  spec.headCountKv =
-      r.count("attention.head_count_kv", kMaxWidth, spec.headCount);
+  spec.headCountKv = r.count(Hparam::HeadCountKv, spec.headCount);
   r.check(spec.embeddingLength % spec.headCount == 0 ||
               file.metadata().contains(spec.architecture +
                                        ".attention.key_length"),
           "embedding_length is not a multiple of attention.head_count");
-  spec.headDim = r.count("attention.key_length", kMaxWidth,
-                         spec.embeddingLength / spec.headCount);
+  spec.headDim = r.count(Hparam::KeyLength, spec.embeddingLength / spec.headCount);
   if (r.failed())
     return r.takeError();
-  uint32_t valueLength =
-      r.count("attention.value_length", kMaxWidth, spec.headDim);
+  uint32_t valueLength = r.count(Hparam::ValueLength, spec.headDim);
   r.check(valueLength == spec.headDim,
           "attention.value_length differs from key_length (not supported)");
   r.check(spec.headCount % spec.headCountKv == 0,
@@ -226,25 +243,24 @@ Result<ModelSpec> ModelSpec::fromGguf(const GgufFile &file) {
               std::to_string(spec.headCountKv));
 
   if (spec.family == ModelFamily::Llama) {
-    spec.normEpsilon = r.real("attention.layer_norm_rms_epsilon", 1e-5f);
+    spec.normEpsilon = r.real(Hparam::RmsNormEpsilon, 1e-5f);
     spec.ropeMode =
         spec.architecture == "qwen2" ? RopeMode::Neox : RopeMode::Normal;
-    spec.ropeDims = r.count("rope.dimension_count", kMaxWidth, spec.headDim);
+    spec.ropeDims = r.count(Hparam::RopeDimensionCount, spec.headDim);
     r.check(spec.ropeDims <= spec.headDim && spec.ropeDims % 2 == 0,
             "rope.dimension_count must be even and at most the head size");
-    spec.ropeFreqBase = r.real("rope.freq_base", 10000.0f);
+    spec.ropeFreqBase = r.real(Hparam::RopeFreqBase, 10000.0f);
     std::string scaling =
         r.text(spec.architecture + ".rope.scaling.type", "none");
     if (scaling == "linear") {
-      float factor = r.real("rope.scaling.factor", 1.0f);
-      r.check(factor > 0, "rope.scaling.factor must be positive");
+      float factor = r.real(Hparam::RopeScalingFactor, 1.0f);
       spec.ropeFreqScale = factor > 0 ? 1.0f / factor : 1.0f;
     } else {
       r.check(scaling == "none",
               "rope.scaling.type '" + scaling + "' is not supported");
     }
   } else {
-    spec.normEpsilon = r.real("attention.layer_norm_epsilon", 1e-5f);
+    spec.normEpsilon = r.real(Hparam::LayerNormEpsilon, 1e-5f);
   }
   if (r.failed())
     return r.takeError();
@@ -254,11 +270,12 @@ Result<ModelSpec> ModelSpec::fromGguf(const GgufFile &file) {
   if (!embd)
     return makeError(file.source(), ": tensor 'token_embd.weight' is missing");
   if (embd->dims.size() != 2 || embd->dims[0] != spec.embeddingLength ||
-      embd->dims[1] <= 0 || uint64_t(embd->dims[1]) > kMaxWidth * 4)
+      embd->dims[1] <= 0 || uint64_t(embd->dims[1]) > kMaxVocab)
     return makeError(file.source(), ": tensor 'token_embd.weight' has shape ",
                      dimsString(embd->dims), ", expected [",
                      std::to_string(spec.embeddingLength), ", n_vocab]");
   spec.vocabSize = static_cast<uint32_t>(embd->dims[1]);
+  KILN_TRY(checkVocabularyRows(file, spec.vocabSize));
   int64_t width = spec.embeddingLength, vocab = spec.vocabSize;
   spec.tokenEmbedding = r.tensor("token_embd.weight", {width, vocab});
   if (spec.family == ModelFamily::Gpt2)

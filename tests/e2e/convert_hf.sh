@@ -89,7 +89,45 @@ header = json.loads(good[8 : 8 + n])
 del header["model.layers.2.mlp.up_proj.weight"]
 h = json.dumps(header).encode()
 folder("missing", {"model.safetensors": struct.pack("<Q", len(h)) + h + good[8 + n :]})
+# 200k levels of nesting (a 400 KB header) once overflowed the stack.
+h = b"[" * 200000 + b"]" * 200000
+folder("deep", {"model.safetensors": struct.pack("<Q", len(h)) + h})
+
+# config.json values kiln's loader would refuse in the written file.
+def bad_config(name, edit):
+    d = folder(name, {"model.safetensors": good})
+    cfg = json.load(open(os.path.join(d, "config.json")))
+    edit(cfg)
+    json.dump(cfg, open(os.path.join(d, "config.json"), "w"))
+bad_config("ctx0", lambda c: c.update(max_position_embeddings=0))
+bad_config("ctxmissing", lambda c: c.pop("max_position_embeddings"))
+bad_config("eps", lambda c: c.update(rms_norm_eps=-1))
+bad_config("theta", lambda c: c.update(rope_theta=0))
+bad_config("factor", lambda c: c.update(rope_scaling={"type": "linear", "factor": 0}))
+bad_config("nofactor", lambda c: c.update(rope_scaling={"type": "linear"}))
 PY
+
+# config.json that is not a regular file: refused at once, never waited on.
+mkdir -p "$WORK/cfgdir/config.json" "$WORK/cfgfifo"
+mkfifo "$WORK/cfgfifo/config.json"
+expect_error cfgdir "cfgdir/config.json: the JSON file is a directory, not a regular file" -- \
+  timeout 20 "$KILN" convert "$WORK/cfgdir" -o "$WORK/out.gguf"
+expect_error cfgfifo "cfgfifo/config.json: the JSON file is a FIFO, not a regular file" -- \
+  timeout 20 "$KILN" convert "$WORK/cfgfifo" -o "$WORK/out.gguf"
+expect_error deep "model.safetensors: the header nests deeper than 64 levels (at byte 72)" -- \
+  "$KILN" convert "$WORK/deep" -o "$WORK/out.gguf"
+expect_error ctx0 "config.json: field 'max_position_embeddings' is 0, out of range \[1, 16777216\]" -- \
+  "$KILN" convert "$WORK/ctx0" -o "$WORK/out.gguf"
+expect_error ctxmissing "config.json: field 'max_position_embeddings' or 'n_ctx' is missing (kiln needs llama.context_length)" -- \
+  "$KILN" convert "$WORK/ctxmissing" -o "$WORK/out.gguf"
+expect_error eps "config.json: field 'rms_norm_eps' is -1, a negative number" -- \
+  "$KILN" convert "$WORK/eps" -o "$WORK/out.gguf"
+expect_error theta "config.json: field 'rope_theta' is 0, not a positive number" -- \
+  "$KILN" convert "$WORK/theta" -o "$WORK/out.gguf"
+expect_error factor "config.json: field 'rope_scaling.factor' is 0, not a positive number" -- \
+  "$KILN" convert "$WORK/factor" -o "$WORK/out.gguf"
+expect_error nofactor "config.json: field 'rope_scaling.factor' is missing or not a number" -- \
+  "$KILN" convert "$WORK/nofactor" -o "$WORK/out.gguf"
 
 expect_error evil "global 'posix.system' is not allowed" -- \
   "$KILN" convert "$WORK/evil" -o "$WORK/out.gguf"

@@ -5,6 +5,8 @@
 
 #include "convert/Checkpoint.h"
 #include "convert/Converter.h"
+#include "convert/JsonDepth.h"
+#include "convert/JsonFile.h"
 #include "convert/SafeUnpickler.h"
 #include "convert/SafetensorsReader.h"
 #include "convert/SentencePieceModel.h"
@@ -106,6 +108,53 @@ TEST(SafetensorsReader, RefusesMalformedHeaders) {
       "tensors 'a' and 'c' overlap");
   EXPECT_MESSAGE(safetensorsError(safetensorsBytes(R"({"w":{"shape":[2]}})", {})),
                  "field 'dtype' is missing");
+}
+
+TEST(SafetensorsReader, RefusesHeadersNestedPastTheBound) {
+  // 200k levels once overflowed the stack when the parsed header was
+  // copied; the scan refuses it before nlohmann builds anything.
+  std::string deep = std::string(200000, '[') + std::string(200000, ']');
+  EXPECT_MESSAGE(safetensorsError(safetensorsBytes(deep, {})),
+                 "bad.safetensors: the header nests deeper than 64 levels (at byte 72)");
+  std::string header = R"({"__metadata__":{"x":)" + std::string(63, '[') + "1" +
+                       std::string(63, ']') + "}}";
+  EXPECT_MESSAGE(safetensorsError(safetensorsBytes(header, {})),
+                 "nests deeper than 64 levels");
+  // 64 levels, and brackets inside strings, are fine.
+  header = R"({"__metadata__":{"x":)" + std::string(62, '[') + R"("[[\"{{")" +
+           std::string(62, ']') + "}}";
+  Checkpoint checkpoint;
+  Status status = parseSafetensors(safetensorsBytes(header, {}), "ok.safetensors", checkpoint);
+  EXPECT_TRUE(status.ok()) << status.message();
+}
+
+TEST(JsonDepth, CountsBracketsOutsideStrings) {
+  EXPECT_EQ(findJsonTooDeep("{}", 1), std::nullopt);
+  EXPECT_EQ(findJsonTooDeep("{}", 0), 0u);
+  EXPECT_EQ(findJsonTooDeep(R"({"a":[1,{"b":[]}]})", 4), std::nullopt);
+  EXPECT_EQ(findJsonTooDeep(R"({"a":[1,{"b":[]}]})", 3), 13u);
+  EXPECT_EQ(findJsonTooDeep(R"(["\"[[[", "\\", [[]]])", 2), 17u);
+  EXPECT_EQ(findJsonTooDeep(R"(["\"[[[", "\\", [[]]])", 3), std::nullopt);
+  // Closers before openers do not buy extra depth.
+  EXPECT_EQ(findJsonTooDeep("]]]]][[", 1), 6u);
+}
+
+TEST(JsonFile, RefusesWhatIsNotARegularBoundedShallowFile) {
+  TempDir dir;
+  std::filesystem::create_directory(dir.file("config.json"));
+  auto directory = JsonFile::read(dir.file("config.json"));
+  ASSERT_FALSE(directory.ok());
+  EXPECT_MESSAGE(directory.error().message, "config.json: the JSON file is a directory");
+  auto device = JsonFile::read("/dev/zero");
+  ASSERT_FALSE(device.ok());
+  EXPECT_MESSAGE(device.error().message, "/dev/zero: the JSON file is a character device");
+  auto deep = JsonFile::parse("{\"a\":" + std::string(100000, '{'), "tokenizer.json");
+  ASSERT_FALSE(deep.ok());
+  EXPECT_MESSAGE(deep.error().message,
+                 "tokenizer.json: JSON nests deeper than 64 levels (at byte 68)");
+  auto fine = JsonFile::parse(R"({"rope_theta": 10000.0})", "config.json");
+  ASSERT_TRUE(fine.ok()) << fine.error().message;
+  EXPECT_EQ(*fine->getFloat({"rope_theta"}), 10000.0);
 }
 
 // --- pickles -------------------------------------------------------------
@@ -281,7 +330,7 @@ TEST(Convert, ErrorsNameTheProblemAndLeaveNoFile) {
     for (const auto &entry : std::filesystem::directory_iterator(dir.path()))
       EXPECT_EQ(entry.path().filename(), "model") << "left behind: " << entry.path();
   };
-  expectError("config.json: cannot be read");
+  expectError("config.json: cannot open the JSON file: No such file or directory");
   write("config.json", R"({"architectures": ["FooForCausalLM"]})");
   expectError("architecture 'FooForCausalLM' is not supported");
   write("config.json", R"({"architectures": ["LlamaForCausalLM"], "hidden_size": 8,

@@ -63,6 +63,22 @@ TEST(ModelSpec, ForeignLlamaWithTinyWidth) {
   EXPECT_EQ(spec->layers[0].wq->type, GgmlType::F16);
 }
 
+// Every shared model with weights loads under the loader's checks (the
+// vocabulary files hold no tensors and are not models).
+TEST(ModelSpec, EverySharedModelLoads) {
+  size_t models = 0;
+  for (const std::string &path : test::allSharedGgufFiles()) {
+    auto file = GgufFile::open(path);
+    ASSERT_TRUE(file.ok()) << file.error().message;
+    if (!file->findTensor("token_embd.weight"))
+      continue;
+    ++models;
+    auto spec = ModelSpec::fromGguf(*file);
+    EXPECT_TRUE(spec.ok()) << path << ": " << spec.error().message;
+  }
+  EXPECT_GE(models, 3u);
+}
+
 // Writes a modified copy of the bundled model and returns the spec error.
 std::string errorAfter(void (*edit)(GgufWriter &)) {
   auto file = GgufFile::open(test::sharedFile(
@@ -106,6 +122,49 @@ TEST(ModelSpec, ClearErrors) {
             }).find("tensor 'blk.0.ffn_gate.weight' has shape [256, 768], "
                     "expected [256, 512]"),
             std::string::npos);
+}
+
+TEST(ModelSpec, RefusesHyperparametersTheConverterAlsoRefuses) {
+  EXPECT_NE(errorAfter([](GgufWriter &w) {
+              w.metadata().set("llama.context_length", uint32_t{0});
+            }).find("metadata key 'llama.context_length' is 0, out of range [1, 16777216]"),
+            std::string::npos);
+  EXPECT_NE(errorAfter([](GgufWriter &w) {
+              w.metadata().set("llama.attention.layer_norm_rms_epsilon", -1.0f);
+            }).find("'llama.attention.layer_norm_rms_epsilon' is -1, a negative number"),
+            std::string::npos);
+  EXPECT_NE(errorAfter([](GgufWriter &w) {
+              w.metadata().set("llama.rope.freq_base", 0.0f);
+            }).find("'llama.rope.freq_base' is 0, not a positive number"),
+            std::string::npos);
+  EXPECT_NE(errorAfter([](GgufWriter &w) {
+              w.metadata().set("llama.rope.scaling.type", "linear");
+              w.metadata().set("llama.rope.scaling.factor", -2.0f);
+            }).find("'llama.rope.scaling.factor' is -2, not a positive number"),
+            std::string::npos);
+}
+
+// The model has 1000 embedding and output rows.
+TEST(ModelSpec, VocabularyMustMatchTheTableRows) {
+  EXPECT_NE(errorAfter([](GgufWriter &w) {
+              w.metadata().set("tokenizer.ggml.tokens",
+                               GgufArray{std::vector<std::string>(999, "t")});
+            }).find("tensor 'token_embd.weight' has 1000 rows, but the vocabulary "
+                    "(tokenizer.ggml.tokens) has 999 tokens"),
+            std::string::npos);
+  EXPECT_NE(errorAfter([](GgufWriter &w) {
+              w.metadata().set("tokenizer.ggml.tokens",
+                               GgufArray{std::vector<std::string>(1001, "t")});
+            }).find("has 1000 rows, but the vocabulary (tokenizer.ggml.tokens) has "
+                    "1001 tokens"),
+            std::string::npos);
+  EXPECT_NE(errorAfter([](GgufWriter &w) {
+              w.metadata().set("tokenizer.ggml.tokens", uint32_t{7});
+            }).find("tokenizer.ggml.tokens"),
+            std::string::npos);
+  // Without a vocabulary there is nothing to disagree with.
+  EXPECT_EQ(errorAfter([](GgufWriter &w) { w.metadata().erase("tokenizer.ggml.tokens"); }),
+            "<ok>");
 }
 
 } // namespace
