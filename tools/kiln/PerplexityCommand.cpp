@@ -99,9 +99,7 @@ int runPerplexity(const PerplexityArgs &args) {
   auto text = readTextFile(args.textFile, "the text file (-f)");
   if (!text)
     return reportError(text.error().message);
-  int64_t n = args.context;
-  if (n < 4)
-    return reportError("-c must be at least 4");
+  int64_t n = args.context; // at least 4: checked by the flag's range
 
   auto file = openModelToCompile(args.compile, args.model);
   if (!file)
@@ -125,6 +123,12 @@ int runPerplexity(const PerplexityArgs &args) {
   auto tokens = tokenizer->encode(*text, EncodeOptions{});
   if (!tokens)
     return reportError(tokens.error().message);
+  // Before compiling and allocating: a -c past the text needs neither.
+  size_t chunks = tokens->size() / size_t(n);
+  if (chunks == 0)
+    return reportError(args.textFile + ": " + std::to_string(tokens->size()) +
+                       " tokens, fewer than one " + std::to_string(n) +
+                       "-token chunk (-c)");
 
   runtime::ThreadPool pool(args.threads);
   auto model = loadModel(*file, args, n, pool);
@@ -142,11 +146,6 @@ int runPerplexity(const PerplexityArgs &args) {
                          std::to_string(model->program.spec.vocabSize));
     base = std::move(loaded).value();
   }
-  size_t chunks = tokens->size() / size_t(n);
-  if (chunks == 0)
-    return reportError(args.textFile + ": " + std::to_string(tokens->size()) +
-                       " tokens, fewer than one " + std::to_string(n) +
-                       "-token chunk (-c)");
 
   const Vocabulary &vocab = tokenizer->vocabulary();
   size_t vocabSize = size_t(model->program.spec.vocabSize);
