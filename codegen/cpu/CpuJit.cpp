@@ -1,7 +1,8 @@
 #include "CpuJit.h"
 
 #include "CpuKernelEmitter.h"
-#include "support/AtomicFile.h"
+#include "runtime/KernelCache.h"
+#include "support/Sha256.h"
 
 #include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
@@ -11,14 +12,14 @@
 #include "llvm/IR/Verifier.h"
 #include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/Support/MemoryBuffer.h"
-#include "llvm/Support/SHA256.h"
 #include "llvm/Passes/PassBuilder.h"
-#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/TargetParser/Host.h"
 
 #include <cstdlib>
+#include <optional>
+#include <span>
 
 using namespace llvm;
 
@@ -55,8 +56,9 @@ void optimize(Module &module, TargetMachine &machine) {
   passes.buildPerModuleDefaultPipeline(OptimizationLevel::O3).run(module, mam);
 }
 
-// Bumped when generated code changes in ways the IR hash cannot see.
-constexpr const char *kCacheFormat = "kiln-cpu-1";
+// Bumped when generated code changes in ways the IR hash cannot see, or
+// the entries' layout changes (2: objects come with a record of their hash).
+constexpr const char *kCacheFormat = "kiln-cpu-2";
 
 std::string cacheKey(const Module &module, const std::string &cpu,
                      const std::string &features) {
@@ -64,17 +66,18 @@ std::string cacheKey(const Module &module, const std::string &cpu,
   raw_string_ostream stream(ir);
   module.print(stream, nullptr);
   stream.flush();
-  SHA256 hash;
+  Sha256 hash;
   for (const std::string &part :
        {std::string(kCacheFormat), std::string(LLVM_VERSION_STRING), cpu,
         features, ir}) {
     hash.update(part);
-    hash.update(StringRef("\0", 1));
+    hash.update(std::string_view("\0", 1));
   }
-  std::string hex;
-  for (uint8_t byte : hash.final())
-    hex += "0123456789abcdef"[byte >> 4], hex += "0123456789abcdef"[byte & 15];
-  return hex;
+  return toHex(hash.finish());
+}
+
+void warnOnStderr(const std::string &message) {
+  errs() << "kiln: warning: " << message << "\n";
 }
 
 Result<SmallVector<char, 0>> emitObject(Module &module, TargetMachine &machine) {
@@ -134,14 +137,21 @@ Result<std::unique_ptr<CpuJit>> CpuJit::compile(const LoweredModel &model,
                      problems);
   std::string features = builder->getFeatures().getString();
   std::string cpu = sys::getHostCPUName().str();
-  std::string cachePath;
-  if (!options.cacheDir.empty())
-    cachePath = options.cacheDir + "/" + cacheKey(*module, cpu, features) + ".o";
+  std::optional<runtime::KernelCache> cache;
+  std::string key;
+  if (!options.cacheDir.empty()) {
+    cache.emplace(runtime::KernelCache::open(options.cacheDir, warnOnStderr));
+    key = cacheKey(*module, cpu, features);
+  }
   std::unique_ptr<MemoryBuffer> object;
   bool cacheHit = false;
-  if (!cachePath.empty() && options.dumpIrPath.empty()) {
-    if (auto cached = MemoryBuffer::getFile(cachePath)) {
-      object = std::move(*cached);
+  if (cache && cache->enabled() && !options.irOut) {
+    // Only bytes that passed the cache's checks reach ORC, and ORC gets
+    // this copy, not the file, so the file cannot change in between.
+    if (auto cached = cache->read(key)) {
+      object = MemoryBuffer::getMemBufferCopy(
+          StringRef(reinterpret_cast<const char *>(cached->data()), cached->size()),
+          cache->objectPath(key));
       cacheHit = true;
     }
   }
@@ -152,20 +162,15 @@ Result<std::unique_ptr<CpuJit>> CpuJit::compile(const LoweredModel &model,
       return std::move(bytes).takeError();
     object = MemoryBuffer::getMemBufferCopy(StringRef(bytes->data(), bytes->size()),
                                             "kiln_kernels.o");
-    if (!cachePath.empty()) {
-      // A cache that cannot be written only costs time; the run goes on.
-      sys::fs::create_directories(options.cacheDir);
-      if (auto file = AtomicFile::create(cachePath)) {
-        if (file->write(bytes->data(), bytes->size()))
-          (void)file->commit();
-      }
-    }
+    // A cache that cannot be written only costs time; the run goes on.
+    if (cache && cache->enabled())
+      (void)cache->write(key, std::span<const uint8_t>(
+                                  reinterpret_cast<const uint8_t *>(bytes->data()),
+                                  bytes->size()));
   }
-  if (!options.dumpIrPath.empty()) {
-    std::error_code ec;
-    raw_fd_ostream out(options.dumpIrPath, ec, sys::fs::OF_Text);
-    if (ec)
-      return makeError(options.dumpIrPath, ": ", ec.message());
+  if (options.irOut) {
+    options.irOut->clear();
+    raw_string_ostream out(*options.irOut);
     module->print(out, nullptr);
   }
 

@@ -20,10 +20,13 @@ namespace kiln::codegen::cpu {
 struct CpuOptions {
   // LLVM feature string, e.g. "+avx2,+fma,+f16c"; empty: the host's.
   std::string features;
-  // Prints the optimized LLVM IR of the kernels to this file when set.
-  std::string dumpIrPath;
+  // Receives the optimized LLVM IR of the kernels when set (the cache is
+  // then not read, since the IR only exists when LLVM runs).
+  std::string *irOut = nullptr;
   // Keeps compiled kernels here, keyed by a hash of the kernels' LLVM IR,
-  // the CPU, its features and the LLVM version; empty: no cache.
+  // the CPU, its features and the LLVM version; empty: no cache. Entries
+  // are checked before use (runtime/KernelCache.h); a bad one is reported
+  // on stderr, removed and compiled again.
   std::string cacheDir;
 };
 

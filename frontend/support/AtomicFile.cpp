@@ -28,9 +28,16 @@ Result<AtomicFile> AtomicFile::create(const std::string &path) {
   return AtomicFile(path, std::string(name.data()), file);
 }
 
+Result<AtomicFile> AtomicFile::create(const std::string &path, uint32_t mode) {
+  auto file = create(path);
+  if (file)
+    file->mode_ = mode & 07777;
+  return file;
+}
+
 AtomicFile::AtomicFile(AtomicFile &&other) noexcept
     : path_(std::move(other.path_)), tempPath_(std::move(other.tempPath_)),
-      file_(other.file_), written_(other.written_) {
+      file_(other.file_), written_(other.written_), mode_(other.mode_) {
   other.file_ = nullptr;
   other.tempPath_.clear();
 }
@@ -86,7 +93,7 @@ mode_t outputMode(const std::string &path) {
 Status AtomicFile::commit() {
   if (!file_)
     return makeError(path_, ": commit after the file was closed");
-  ::fchmod(::fileno(file_), outputMode(path_));
+  ::fchmod(::fileno(file_), mode_ >= 0 ? mode_t(mode_) : outputMode(path_));
   bool flushed = std::fflush(file_) == 0 && ::fsync(::fileno(file_)) == 0;
   int err = errno;
   bool closed = std::fclose(file_) == 0;

@@ -15,6 +15,9 @@ namespace kiln {
 class AtomicFile {
 public:
   static Result<AtomicFile> create(const std::string &path);
+  // The same, but the file gets exactly these permission bits (e.g. 0600
+  // for a private cache), whatever the umask or the file it replaces.
+  static Result<AtomicFile> create(const std::string &path, uint32_t mode);
 
   AtomicFile(AtomicFile &&other) noexcept;
   AtomicFile &operator=(AtomicFile &&) = delete;
@@ -37,6 +40,8 @@ private:
   std::string tempPath_;
   std::FILE *file_ = nullptr;
   uint64_t written_ = 0;
+  int64_t mode_ = -1; // -1: as a plain open() would create it
+
 };
 
 } // namespace kiln

@@ -10,9 +10,8 @@
 #include "quant/QuantRecipe.h"
 #include "quant/Quantize.h"
 #include "support/AtomicFile.h"
+#include "support/Sha256.h"
 #include "support/TextFile.h"
-
-#include "llvm/Support/SHA256.h"
 
 #include <algorithm>
 #include <atomic>
@@ -73,15 +72,7 @@ Result<std::string> readText(const std::string &path) {
   return readTextFile(path, "the calibration text (--calibration)");
 }
 
-std::string hexDigest(llvm::SHA256 &hash) {
-  std::string hex;
-  for (uint8_t byte : hash.final()) {
-    char digits[3];
-    std::snprintf(digits, sizeof digits, "%02x", byte);
-    hex += digits;
-  }
-  return hex;
-}
+std::string hexDigest(Sha256 &hash) { return toHex(hash.finish()); }
 
 std::string precisionCacheDir() {
   std::string dir = codegen::cpu::defaultCacheDir();
@@ -106,7 +97,7 @@ std::string modelContentHash(const GgufFile &model, const std::string &path) {
   struct stat info {};
   std::string memo;
   if (::stat(path.c_str(), &info) == 0) {
-    llvm::SHA256 identity;
+    Sha256 identity;
     identity.update(std::string("kiln-content-hash-1:") + std::to_string(info.st_dev) +
                     ":" + std::to_string(info.st_ino) + ":" +
                     std::to_string(info.st_size) + ":" +
@@ -120,13 +111,13 @@ std::string modelContentHash(const GgufFile &model, const std::string &path) {
     if (auto text = readTextFile(memo, "the content hash memo", 64); text && isHexDigest(*text))
       return *text;
   }
-  llvm::SHA256 content;
+  Sha256 content;
   std::span<const uint8_t> bytes = model.bytes();
-  // In 64 MiB pieces: SHA256::update takes an ArrayRef of any size, but the
-  // pieces keep each call's page faults bounded.
+  // In 64 MiB pieces: update() takes any size, but the pieces keep each
+  // call's page faults bounded.
   for (size_t offset = 0; offset < bytes.size(); offset += size_t(64) << 20) {
     size_t n = std::min(bytes.size() - offset, size_t(64) << 20);
-    content.update(llvm::ArrayRef<uint8_t>(bytes.data() + offset, n));
+    content.update(bytes.data() + offset, n);
   }
   std::string digest = hexDigest(content);
   if (!memo.empty()) {
@@ -143,13 +134,13 @@ std::string modelContentHash(const GgufFile &model, const std::string &path) {
 // The cache file of this model (by content), budget and calibration text.
 std::string cachePath(const GgufFile &model, const std::string &modelPath,
                       const PrecisionRequest &request, const std::string &calibration) {
-  llvm::SHA256 hash;
+  Sha256 hash;
   for (const std::string &part :
        {std::string(kMixVersion), modelContentHash(model, modelPath),
         std::to_string(request.budgetBitsPerWeight), std::to_string(request.budgetBytes),
         std::string(request.measureKl ? "kl" : "mse"), calibration}) {
     hash.update(part);
-    hash.update(llvm::StringRef("\0", 1));
+    hash.update(std::string_view("\0", 1));
   }
   return precisionCacheDir() + "/" + hexDigest(hash).substr(0, 32) + ".gguf";
 }

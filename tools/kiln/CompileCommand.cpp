@@ -17,12 +17,9 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <sstream>
-#include <unistd.h>
 
 namespace kiln::cli {
 
@@ -37,24 +34,18 @@ struct CompileArgs {
   int64_t batch = 256;
 };
 
-// The kernels' optimized LLVM IR, through the JIT's dump (no cache: the
-// IR is only printed when LLVM runs).
+// The kernels' optimized LLVM IR, handed back in memory by the JIT (no
+// cache: the IR only exists when LLVM runs; no temporary file).
 Result<std::string> kernelIr(const GgufFile &file, const CompileArgs &args) {
-  std::string path = (std::filesystem::temp_directory_path() /
-                      ("kiln-kernels-" + std::to_string(::getpid()) + ".ll"))
-                         .string();
   codegen::CpuCompileOptions options;
   KILN_TRY(applyCompileFlags(args.compile, options));
   options.allLogits = args.allLogits;
-  options.cpu.dumpIrPath = path;
+  std::string ir;
+  options.cpu.irOut = &ir;
   auto program = codegen::compileForCpu(file, options);
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  std::filesystem::remove(path);
   if (!program)
     return std::move(program).takeError();
-  return text.str();
+  return ir;
 }
 
 std::string mib(uint64_t bytes) {
