@@ -125,8 +125,10 @@ using ReadFn = Status (*)(const std::string &, Checkpoint &);
 Result<Checkpoint> loadFiles(const std::vector<std::string> &files,
                              ReadFn read) {
   Checkpoint checkpoint;
-  for (const std::string &file : files)
+  for (const std::string &file : files) {
     KILN_TRY(read(file, checkpoint));
+    checkpoint.addFile(file);
+  }
   return checkpoint;
 }
 
@@ -157,6 +159,7 @@ Result<Checkpoint> loadCheckpoint(const std::string &modelDir) {
       if (!checkpoint)
         return checkpoint;
       KILN_TRY(checkIndexed(indexPath.string(), names, *checkpoint));
+      checkpoint->addFile(indexPath.string());
       return checkpoint;
     }
     // Without an index, every model*.safetensors (pytorch_model*.bin), in

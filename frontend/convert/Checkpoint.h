@@ -43,12 +43,18 @@ public:
     owners_.push_back(std::move(owner));
   }
 
+  // Records a file the checkpoint was read from (weights or their index).
+  void addFile(std::string path) { files_.push_back(std::move(path)); }
+
   const SourceTensor *find(std::string_view name) const;
   const std::vector<SourceTensor> &tensors() const { return tensors_; }
+  // Every file read, so that an output can be checked against them.
+  const std::vector<std::string> &files() const { return files_; }
   uint64_t totalBytes() const;
 
 private:
   std::vector<SourceTensor> tensors_;
+  std::vector<std::string> files_;
   std::unordered_map<std::string, size_t> index_;
   std::vector<std::shared_ptr<const void>> owners_;
 };

@@ -7,7 +7,9 @@
 #include "Vocab.h"
 #include "gguf/GgufFile.h"
 #include "gguf/GgufWriter.h"
+#include "support/SameFile.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -76,7 +78,41 @@ Status addVocab(const Architecture &arch, const VocabInputs &inputs,
                    "or vocab.json with merges.txt)");
 }
 
+// The folder's files besides the weights that the converter reads (config,
+// tokenizers and their side files), and the two a Hugging Face folder keeps
+// beside them for other readers. A reader of a new file adds it here.
+constexpr const char *kMetadataFiles[] = {
+    "config.json",        "tokenizer.json",          "tokenizer_config.json",
+    "tokenizer.model",    "special_tokens_map.json", "generation_config.json",
+    "added_tokens.json",  "vocab.json",              "merges.txt",
+};
+
+// Weights in any of the formats loadCheckpoint() knows, read this time or
+// not: a folder with both model.safetensors and pytorch_model.bin keeps
+// both, and -o must not replace the one left unread either.
+bool isWeightFile(const std::string &name) {
+  return name.ends_with(".safetensors") || name.ends_with(".pth") ||
+         name.ends_with(".index.json") ||
+         (name.starts_with("pytorch_model") && name.ends_with(".bin"));
+}
+
 } // namespace
+
+std::vector<std::string> inputFiles(const std::string &modelDir,
+                                    const Checkpoint &checkpoint) {
+  std::vector<std::string> files;
+  std::error_code ec;
+  for (const auto &entry : fs::directory_iterator(modelDir, ec)) {
+    std::string name = entry.path().filename().string();
+    bool metadata = std::find(std::begin(kMetadataFiles), std::end(kMetadataFiles),
+                              name) != std::end(kMetadataFiles);
+    if (metadata || isWeightFile(name))
+      files.push_back(entry.path().string());
+  }
+  // Shards an index names may be called anything.
+  files.insert(files.end(), checkpoint.files().begin(), checkpoint.files().end());
+  return files;
+}
 
 Result<ConvertSummary> convertModel(const ConvertOptions &options) {
   const OutType *outType = findOutType(options.outType);
@@ -97,6 +133,7 @@ Result<ConvertSummary> convertModel(const ConvertOptions &options) {
   auto checkpoint = loadCheckpoint(options.modelDir);
   if (!checkpoint)
     return std::move(checkpoint).takeError();
+  KILN_TRY(checkNotAnyInput(options.output, inputFiles(options.modelDir, *checkpoint)));
   auto plan = arch->planTensors(*config, *checkpoint);
   if (!plan)
     return std::move(plan).takeError();

@@ -9,8 +9,11 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace kiln::convert {
+
+class Checkpoint;
 
 struct ConvertOptions {
   std::string modelDir;
@@ -34,8 +37,14 @@ struct ConvertSummary {
 };
 
 // Writes options.output through a temporary file; on any error nothing is
-// left at options.output.
+// left at options.output. An output that is one of inputFiles() is refused.
 Result<ConvertSummary> convertModel(const ConvertOptions &options);
+
+// The files of modelDir that -o must not replace: its config and tokenizer
+// files, every weight file of a known format (read or not), and the shards
+// and index the checkpoint was read from.
+std::vector<std::string> inputFiles(const std::string &modelDir,
+                                    const Checkpoint &checkpoint);
 
 // llama.cpp's size label for a parameter count, e.g. 3922176 -> "3.9M".
 std::string sizeLabel(uint64_t parameters);

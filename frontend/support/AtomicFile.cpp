@@ -1,5 +1,7 @@
 #include "AtomicFile.h"
 
+#include "TempFiles.h"
+
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -10,7 +12,13 @@
 namespace kiln {
 
 Result<AtomicFile> AtomicFile::create(const std::string &path) {
-  std::string pattern = path + ".tmp.XXXXXX";
+  size_t slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "" : path.substr(0, slash);
+  if (slash == 0)
+    dir = "/";
+  std::string prefix = path.substr(slash + 1) + ".tmp.kiln-";
+  removeStaleTempFiles(dir, prefix, "");
+  std::string pattern = path + ".tmp.kiln-" + tempFileTag() + "XXXXXX";
   std::vector<char> name(pattern.begin(), pattern.end());
   name.push_back('\0');
   int fd = ::mkstemp(name.data());
@@ -25,7 +33,9 @@ Result<AtomicFile> AtomicFile::create(const std::string &path) {
     return makeError(path, ": cannot open temporary file: ",
                      std::strerror(err));
   }
-  return AtomicFile(path, std::string(name.data()), file);
+  // Tracked at once: a signal from here on removes the file.
+  int ticket = trackTempFile(name.data());
+  return AtomicFile(path, std::string(name.data()), file, ticket);
 }
 
 Result<AtomicFile> AtomicFile::create(const std::string &path, uint32_t mode) {
@@ -37,8 +47,10 @@ Result<AtomicFile> AtomicFile::create(const std::string &path, uint32_t mode) {
 
 AtomicFile::AtomicFile(AtomicFile &&other) noexcept
     : path_(std::move(other.path_)), tempPath_(std::move(other.tempPath_)),
-      file_(other.file_), written_(other.written_), mode_(other.mode_) {
+      file_(other.file_), written_(other.written_), mode_(other.mode_),
+      ticket_(other.ticket_) {
   other.file_ = nullptr;
+  other.ticket_ = -1;
   other.tempPath_.clear();
 }
 
@@ -53,6 +65,8 @@ void AtomicFile::abandon() {
     ::unlink(tempPath_.c_str());
     tempPath_.clear();
   }
+  untrackTempFile(ticket_);
+  ticket_ = -1;
 }
 
 Status AtomicFile::write(const void *data, size_t size) {
@@ -109,6 +123,8 @@ Status AtomicFile::commit() {
                      std::strerror(err));
   }
   tempPath_.clear();
+  untrackTempFile(ticket_);
+  ticket_ = -1;
   return Status::success();
 }
 

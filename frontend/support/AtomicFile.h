@@ -1,6 +1,13 @@
 // Writes a user's output file so that it appears whole or not at all: data
 // goes to a temporary file beside the target, which is renamed over the
 // target only by commit(). Abandoning the writer removes the temporary.
+//
+// The temporary of "dir/name" is "dir/name.tmp.kiln-<pid>-XXXXXX". It is
+// also removed when SIGINT, SIGTERM or SIGHUP ends the process (see
+// TempFiles.h). After a SIGKILL it stays, but the next create() for the
+// same target removes every such temporary whose PID is no live process
+// (regular files of this user only), so a killed run costs disk space only
+// until the next one.
 #pragma once
 
 #include "Result.h"
@@ -32,8 +39,10 @@ public:
   Status commit();
 
 private:
-  AtomicFile(std::string path, std::string tempPath, std::FILE *file)
-      : path_(std::move(path)), tempPath_(std::move(tempPath)), file_(file) {}
+  AtomicFile(std::string path, std::string tempPath, std::FILE *file,
+             int ticket)
+      : path_(std::move(path)), tempPath_(std::move(tempPath)), file_(file),
+        ticket_(ticket) {}
   void abandon();
 
   std::string path_;
@@ -41,7 +50,7 @@ private:
   std::FILE *file_ = nullptr;
   uint64_t written_ = 0;
   int64_t mode_ = -1; // -1: as a plain open() would create it
-
+  int ticket_ = -1;   // in the signal-cleanup table, see TempFiles.h
 };
 
 } // namespace kiln

@@ -9,6 +9,13 @@ source "$(dirname "$0")/lib.sh" "$@"
 models=$SHARED/tinyshakes-llama
 export KILN_CACHE_DIR=$WORK/cache
 head -c 24000 "$models/val.txt" >"$WORK/text.txt"
+# What a SIGKILLed calibration leaves (its scratch copy and the copy's
+# temporary, named by a PID that no longer runs) is removed by the next.
+bash -c 'exit 0' & dead=$!
+wait "$dead"
+mkdir -p "$KILN_CACHE_DIR/precision"
+touch "$KILN_CACHE_DIR/precision/calibration-$dead-aB3dE6.gguf" \
+  "$KILN_CACHE_DIR/precision/calibration-$dead-aB3dE6.gguf.tmp.kiln-$dead-Zy9xW8"
 
 # q4_0's bits per weight over the matrices, from its --explain table.
 "$KILN" compile "$models/tinyshakes-llama-q4_0.gguf" --explain -o "$WORK/q4_0.mlir" \
@@ -38,6 +45,8 @@ print(f"bpw {budget}: auto KL {auto['kl_mean']:.6f} top1 {auto['top1_agreement']
 assert auto["kl_mean"] < q4["kl_mean"], (auto["kl_mean"], q4["kl_mean"])
 PY
 [ "$(ls "$KILN_CACHE_DIR"/precision/*.gguf | wc -l)" -eq 1 ] || fail "cache: $(ls -R "$KILN_CACHE_DIR")"
+[ -z "$(ls "$KILN_CACHE_DIR/precision" | grep 'calibration-\|tmp\.kiln-')" ] ||
+  fail "calibration scratch left: $(ls -R "$KILN_CACHE_DIR")"
 
 # The second time, the cached mix is used (no calibration) and still explained.
 "$KILN" compile "$models/tinyshakes-llama-f32.gguf" --precision auto --budget "$bpw" \

@@ -58,7 +58,7 @@ expect_error type "unknown quantization type 'q4_k_x'" -- \
   "$KILN" quantize "$f32" "$WORK/kept.gguf" q4_k_x
 expect_error missing "missing.gguf" -- \
   "$KILN" quantize "$WORK/missing.gguf" "$WORK/kept.gguf" q4_0
-expect_error same "would replace the input" -- \
+expect_error same "is the input" -- \
   "$KILN" quantize "$WORK/kept.gguf" "$WORK/./kept.gguf" q4_0
 expect_error output-type "--output-type q9_9: unknown tensor type" -- \
   "$KILN" quantize --output-type q9_9 "$f32" "$WORK/kept.gguf" q4_0

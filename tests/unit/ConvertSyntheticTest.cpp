@@ -141,5 +141,45 @@ TEST(ConvertSynthetic, UnknownPreTokenizerAsksForVocabPre) {
   EXPECT_EQ(*file->metadata().getString("tokenizer.ggml.pre"), "gpt-2");
 }
 
+// -o onto any file of the checkpoint (read or not, by any path form) is
+// refused and leaves it as it was.
+TEST(ConvertSynthetic, OutputThatIsACheckpointFileIsRefused) {
+  TempDir tmp;
+  fs::path dir = tmp.path() / "m";
+  writeDecoder(dir, "Qwen2ForCausalLM", true, qwen2PreTokenizer());
+  // Shards named by an index may be called anything; a PyTorch file beside
+  // the safetensors is not read, yet is the user's.
+  fs::rename(dir / "model.safetensors", dir / "weights-part.safetensors");
+  auto shard = readBytes((dir / "weights-part.safetensors").string());
+  auto header = nlohmann::json::parse(
+      std::string(shard.begin() + 8, shard.begin() + 8 + *reinterpret_cast<uint64_t *>(shard.data())));
+  nlohmann::json map = nlohmann::json::object();
+  for (auto it = header.begin(); it != header.end(); ++it)
+    if (it.key() != "__metadata__")
+      map[it.key()] = "weights-part.safetensors";
+  std::ofstream(dir / "model.safetensors.index.json") << nlohmann::json{{"weight_map", map}}.dump();
+  std::ofstream(dir / "pytorch_model.bin") << "not read";
+  fs::create_symlink(dir / "config.json", tmp.path() / "link.json");
+
+  convert::ConvertOptions options;
+  options.modelDir = dir.string();
+  std::vector<std::string> outputs;
+  for (const auto &entry : fs::directory_iterator(dir))
+    outputs.push_back((dir / "." / entry.path().filename()).string());
+  outputs.push_back(tmp.file("link.json"));
+  for (const std::string &output : outputs) {
+    auto before = readBytes(output);
+    options.output = output;
+    auto result = convert::convertModel(options);
+    ASSERT_FALSE(result.ok()) << output;
+    EXPECT_NE(result.error().message.find(output + ": is the input "), std::string::npos)
+        << result.error().message;
+    EXPECT_EQ(readBytes(output), before) << output;
+  }
+  options.output = (dir / "out.gguf").string();
+  auto written = convert::convertModel(options);
+  EXPECT_TRUE(written.ok()) << written.error().message;
+}
+
 } // namespace
 } // namespace kiln::test

@@ -10,6 +10,7 @@
 #include "quant/QuantRecipe.h"
 #include "quant/Quantize.h"
 #include "support/AtomicFile.h"
+#include "support/SameFile.h"
 #include "support/Sha256.h"
 #include "support/TextFile.h"
 
@@ -459,6 +460,9 @@ Result<std::string> mixedPrecisionModel(const GgufFile &model, const std::string
       {"kiln.precision.costs", GgufValue(costsArray)},
       {"kiln.precision.smallest_type_costs", GgufValue(smallestArray)},
   };
+  // The cache's name is a hash of the model's content, so only a model
+  // handed in from the cache itself could meet it.
+  KILN_TRY(checkNotInput(output, path));
   KILN_TRY(writeQuantized(model, plan, write, output, record));
   return explained();
 }

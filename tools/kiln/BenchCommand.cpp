@@ -17,6 +17,7 @@
 #include "runtime/KernelBreakdown.h"
 #include "runtime/MemoryBandwidth.h"
 #include "support/AtomicFile.h"
+#include "support/SameFile.h"
 
 #include <nlohmann/json.hpp>
 
@@ -422,9 +423,12 @@ chart::BarChart reportChart(const BenchArgs &args, const BenchReport &report) {
 
 // The chart file is created (as a temporary beside it) before the long run,
 // so an unwritable path fails at once; it is renamed into place at the end.
-Result<std::optional<AtomicFile>> openPlot(const std::string &path) {
+Result<std::optional<AtomicFile>> openPlot(const std::string &path,
+                                           const std::string &model) {
   if (path.empty())
     return std::optional<AtomicFile>();
+  if (Status distinct = checkNotInput(path, model); !distinct)
+    return makeError("--plot ", distinct.message());
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec))
     return makeError("--plot ", path, ": is a directory");
@@ -489,7 +493,7 @@ int runBench(BenchArgs args) {
   codegen::CpuCompileOptions checked;
   if (Status s = applyCompileFlags(args.compile, checked); !s.ok())
     return reportError(s.message());
-  auto plot = openPlot(args.plot);
+  auto plot = openPlot(args.plot, args.model);
   if (!plot)
     return reportError(plot.error().message);
 

@@ -3,9 +3,11 @@
 #include "quant/Dequantize.h"
 #include "quant/ModelQuantizer.h"
 #include "runtime/Perplexity.h"
+#include "support/TempFiles.h"
 #include "tokenizer/Tokenizer.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -31,6 +33,45 @@ struct Probe {
   int64_t cols = 0;
 };
 
+// A scratch file of this process, "calibration-<pid>-XXXXXX.gguf", created
+// exclusively so that no other file (another run's, or one planted under a
+// guessable name) is ever written. A signal removes it (TempFiles.h); one
+// left by a killed run is removed here, with the writer's temporary.
+class ScratchFile {
+public:
+  static Result<ScratchFile> create(const std::string &dir) {
+    for (const std::string &stale : removeStaleTempFiles(dir, "calibration-", ".gguf"))
+      removeStaleTempFiles(dir, stale + ".tmp.kiln-", "");
+    std::string pattern = dir + "/calibration-" + tempFileTag() + "XXXXXX.gguf";
+    std::vector<char> name(pattern.begin(), pattern.end());
+    name.push_back('\0');
+    int fd = ::mkstemps(name.data(), 5);
+    if (fd < 0)
+      return makeError(dir, ": cannot create a scratch file for calibration: ",
+                       std::strerror(errno));
+    ::close(fd);
+    return ScratchFile(name.data());
+  }
+  ScratchFile(ScratchFile &&other) noexcept
+      : path_(std::move(other.path_)), ticket_(other.ticket_) {
+    other.path_.clear();
+    other.ticket_ = -1;
+  }
+  ScratchFile &operator=(ScratchFile &&) = delete;
+  ~ScratchFile() {
+    if (!path_.empty())
+      ::unlink(path_.c_str());
+    untrackTempFile(ticket_);
+  }
+  const std::string &path() const { return path_; }
+
+private:
+  explicit ScratchFile(std::string path)
+      : path_(std::move(path)), ticket_(trackTempFile(path_)) {}
+  std::string path_;
+  int ticket_ = -1;
+};
+
 // The model with every matrix kiln can read converted to f32, in memory:
 // written through the quantizer to a scratch file, read back, removed.
 Result<std::shared_ptr<std::vector<uint8_t>>> f32Copy(const GgufFile &model,
@@ -45,15 +86,16 @@ Result<std::shared_ptr<std::vector<uint8_t>>> f32Copy(const GgufFile &model,
   namespace fs = std::filesystem;
   std::error_code ec;
   fs::create_directories(scratchDir, ec);
-  std::string path = scratchDir + "/calibration-" + std::to_string(::getpid()) + ".gguf";
+  auto scratch = ScratchFile::create(scratchDir);
+  if (!scratch)
+    return std::move(scratch).takeError();
+  const std::string &path = scratch->path();
   QuantizeOptions options{RecipeInfo{"F32", FileType::AllF32, GgmlType::F32}, {}, 0, {}};
   KILN_TRY(writeQuantized(model, plan, options, path));
   auto bytes = std::make_shared<std::vector<uint8_t>>(fs::file_size(path, ec));
   std::ifstream in(path, std::ios::binary);
   in.read(reinterpret_cast<char *>(bytes->data()), std::streamsize(bytes->size()));
-  bool read = bool(in);
-  fs::remove(path, ec);
-  if (!read)
+  if (!in || ec)
     return makeError(path, ": cannot read back the f32 copy for calibration");
   return bytes;
 }

@@ -12,6 +12,7 @@
 #include "model/ModelSpec.h"
 #include "runtime/MemoryPlanner.h"
 #include "support/AtomicFile.h"
+#include "support/SameFile.h"
 
 #include "mlir/IR/MLIRContext.h"
 #include "llvm/Support/raw_ostream.h"
@@ -157,6 +158,10 @@ Result<std::string> planEmission(const GgufFile &file, const CompileArgs &args) 
 }
 
 int runCompile(const CompileArgs &args) {
+  // Refused before any work; "-" is stdout, never a file.
+  if (Status distinct = checkNotInput(args.output, args.model);
+      args.output != "-" && !distinct)
+    return reportError(distinct.message());
   auto file = openModelToCompile(args.compile, args.model);
   if (!file)
     return reportError(file.error().message);

@@ -5,6 +5,7 @@
 
 #include "quant/ModelQuantizer.h"
 #include "quant/Quantize.h"
+#include "support/SameFile.h"
 
 #include <algorithm>
 #include <cctype>
@@ -50,14 +51,6 @@ Result<GgmlType> parseTensorType(const std::string &option,
       return info.type;
     }
   return makeError(option, " ", name, ": unknown tensor type");
-}
-
-bool samePath(const std::string &a, const std::string &b) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (fs::exists(a, ec) && fs::exists(b, ec))
-    return fs::equivalent(a, b, ec);
-  return fs::weakly_canonical(a, ec) == fs::weakly_canonical(b, ec);
 }
 
 // Draws "[#####.....] 12/39 tensors" in place on a terminal; elsewhere
@@ -125,10 +118,8 @@ int runQuantize(const QuantizeArgs &args) {
       return reportError(type.error().message);
     options.recipeOptions.tokenEmbeddingType = *type;
   }
-  if (samePath(args.input, args.output))
-    return reportError(args.output +
-                       ": the output would replace the input; choose "
-                       "another file name");
+  if (Status distinct = checkNotInput(args.output, args.input); !distinct)
+    return reportError(distinct.message());
 
   auto input = GgufFile::open(args.input);
   if (!input)

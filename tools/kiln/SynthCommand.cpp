@@ -3,6 +3,7 @@
 #include "Command.h"
 
 #include "gguf/GgufFile.h"
+#include "support/SameFile.h"
 #include "synth/SyntheticModel.h"
 
 #include <chrono>
@@ -44,6 +45,8 @@ int runSynth(const SynthArgs &args) {
   options.seed = args.seed;
   options.threads = args.threads;
 
+  if (Status distinct = checkNotInput(args.output, args.vocab); !distinct)
+    return reportError(distinct.message());
   auto vocab = GgufFile::open(args.vocab);
   if (!vocab)
     return reportError(vocab.error().message);
