@@ -316,19 +316,21 @@ Status KernelCache::write(const std::string &key, std::span<const uint8_t> objec
   if (object.size() > kMaxCacheObjectBytes)
     return makeError(objectPath(key), ": ", std::to_string(object.size()),
                      " bytes is more than a cache entry may have");
-  // The object first: a reader that finds the record finds its object.
-  auto objectFile = AtomicFile::create(objectPath(key), 0600);
-  if (!objectFile)
-    return std::move(objectFile).takeError();
-  KILN_TRY(objectFile->write(object.data(), object.size()));
-  KILN_TRY(objectFile->commit());
+  // The record first: a reader that comes between the two renames finds
+  // no object, a plain miss, where the other order would show it an object
+  // without its record and make it warn and remove a good entry.
   CacheRecord record{object.size(), Sha256::of(object.data(), object.size())};
   std::string text = formatCacheRecord(record);
   auto recordFile = AtomicFile::create(recordPath(key), 0600);
   if (!recordFile)
     return std::move(recordFile).takeError();
   KILN_TRY(recordFile->write(text.data(), text.size()));
-  return recordFile->commit();
+  KILN_TRY(recordFile->commit());
+  auto objectFile = AtomicFile::create(objectPath(key), 0600);
+  if (!objectFile)
+    return std::move(objectFile).takeError();
+  KILN_TRY(objectFile->write(object.data(), object.size()));
+  return objectFile->commit();
 }
 
 } // namespace kiln::runtime

@@ -76,7 +76,7 @@ public:
   // record; nullopt on a miss, or when the entry was bad: then it has been
   // reported and removed.
   std::optional<std::vector<uint8_t>> read(const std::string &key);
-  // Stores the object, then its record, each atomically and with mode 0600.
+  // Stores the record, then its object, each atomically and with mode 0600.
   Status write(const std::string &key, std::span<const uint8_t> object);
 
 private:
