@@ -1,5 +1,8 @@
 #include "Converter.h"
 
+#include "gguf/GgufFile.h"
+#include "model/ModelSpec.h"
+
 #include "Architecture.h"
 #include "Checkpoint.h"
 #include "JsonFile.h"
@@ -7,6 +10,7 @@
 #include "Vocab.h"
 #include "gguf/GgufFile.h"
 #include "gguf/GgufWriter.h"
+#include "model/ModelSpec.h"
 #include "support/SameFile.h"
 
 #include <algorithm>
@@ -194,6 +198,13 @@ Result<ConvertSummary> convertModel(const ConvertOptions &options) {
   });
   if (!written)
     return std::move(written).takeError();
+  // The file is what llama.cpp writes whatever kiln runs; whether kiln can
+  // run it is told now, by the loader itself, not at the first `kiln run`.
+  auto file = GgufFile::open(options.output);
+  if (!file)
+    return std::move(file).takeError();
+  if (auto spec = ModelSpec::fromGguf(*file); !spec)
+    summary.notRunnable = spec.error().message;
   return summary;
 }
 

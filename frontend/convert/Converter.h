@@ -34,6 +34,9 @@ struct ConvertSummary {
   uint64_t parameters = 0;
   uint64_t inputBytes = 0;  // checkpoint tensor bytes
   uint64_t outputBytes = 0; // tensor bytes written
+  // Set when kiln's loader refuses the file written (a llama.cpp feature
+  // kiln does not run yet, such as yarn rope scaling): the loader's reason.
+  std::string notRunnable;
 };
 
 // Writes options.output through a temporary file; on any error nothing is

@@ -141,6 +141,36 @@ TEST(ConvertSynthetic, UnknownPreTokenizerAsksForVocabPre) {
   EXPECT_EQ(*file->metadata().getString("tokenizer.ggml.pre"), "gpt-2");
 }
 
+// A feature llama.cpp's converter writes and kiln's loader does not run yet
+// (Qwen2 yarn rope scaling) converts as llama.cpp would, and the summary
+// says kiln's loader refuses it, with the loader's reason.
+TEST(ConvertSynthetic, FileKilnCannotRunYetIsSaidAtConvertTime) {
+  TempDir tmp;
+  fs::path dir = tmp.path() / "qwen";
+  writeDecoder(dir, "Qwen2ForCausalLM", true, qwen2PreTokenizer());
+  auto bytes = readBytes((dir / "config.json").string());
+  auto config = nlohmann::json::parse(std::string(bytes.begin(), bytes.end()));
+  config["rope_scaling"] = {{"type", "yarn"}, {"factor", 4.0},
+                            {"original_max_position_embeddings", 32}};
+  std::ofstream(dir / "config.json") << config.dump();
+  convert::ConvertOptions options;
+  options.modelDir = dir.string();
+  options.output = tmp.file("yarn.gguf");
+  options.outType = "f32";
+  auto summary = convert::convertModel(options);
+  ASSERT_TRUE(summary.ok()) << summary.error().message;
+  EXPECT_NE(summary->notRunnable.find("rope.scaling.type 'yarn' is not supported"),
+            std::string::npos)
+      << summary->notRunnable;
+  // The plain checkpoint is runnable: nothing to say.
+  writeDecoder(tmp.path() / "plain", "Qwen2ForCausalLM", true, qwen2PreTokenizer());
+  options.modelDir = (tmp.path() / "plain").string();
+  options.output = tmp.file("plain.gguf");
+  auto plain = convert::convertModel(options);
+  ASSERT_TRUE(plain.ok()) << plain.error().message;
+  EXPECT_EQ(plain->notRunnable, "");
+}
+
 // -o onto any file of the checkpoint (read or not, by any path form) is
 // refused and leaves it as it was.
 TEST(ConvertSynthetic, OutputThatIsACheckpointFileIsRefused) {

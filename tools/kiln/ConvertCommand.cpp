@@ -59,6 +59,10 @@ int runConvert(convert::ConvertOptions options) {
                options.outType.c_str(), summary->tensors,
                static_cast<unsigned long long>(summary->parameters), seconds,
                seconds > 0 ? summary->inputBytes / 1e6 / seconds : 0.0);
+  if (!summary->notRunnable.empty())
+    std::fprintf(stderr, "kiln: warning: %s is written as llama.cpp writes it, "
+                         "but kiln cannot run it yet: %s\n",
+                 options.output.c_str(), summary->notRunnable.c_str());
   return 0;
 }
 
