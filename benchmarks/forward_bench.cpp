@@ -6,7 +6,7 @@
 // Prints one JSON object. The timing and the bandwidth probe are those of
 // `kiln bench` (runtime/ForwardTiming.h, runtime/MemoryBandwidth.h), which
 // adds tables, the kernel breakdown and fused/unfused comparisons.
-#include "CpuPipeline.h"
+#include "codegen/Compile.h"
 #include "gguf/GgufFile.h"
 #include "runtime/Executor.h"
 #include "runtime/ForwardTiming.h"
@@ -43,7 +43,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   auto compileStart = Clock::now();
-  auto program = codegen::compileForCpu(*file);
+  auto program = codegen::compile(*file);
   if (!program) {
     std::fprintf(stderr, "%s\n", program.error().message.c_str());
     return 1;

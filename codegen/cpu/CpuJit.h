@@ -3,7 +3,7 @@
 // while the kernels run.
 #pragma once
 
-#include "PlanBuilder.h"
+#include "codegen/LoweredModel.h"
 #include "runtime/ExecutionPlan.h"
 #include "support/Result.h"
 

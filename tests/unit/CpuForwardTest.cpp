@@ -1,7 +1,7 @@
 // The whole compiler path on the CPU: GGUF -> ModelSpec -> kiln dialect ->
 // plan -> LLVM kernels -> executor, checked against llama.cpp's teacher-
 // forced logits and greedy continuations (../shared/models).
-#include "CpuPipeline.h"
+#include "codegen/Compile.h"
 #include "TestData.h"
 #include "gguf/GgufFile.h"
 #include "quant/ModelQuantizer.h"
@@ -36,7 +36,7 @@ std::vector<float> readFloats(const std::string &path) {
 // A compiled model ready to run.
 struct CompiledModel {
   GgufFile file;
-  codegen::CpuProgram program;
+  codegen::Program program;
   std::unique_ptr<runtime::ThreadPool> pool;
   std::unique_ptr<runtime::Executor> executor;
 };
@@ -50,7 +50,7 @@ std::unique_ptr<CompiledModel> compile(const std::string &path, bool allLogits,
   EXPECT_TRUE(file.ok()) << file.error().message;
   if (!file.ok())
     return nullptr;
-  codegen::CpuCompileOptions options;
+  codegen::CompileOptions options;
   options.allLogits = allLogits;
   options.lower.kvCacheF16 = llamaCppNumerics;
   options.lower.matchLlamaCppActivations = llamaCppNumerics;
@@ -60,7 +60,7 @@ std::unique_ptr<CompiledModel> compile(const std::string &path, bool allLogits,
   // attention); every other fusion keeps its results bit for bit, so the
   // comparisons below also check them (FusionEquivalenceTest: on vs off).
   options.passes.disabled.insert("kiln-flash-attention");
-  auto program = codegen::compileForCpu(*file, options);
+  auto program = codegen::compile(*file, options);
   EXPECT_TRUE(program.ok()) << program.error().message;
   if (!program.ok())
     return nullptr;
@@ -393,11 +393,11 @@ TEST(CpuJitCache, SecondCompileIsACacheHitWithTheSameResults) {
   auto file = GgufFile::open(
       test::sharedFile("tinyshakes-llama/tinyshakes-llama-q4_0.gguf"));
   ASSERT_TRUE(file.ok());
-  codegen::CpuCompileOptions options;
+  codegen::CompileOptions options;
   options.cpu.cacheDir = (dir.path() / "cache").string();
   std::vector<float> first;
   for (bool expectHit : {false, true}) {
-    auto program = codegen::compileForCpu(*file, options);
+    auto program = codegen::compile(*file, options);
     ASSERT_TRUE(program.ok()) << program.error().message;
     EXPECT_EQ(program->jit->cacheHit(), expectHit);
     runtime::ThreadPool pool(2);

@@ -4,7 +4,7 @@
 // operations in the same order as the unfused kernels, so their logits are
 // equal bit for bit; flash attention reassociates the softmax sums, so its
 // logits differ by rounding (bound below) and greedy tokens stay the same.
-#include "CpuPipeline.h"
+#include "codegen/Compile.h"
 #include "SyntheticDecoder.h"
 #include "TestData.h"
 #include "convert/Converter.h"
@@ -43,10 +43,10 @@ Outputs run(const std::string &model, const passes::PassOptions &passOptions) {
   EXPECT_TRUE(file.ok());
   if (!file.ok())
     return out;
-  codegen::CpuCompileOptions options;
+  codegen::CompileOptions options;
   options.allLogits = true;
   options.passes = passOptions;
-  auto program = codegen::compileForCpu(*file, options);
+  auto program = codegen::compile(*file, options);
   EXPECT_TRUE(program.ok()) << program.error().message;
   if (!program.ok())
     return out;

@@ -2,7 +2,7 @@
 
 #include "Calibration.h"
 
-#include "CpuPipeline.h"
+#include "codegen/Compile.h"
 #include "quant/Dequantize.h"
 #include "quant/ModelQuantizer.h"
 #include "quant/PrecisionChooser.h"
@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <span>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -34,14 +35,6 @@ namespace fs = std::filesystem;
 
 // Bumped when the cost model or the chooser changes what a mix would be.
 constexpr const char *kMixVersion = "kiln-precision-3";
-
-// The types the CPU target decodes in matmuls and embeddings, best first.
-// f32 is offered only to tensors stored in f32 (keeping them as they are).
-constexpr GgmlType kCpuTypes[] = {
-    GgmlType::F16,  GgmlType::Q8_0, GgmlType::Q6_K, GgmlType::Q5_K,
-    GgmlType::Q5_1, GgmlType::Q5_0, GgmlType::Q4_K, GgmlType::Q4_1,
-    GgmlType::Q4_0, GgmlType::Q3_K, GgmlType::Q2_K,
-};
 
 std::string typeName(GgmlType type) { return std::string(ggmlTypeInfo(type).name); }
 
@@ -132,12 +125,16 @@ std::string modelContentHash(const GgufFile &model, const std::string &path) {
   return digest;
 }
 
-// The cache file of this model (by content), budget and calibration text.
+// The cache file of this model (by content), budget, candidate types and
+// calibration text.
 std::string cachePath(const GgufFile &model, const std::string &modelPath,
                       const PrecisionRequest &request, const std::string &calibration) {
+  std::string candidates;
+  for (GgmlType type : request.candidateTypes)
+    candidates += typeName(type) + ",";
   Sha256 hash;
   for (const std::string &part :
-       {std::string(kMixVersion), modelContentHash(model, modelPath),
+       {std::string(kMixVersion), modelContentHash(model, modelPath), candidates,
         std::to_string(request.budgetBitsPerWeight), std::to_string(request.budgetBytes),
         std::string(request.measureKl ? "kl" : "mse"), calibration}) {
     hash.update(part);
@@ -153,10 +150,11 @@ struct TensorCosts {
 
 // The types a tensor may take besides its own: those of fewer bits whose
 // blocks divide its rows.
-std::vector<GgmlType> offeredTypes(const GgufTensorInfo &tensor) {
+std::vector<GgmlType> offeredTypes(const GgufTensorInfo &tensor,
+                                   std::span<const GgmlType> candidates) {
   const double sourceBits = bitsPerWeight(ggmlTypeInfo(tensor.type));
   std::vector<GgmlType> types;
-  for (GgmlType type : kCpuTypes) {
+  for (GgmlType type : candidates) {
     const GgmlTypeInfo &info = ggmlTypeInfo(type);
     if (type != tensor.type && bitsPerWeight(info) < sourceBits &&
         tensor.dims[0] % info.blockSize == 0 && canQuantize(type))
@@ -172,13 +170,14 @@ uint64_t bytesAs(GgmlType type, const GgufTensorInfo &tensor) {
 
 // The budget checked before any calibration: the chooser's own error when
 // even the smallest types do not fit.
-Status checkBudget(const GgufFile &model, uint64_t budget) {
+Status checkBudget(const GgufFile &model, uint64_t budget,
+                   std::span<const GgmlType> candidates) {
   std::vector<TensorOptions> sizes;
   for (const GgufTensorInfo &tensor : model.tensors()) {
     if (!choosable(tensor))
       continue;
     TensorOptions options{tensor.name, tensor.elementCount, {{tensor.type, tensor.byteSize, 0}}};
-    for (GgmlType type : offeredTypes(tensor))
+    for (GgmlType type : offeredTypes(tensor, candidates))
       options.options.push_back({type, bytesAs(type, tensor), 0});
     sizes.push_back(std::move(options));
   }
@@ -196,12 +195,13 @@ Result<std::vector<float>> requantized(GgmlType type, std::span<const float> val
   return out;
 }
 
-// Every choosable tensor's options: its own type at no cost, and each CPU
-// type of fewer bits whose blocks divide its rows, costed by requantizing
+// Every choosable tensor's options: its own type at no cost, and each
+// candidate type of fewer bits whose blocks divide its rows, costed by requantizing
 // it from the file's values (and, with measureKl, scaled to the KL measured
 // with this tensor alone requantized to its probe type).
 Result<std::vector<TensorCosts>> costTensors(const GgufFile &model, CalibrationRun &run,
-                                             bool measureKl) {
+                                             bool measureKl,
+                                             std::span<const GgmlType> candidates) {
   std::vector<TensorCosts> result;
   unsigned threads = std::max(1u, std::thread::hardware_concurrency());
   for (size_t index = 0; index < model.tensors().size(); ++index) {
@@ -211,7 +211,7 @@ Result<std::vector<TensorCosts>> costTensors(const GgufFile &model, CalibrationR
     const int64_t rowLength = tensor.dims[0];
     TensorCosts costs{index, {tensor.name, tensor.elementCount, {}}};
     costs.options.options.push_back({tensor.type, tensor.byteSize, 0.0});
-    std::vector<GgmlType> types = offeredTypes(tensor);
+    std::vector<GgmlType> types = offeredTypes(tensor, candidates);
     std::vector<float> values(tensor.elementCount);
     KILN_TRY(dequantize(tensor.type, model.tensorData(tensor), values));
     auto found = run.errorWeights().find(tensor.name);
@@ -359,6 +359,8 @@ void explainStoredModel(const GgufFile &model) {
 
 Result<std::string> mixedPrecisionModel(const GgufFile &model, const std::string &path,
                                         const PrecisionRequest &request) {
+  if (request.candidateTypes.empty())
+    return makeError("--precision auto: the target offers no weight types to choose from");
   std::string calibrationPath =
       request.calibrationFile.empty() ? bundledCalibration() : request.calibrationFile;
   auto text = readText(calibrationPath);
@@ -387,7 +389,7 @@ Result<std::string> mixedPrecisionModel(const GgufFile &model, const std::string
                         ? request.budgetBytes
                         : uint64_t(std::floor(request.budgetBitsPerWeight * double(weights) / 8));
 
-  if (Status fits = checkBudget(model, budget); !fits)
+  if (Status fits = checkBudget(model, budget, request.candidateTypes); !fits)
     return makeError("--precision auto: ", path, ": ", fits.message());
   std::error_code ec;
   fs::create_directories(fs::path(output).parent_path(), ec);
@@ -402,7 +404,8 @@ Result<std::string> mixedPrecisionModel(const GgufFile &model, const std::string
   if (!calibration)
     return makeError("--precision auto: calibration on ", calibrationPath, ": ",
                      calibration.error().message);
-  auto costs = costTensors(model, **calibration, request.measureKl);
+  auto costs = costTensors(model, **calibration, request.measureKl,
+                           request.candidateTypes);
   if (!costs)
     return std::move(costs).takeError();
   std::vector<TensorOptions> options;

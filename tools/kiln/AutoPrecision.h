@@ -1,6 +1,6 @@
 // `--precision auto`: per-tensor mixed precision chosen at compile time.
 // The model runs over a calibration text (Calibration.h). Each weight
-// tensor's cost in every type the CPU target decodes is its
+// tensor's cost in every type the target decodes is its
 // activation-weighted squared error (QuantError.h), which ranks the types
 // of one tensor; to compare tensors, that error is scaled to the KL
 // divergence of the logits measured with only this tensor requantized (to
@@ -13,10 +13,12 @@
 #pragma once
 
 #include "gguf/GgufFile.h"
+#include "quant/GgmlType.h"
 #include "support/Result.h"
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace kiln::cli {
 
@@ -29,6 +31,9 @@ struct PrecisionRequest {
   // false: costs are the weighted squared errors alone, not scaled by the
   // measured KL (one calibration run instead of one per tensor).
   bool measureKl = true;
+  // The types a matrix may take: the target's decodable weight types
+  // (Target::decodableWeightTypes), best first.
+  std::vector<GgmlType> candidateTypes;
 };
 
 // The path of the mixed model made from `model` (opened from `path`).

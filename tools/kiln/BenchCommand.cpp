@@ -8,7 +8,7 @@
 #include "CompileFlags.h"
 #include "SvgBarChart.h"
 
-#include "CpuPipeline.h"
+#include "codegen/Compile.h"
 #include "gguf/GgufFile.h"
 #include "model/ModelSpec.h"
 #include "passes/PassOptions.h"
@@ -79,15 +79,18 @@ std::string configurationName(const CompileFlags &flags) {
 }
 
 // --compare-fusion: everything on, everything off, then each fusion pass
-// left out of the full pipeline on its own (what that one pass is worth).
-std::vector<Configuration> fusionConfigurations() {
+// left out of the full pipeline on its own (what that one pass is worth),
+// all for the target `base` names.
+std::vector<Configuration> fusionConfigurations(const CompileFlags &base) {
+  CompileFlags fused;
+  fused.target = base.target;
   std::vector<Configuration> configs;
-  configs.push_back({"fused", {}});
-  CompileFlags unfused;
+  configs.push_back({"fused", fused});
+  CompileFlags unfused = fused;
   unfused.noFuse = true;
   configs.push_back({"unfused", unfused});
   for (const std::string &pass : passes::fusionPassNames()) {
-    CompileFlags without;
+    CompileFlags without = fused;
     without.disabledPasses = {pass};
     configs.push_back({"without " + pass, without});
   }
@@ -121,7 +124,7 @@ runtime::ForwardBenchOptions forwardOptions(const BenchArgs &args) {
 // A configuration compiled, with its executor, warmed up: every one stays
 // ready until all are measured, so their repeats can take turns.
 struct PreparedConfig {
-  codegen::CpuProgram program;
+  codegen::Program program;
   std::unique_ptr<runtime::Executor> executor;
   ConfigResult result;
 };
@@ -132,14 +135,14 @@ prepareConfiguration(const GgufFile &file, const Configuration &config,
   auto prepared = std::make_unique<PreparedConfig>();
   ConfigResult &result = prepared->result;
   result.name = config.name;
-  codegen::CpuCompileOptions options;
+  codegen::CompileOptions options;
   KILN_TRY(applyCompileFlags(config.flags, options));
   if (!args.noCache)
     options.cpu.cacheDir = codegen::cpu::defaultCacheDir();
 
   progress(config.name + ": compiling");
   auto start = Clock::now();
-  auto program = codegen::compileForCpu(file, options);
+  auto program = codegen::compile(file, options);
   if (!program)
     return std::move(program).takeError();
   result.compileSeconds = secondsSince(start);
@@ -490,7 +493,7 @@ int runBench(BenchArgs args) {
   if (Status s = checkArgs(args); !s.ok())
     return reportError(s.message());
   // Names are checked before the model is even opened.
-  codegen::CpuCompileOptions checked;
+  codegen::CompileOptions checked;
   if (Status s = applyCompileFlags(args.compile, checked); !s.ok())
     return reportError(s.message());
   auto plot = openPlot(args.plot, args.model);
@@ -508,7 +511,7 @@ int runBench(BenchArgs args) {
 
   std::vector<Configuration> configs;
   if (args.compareFusion)
-    configs = fusionConfigurations();
+    configs = fusionConfigurations(args.compile);
   else
     configs.push_back({configurationName(args.compile), args.compile});
 

@@ -129,14 +129,15 @@ CalibrationRun::create(const GgufFile &model, const std::string &text,
 
   // Plain f32 matmul inputs: no q8 copies, no fused prologues, so each
   // matmul's args[0] is the activation the weight multiplies.
-  codegen::CpuCompileOptions compile;
+  codegen::CompileOptions compile;
+  compile.target = "cpu"; // the measurements run here, whatever the mix is for
   compile.allLogits = true; // the output matrix sees every position
   compile.lower.integerDots = false;
   compile.lower.matchLlamaCppActivations = false;
   compile.passes.fuse = false;
   if (options.useKernelCache)
     compile.cpu.cacheDir = codegen::cpu::defaultCacheDir();
-  auto program = codegen::compileForCpu(*self->file_, compile);
+  auto program = codegen::compile(*self->file_, compile);
   if (!program)
     return std::move(program).takeError();
   self->program_ = std::move(program).value();

@@ -12,7 +12,7 @@
 // so a tensor can be swapped in place between runs.
 #pragma once
 
-#include "CpuPipeline.h"
+#include "codegen/Compile.h"
 #include "gguf/GgufFile.h"
 #include "quant/QuantError.h"
 #include "runtime/Executor.h"
@@ -55,7 +55,7 @@ private:
   std::shared_ptr<std::vector<uint8_t>> bytes_; // the f32 copy, writable
   std::unique_ptr<GgufFile> file_;
   std::unique_ptr<runtime::ThreadPool> pool_;
-  codegen::CpuProgram program_;
+  codegen::Program program_;
   std::unique_ptr<runtime::Executor> executor_;
   std::vector<std::vector<int32_t>> chunks_;
   std::vector<float> baseLogits_; // every position of every chunk

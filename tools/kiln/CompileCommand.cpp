@@ -6,7 +6,7 @@
 #include "Command.h"
 #include "CompileFlags.h"
 
-#include "CpuPipeline.h"
+#include "codegen/Compile.h"
 #include "ModelBuilder.h"
 #include "gguf/GgufFile.h"
 #include "model/ModelSpec.h"
@@ -38,12 +38,12 @@ struct CompileArgs {
 // The kernels' optimized LLVM IR, handed back in memory by the JIT (no
 // cache: the IR only exists when LLVM runs; no temporary file).
 Result<std::string> kernelIr(const GgufFile &file, const CompileArgs &args) {
-  codegen::CpuCompileOptions options;
+  codegen::CompileOptions options;
   KILN_TRY(applyCompileFlags(args.compile, options));
   options.allLogits = args.allLogits;
   std::string ir;
   options.cpu.irOut = &ir;
-  auto program = codegen::compileForCpu(file, options);
+  auto program = codegen::compile(file, options);
   if (!program)
     return std::move(program).takeError();
   return ir;
@@ -142,7 +142,7 @@ Result<std::string> planEmission(const GgufFile &file, const CompileArgs &args) 
   if (!spec)
     return std::move(spec).takeError();
   mlir::MLIRContext context;
-  codegen::CpuCompileOptions options;
+  codegen::CompileOptions options;
   KILN_TRY(applyCompileFlags(args.compile, options));
   options.allLogits = args.allLogits;
   auto module = codegen::buildGraph(context, *spec, options);
@@ -183,7 +183,7 @@ int runCompile(const CompileArgs &args) {
     if (!spec)
       return reportError(spec.error().message);
     mlir::MLIRContext context;
-    codegen::CpuCompileOptions options;
+    codegen::CompileOptions options;
     if (Status s = applyCompileFlags(args.compile, options); !s.ok())
       return reportError(s.message());
     options.allLogits = args.allLogits;

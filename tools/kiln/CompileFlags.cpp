@@ -2,13 +2,36 @@
 
 #include "CommonFlags.h"
 #include "AutoPrecision.h"
+#include "codegen/Target.h"
+#include "codegen/TargetRegistry.h"
 #include "passes/PassOptions.h"
 
 #include <algorithm>
 
 namespace kiln::cli {
 
+namespace {
+
+// The target --target names, or "--target NAME: <why not>".
+Result<const codegen::Target *> chosenTarget(const CompileFlags &flags) {
+  auto target = codegen::findTarget(flags.target);
+  if (!target)
+    return makeError("--target ", flags.target, ": ", target.error().message);
+  return target;
+}
+
+} // namespace
+
 void addCompileFlags(CLI::App &app, CompileFlags &flags) {
+  std::string known, built;
+  for (const std::string &name : codegen::knownTargetNames())
+    known += (known.empty() ? "" : "|") + name;
+  for (const std::string &name : codegen::builtTargetNames())
+    built += (built.empty() ? "" : ", ") + name;
+  app.add_option("--target", flags.target,
+                 "What to compile for: " + known + " (built so far: " + built + ")")
+      ->check(CLI::IsMember(codegen::knownTargetNames()))
+      ->capture_default_str();
   app.add_flag("--no-fuse", flags.noFuse, "Run no fusion pass");
   std::string names;
   for (const std::string &name : passes::fusionPassNames())
@@ -55,6 +78,9 @@ void addCompileFlags(CLI::App &app, CompileFlags &flags) {
 }
 
 Result<GgufFile> openModelToCompile(const CompileFlags &flags, const std::string &path) {
+  auto target = chosenTarget(flags);
+  if (!target)
+    return std::move(target).takeError();
   auto file = GgufFile::open(path);
   if (!file || flags.precision.empty()) {
     if (file && flags.explain)
@@ -71,6 +97,8 @@ Result<GgufFile> openModelToCompile(const CompileFlags &flags, const std::string
   request.explain = flags.explain;
   request.useCache = !flags.noPrecisionCache;
   request.measureKl = flags.sensitivity == "kl";
+  std::span<const GgmlType> types = (*target)->decodableWeightTypes();
+  request.candidateTypes.assign(types.begin(), types.end());
   auto mixed = mixedPrecisionModel(*file, path, request);
   if (!mixed)
     return std::move(mixed).takeError();
@@ -78,7 +106,11 @@ Result<GgufFile> openModelToCompile(const CompileFlags &flags, const std::string
 }
 
 Status applyCompileFlags(const CompileFlags &flags,
-                         codegen::CpuCompileOptions &options) {
+                         codegen::CompileOptions &options) {
+  auto target = chosenTarget(flags);
+  if (!target)
+    return std::move(target).takeError();
+  options.target = flags.target;
   const auto &known = passes::fusionPassNames();
   for (const std::string &name : flags.disabledPasses) {
     if (std::find(known.begin(), known.end(), name) == known.end()) {

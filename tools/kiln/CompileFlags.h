@@ -1,9 +1,9 @@
 // The options every compiling command shares (run, perplexity, compile,
-// bench): which passes run, and per-tensor mixed precision. One place, so
-// each command spells them alike.
+// bench): the target, which passes run, and per-tensor mixed precision.
+// One place, so each command spells them alike.
 #pragma once
 
-#include "CpuPipeline.h"
+#include "codegen/Compile.h"
 #include "gguf/GgufFile.h"
 #include "support/Result.h"
 
@@ -16,6 +16,10 @@
 namespace kiln::cli {
 
 struct CompileFlags {
+  // --target: any known name passes parsing (an unknown one is a usage
+  // error); one not built yet is refused by openModelToCompile and
+  // applyCompileFlags before any work.
+  std::string target = "cpu";
   bool noFuse = false;
   std::vector<std::string> disabledPasses;
   // --precision auto: choose each weight's type within a budget of bits
@@ -33,12 +37,14 @@ void addCompileFlags(CLI::App &app, CompileFlags &flags);
 
 // The model file the command compiles and runs: `path` itself, or with
 // --precision auto the mixed-precision model made from it (AutoPrecision.h).
-// With --explain, the per-tensor table goes to stderr first.
+// With --explain, the per-tensor table goes to stderr first. A target that
+// is not built is refused first.
 Result<GgufFile> openModelToCompile(const CompileFlags &flags,
                                     const std::string &path);
 
-// Checks the pass names and sets options.passes.
+// Checks the target and the pass names and sets options.target and
+// options.passes.
 Status applyCompileFlags(const CompileFlags &flags,
-                         codegen::CpuCompileOptions &options);
+                         codegen::CompileOptions &options);
 
 } // namespace kiln::cli

@@ -7,7 +7,7 @@
 #include "CommonFlags.h"
 #include "CompileFlags.h"
 
-#include "CpuPipeline.h"
+#include "codegen/Compile.h"
 #include "gguf/GgufFile.h"
 #include "runtime/Executor.h"
 #include "runtime/FiniteCheck.h"
@@ -38,18 +38,18 @@ struct PerplexityArgs {
 
 // A model compiled for all logits, with an executor for n-token chunks.
 struct LoadedModel {
-  codegen::CpuProgram program;
+  codegen::Program program;
   std::unique_ptr<runtime::Executor> executor;
 };
 
 Result<LoadedModel> loadModel(const GgufFile &file, const PerplexityArgs &args,
                               int64_t n, runtime::ThreadPool &pool) {
-  codegen::CpuCompileOptions options;
+  codegen::CompileOptions options;
   KILN_TRY(applyCompileFlags(args.compile, options));
   options.allLogits = true;
   if (!args.noCache)
     options.cpu.cacheDir = codegen::cpu::defaultCacheDir();
-  auto program = codegen::compileForCpu(file, options);
+  auto program = codegen::compile(file, options);
   if (!program)
     return std::move(program).takeError();
   if (n > program->spec.contextLength)

@@ -5,7 +5,7 @@
 #include "CommonFlags.h"
 #include "CompileFlags.h"
 
-#include "CpuPipeline.h"
+#include "codegen/Compile.h"
 #include "gguf/GgufFile.h"
 #include "runtime/Executor.h"
 #include "runtime/FiniteCheck.h"
@@ -175,14 +175,14 @@ int runModel(RunArgs args) {
   timings.load = secondsSince(start);
 
   start = Clock::now();
-  codegen::CpuCompileOptions options;
+  codegen::CompileOptions options;
   if (Status s = applyCompileFlags(args.compile, options); !s.ok())
     return reportError(s.message());
   if (args.printIr)
     options.printIrTo = "-";
   if (!args.noCache)
     options.cpu.cacheDir = codegen::cpu::defaultCacheDir();
-  auto program = codegen::compileForCpu(*file, options);
+  auto program = codegen::compile(*file, options);
   if (!program)
     return reportError(program.error().message);
   timings.compile = secondsSince(start);

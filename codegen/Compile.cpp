@@ -1,5 +1,7 @@
-#include "CpuPipeline.h"
+#include "codegen/Compile.h"
 
+#include "codegen/Target.h"
+#include "codegen/TargetRegistry.h"
 #include "ModelBuilder.h"
 #include "Passes.h"
 #include "gguf/GgufFile.h"
@@ -10,34 +12,47 @@
 
 namespace kiln::codegen {
 
+namespace {
+
 Result<mlir::OwningOpRef<mlir::ModuleOp>>
-buildGraph(mlir::MLIRContext &context, const ModelSpec &spec,
-           const CpuCompileOptions &options) {
+graphFor(mlir::MLIRContext &context, const ModelSpec &spec, const Target &target,
+         const CompileOptions &options) {
   ir::BuildOptions build;
   build.allLogits = options.allLogits;
   auto module = ir::buildModel(context, spec, build);
   if (!module)
     return std::move(module).takeError();
   passes::PassOptions passOptions = options.passes;
-  // The fused matmul kernels are written for the integer and plain dot
-  // products; the float-dot fallback (integerDots off) runs unfused.
-  if (!options.lower.integerDots)
+  if (!target.supportsFusedMatmuls(options.lower))
     for (const std::string &name : passes::fusionPassNames())
       if (name != "kiln-flash-attention")
         passOptions.disabled.insert(name);
-  if (spec.headDim % 8 != 0) // the flash kernel reads heads 8 at a time
+  if (!target.supportsFlashAttention(spec.headDim))
     passOptions.disabled.insert("kiln-flash-attention");
   KILN_TRY(passes::runPasses(module->get(), passOptions));
   return std::move(module).value();
 }
 
-Result<CpuProgram> compileForCpu(const GgufFile &file,
-                                 const CpuCompileOptions &options) {
+} // namespace
+
+Result<mlir::OwningOpRef<mlir::ModuleOp>>
+buildGraph(mlir::MLIRContext &context, const ModelSpec &spec,
+           const CompileOptions &options) {
+  auto target = findTarget(options.target);
+  if (!target)
+    return std::move(target).takeError();
+  return graphFor(context, spec, **target, options);
+}
+
+Result<Program> compile(const GgufFile &file, const CompileOptions &options) {
+  auto target = findTarget(options.target);
+  if (!target)
+    return std::move(target).takeError();
   auto spec = ModelSpec::fromGguf(file);
   if (!spec)
     return std::move(spec).takeError();
   mlir::MLIRContext context;
-  auto module = buildGraph(context, *spec, options);
+  auto module = graphFor(context, *spec, **target, options);
   if (!module)
     return std::move(module).takeError();
   if (!options.printIrTo.empty()) {
@@ -50,11 +65,7 @@ Result<CpuProgram> compileForCpu(const GgufFile &file,
   auto lowered = lowerToPlan(module->get(), options.lower);
   if (!lowered)
     return std::move(lowered).takeError();
-  auto jit = cpu::CpuJit::compile(*lowered, options.cpu);
-  if (!jit)
-    return std::move(jit).takeError();
-  return CpuProgram{std::move(spec).value(), std::move(lowered).value(),
-                    std::move(jit).value()};
+  return (*target)->compile(std::move(spec).value(), std::move(lowered).value(), options);
 }
 
 } // namespace kiln::codegen

@@ -1,0 +1,33 @@
+// A model lowered to an execution plan, and the options of that lowering:
+// what PlanBuilder.h produces and every target compiles. Free of MLIR, so
+// the target interface and the runtime-facing code can include it.
+#pragma once
+
+#include "codegen/KernelDesc.h"
+#include "runtime/ExecutionPlan.h"
+
+#include <vector>
+
+namespace kiln::codegen {
+
+struct LowerOptions {
+  bool kvCacheF16 = true; // else f32
+  // Give each matmul its input as llama.cpp's CPU dot products see it:
+  // rounded to f16 (f16 weights) or quantized to q8_0 (q4_0, q5_0, q8_0;
+  // also q4_1 and q5_1, whose q8_1 rounds the same way) or q8_K blocks
+  // (K-quants). The matmul itself stays in f32.
+  bool matchLlamaCppActivations = true;
+  // Matmuls on quantized weights (q4_0 ... q8_0, q2_K ... q6_K) quantize
+  // their input to q8 blocks once and use integer dot products (exact
+  // block sums, as llama.cpp's; QuantizedActivations.h). Off: the
+  // activations are rounded as llama.cpp's (matchLlamaCppActivations) and
+  // multiplied in f32.
+  bool integerDots = true;
+};
+
+struct LoweredModel {
+  runtime::ExecutionPlan plan;
+  std::vector<KernelDesc> kernels; // kernels[i] is plan.kernelSymbols[i]
+};
+
+} // namespace kiln::codegen

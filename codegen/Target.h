@@ -1,0 +1,47 @@
+// A code generation target: what the compiler must ask before it chooses
+// weight types, runs passes or emits kernels for one kind of device. Each
+// target lives in its own folder (codegen/cpu/, later opencl/ and cuda/)
+// and is picked by name from the registry (codegen/TargetRegistry.h). The
+// pass pipeline and the precision chooser ask the target; they hold no
+// limit of any one target themselves.
+#pragma once
+
+#include "codegen/Program.h"
+#include "quant/GgmlType.h"
+#include "support/Result.h"
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+namespace kiln::codegen {
+
+struct CompileOptions;
+
+class Target {
+public:
+  virtual ~Target() = default;
+
+  // The name --target takes ("cpu").
+  virtual std::string_view name() const = 0;
+
+  // The weight types its matmul and embedding kernels decode, best
+  // first: the candidates the precision chooser may give a weight matrix.
+  // f32 is not listed; a tensor stored in f32 may always stay as it is.
+  virtual std::span<const GgmlType> decodableWeightTypes() const = 0;
+
+  // Whether its flash-attention kernel handles heads of this size; when
+  // not, the pipeline leaves attention unfused.
+  virtual bool supportsFlashAttention(int64_t headDim) const = 0;
+
+  // Whether its fused matmul kernels (norm, rope, SwiGLU, residual
+  // prologues and epilogues) exist for matmuls lowered with these
+  // options; when not, the pipeline runs the fusion passes off.
+  virtual bool supportsFusedMatmuls(const LowerOptions &lower) const = 0;
+
+  // Generates and loads the kernels of a lowered model.
+  virtual Result<Program> compile(ModelSpec spec, LoweredModel lowered,
+                                  const CompileOptions &options) const = 0;
+};
+
+} // namespace kiln::codegen

@@ -1,0 +1,78 @@
+// The target registry: the names it knows, which are built, what a lookup
+// of each gives, and the CPU target's answers to the pipeline's questions.
+#include "codegen/Target.h"
+#include "codegen/TargetRegistry.h"
+#include "codegen/LoweredModel.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace kiln::codegen {
+namespace {
+
+TEST(TargetRegistry, KnowsCpuOpenClAndCudaAndBuildsOnlyCpu) {
+  EXPECT_EQ(knownTargetNames(), (std::vector<std::string>{"cpu", "opencl", "cuda"}));
+  EXPECT_EQ(builtTargetNames(), (std::vector<std::string>{"cpu"}));
+}
+
+TEST(TargetRegistry, FindsTheCpuTargetByName) {
+  auto target = findTarget("cpu");
+  ASSERT_TRUE(target) << target.error().message;
+  ASSERT_NE(*target, nullptr);
+  EXPECT_EQ((*target)->name(), "cpu");
+}
+
+TEST(TargetRegistry, KnownButUnbuiltTargetsSaySo) {
+  auto cuda = findTarget("cuda");
+  ASSERT_FALSE(cuda);
+  EXPECT_EQ(cuda.error().message, "the CUDA target is not built yet (available: cpu)");
+  auto opencl = findTarget("opencl");
+  ASSERT_FALSE(opencl);
+  EXPECT_EQ(opencl.error().message, "the OpenCL target is not built yet (available: cpu)");
+}
+
+TEST(TargetRegistry, UnknownNamesListTheKnownOnes) {
+  for (const char *name : {"foo", "CPU", "", "cpu "}) {
+    auto target = findTarget(name);
+    ASSERT_FALSE(target) << "'" << name << "'";
+    EXPECT_EQ(target.error().message,
+              std::string("no target named '") + name + "' (known: cpu, opencl, cuda)");
+  }
+}
+
+// The list tools/kiln/AutoPrecision.cpp held as "the types the CPU target
+// decodes" before it asked the target: same types, same order.
+TEST(CpuTarget, DecodesTheTypesThePrecisionChooserOfferedBefore) {
+  auto target = findTarget("cpu");
+  ASSERT_TRUE(target);
+  std::span<const GgmlType> types = (*target)->decodableWeightTypes();
+  const std::vector<GgmlType> before = {
+      GgmlType::F16,  GgmlType::Q8_0, GgmlType::Q6_K, GgmlType::Q5_K,
+      GgmlType::Q5_1, GgmlType::Q5_0, GgmlType::Q4_K, GgmlType::Q4_1,
+      GgmlType::Q4_0, GgmlType::Q3_K, GgmlType::Q2_K,
+  };
+  EXPECT_EQ(std::vector<GgmlType>(types.begin(), types.end()), before);
+}
+
+TEST(CpuTarget, FlashAttentionNeedsHeadsInEights) {
+  auto target = findTarget("cpu");
+  ASSERT_TRUE(target);
+  for (int64_t headDim : {8, 16, 64, 128})
+    EXPECT_TRUE((*target)->supportsFlashAttention(headDim)) << headDim;
+  for (int64_t headDim : {1, 4, 12, 100})
+    EXPECT_FALSE((*target)->supportsFlashAttention(headDim)) << headDim;
+}
+
+TEST(CpuTarget, FusedMatmulsNeedTheIntegerDots) {
+  auto target = findTarget("cpu");
+  ASSERT_TRUE(target);
+  LowerOptions lower;
+  lower.integerDots = true;
+  EXPECT_TRUE((*target)->supportsFusedMatmuls(lower));
+  lower.integerDots = false;
+  EXPECT_FALSE((*target)->supportsFusedMatmuls(lower));
+}
+
+} // namespace
+} // namespace kiln::codegen
