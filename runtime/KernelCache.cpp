@@ -1,6 +1,7 @@
 #include "KernelCache.h"
 
 #include "support/AtomicFile.h"
+#include "support/FileKind.h"
 
 #include <cerrno>
 #include <charconv>
@@ -23,16 +24,6 @@ std::string octal(mode_t mode) {
   return text;
 }
 
-const char *kindText(mode_t mode) {
-  return S_ISREG(mode)    ? "a regular file"
-         : S_ISDIR(mode)  ? "a directory"
-         : S_ISLNK(mode)  ? "a symbolic link"
-         : S_ISFIFO(mode) ? "a FIFO"
-         : S_ISCHR(mode)  ? "a character device"
-         : S_ISBLK(mode)  ? "a block device"
-         : S_ISSOCK(mode) ? "a socket"
-                          : "not a regular file";
-}
 
 bool isKey(const std::string &key) {
   return !key.empty() && key.size() <= 128 &&
@@ -202,7 +193,7 @@ Status checkCacheObject(std::span<const uint8_t> bytes, const CacheRecord &recor
 std::optional<std::string> untrustedReason(const struct stat &info, uid_t user,
                                            bool directory, uint64_t maxBytes) {
   if (directory ? !S_ISDIR(info.st_mode) : !S_ISREG(info.st_mode))
-    return std::string("is ") + kindText(info.st_mode) + ", not " +
+    return std::string("is ") + fileKindText(info.st_mode) + ", not " +
            (directory ? "a directory" : "a regular file");
   if (info.st_uid != user)
     return "is owned by uid " + std::to_string(info.st_uid) + ", not by you (uid " +

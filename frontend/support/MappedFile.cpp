@@ -1,5 +1,7 @@
 #include "MappedFile.h"
 
+#include "FileKind.h"
+
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -23,8 +25,8 @@ Result<std::shared_ptr<MappedFile>> MappedFile::open(const std::string &path) {
   }
   if (!S_ISREG(info.st_mode)) {
     ::close(fd);
-    return makeError(path, S_ISDIR(info.st_mode) ? ": is a directory, not a regular file"
-                                                 : ": not a regular file");
+    return makeError(path, ": is ", fileKindText(info.st_mode),
+                     ", not a regular file");
   }
   size_t size = static_cast<size_t>(info.st_size);
   const uint8_t *data = nullptr;

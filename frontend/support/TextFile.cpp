@@ -1,5 +1,7 @@
 #include "TextFile.h"
 
+#include "FileKind.h"
+
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -61,14 +63,8 @@ Result<std::string> readTextFile(const std::string &path, std::string_view what,
   }
   if (!S_ISREG(info.st_mode)) {
     ::close(fd);
-    const char *kind = S_ISDIR(info.st_mode)    ? "a directory"
-                       : S_ISFIFO(info.st_mode) ? "a FIFO"
-                       : S_ISCHR(info.st_mode)  ? "a character device"
-                       : S_ISBLK(info.st_mode)  ? "a block device"
-                       : S_ISSOCK(info.st_mode) ? "a socket"
-                                                : "not a regular file";
-    return makeError(path, ": ", std::string(what), " is ", kind,
-                     ", not a regular file");
+    return makeError(path, ": ", std::string(what), " is ",
+                     fileKindText(info.st_mode), ", not a regular file");
   }
   if (size_t(info.st_size) > maxBytes) {
     ::close(fd);

@@ -32,8 +32,8 @@ c=$("$KILN" tokenize "$model" 'ROMEO: hello' --ids) || fail "tokenize text"
 [ -n "$a" ] && [ "$a" = "$b" ] && [ "$a" = "$c" ] || fail "ids differ: '$a' '$b' '$c'"
 
 # A FIFO as the model is refused before it is opened for reading.
-expect_error info-fifo "fifo: not a regular file" -- timeout 20 "$KILN" info "$WORK/fifo"
-expect_error quantize-fifo "fifo: not a regular file" -- \
+expect_error info-fifo "fifo: is a FIFO, not a regular file" -- timeout 20 "$KILN" info "$WORK/fifo"
+expect_error quantize-fifo "fifo: is a FIFO, not a regular file" -- \
   timeout 20 "$KILN" quantize "$WORK/fifo" "$WORK/out.gguf" q8_0
 [ -e "$WORK/out.gguf" ] && fail "quantize of a FIFO wrote an output"
 

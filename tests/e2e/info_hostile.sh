@@ -5,7 +5,7 @@ source "$(dirname "$0")/lib.sh" "$@"
 model="$SHARED/tinyshakes-llama/tinyshakes-llama-q8_0.gguf"
 
 expect_error missing "cannot open" -- "$KILN" info "$WORK/nope.gguf"
-expect_error directory "not a regular file" -- "$KILN" info "$WORK"
+expect_error directory "is a directory, not a regular file" -- "$KILN" info "$WORK"
 : >"$WORK/empty.gguf"
 expect_error empty "empty.gguf: at byte 0: file ends inside the magic" -- \
   "$KILN" info "$WORK/empty.gguf"

@@ -25,7 +25,7 @@ expect_error calibration-dev-zero "/dev/zero: .* is a character device" -- \
   timeout 20 "$KILN" run "$f32" -p hi -n 1 --precision auto --budget 4.5 --calibration /dev/zero
 expect_error calibration-dir "is a directory" -- \
   timeout 20 "$KILN" run "$f32" -p hi -n 1 --precision auto --budget 4.5 --calibration "$WORK"
-expect_error run-model-fifo "fifo: not a regular file" -- \
+expect_error run-model-fifo "fifo: is a FIFO, not a regular file" -- \
   timeout 20 "$KILN" run "$WORK/fifo" -p hi
 
 # Flags out of range: usage errors (exit 2) naming the flag and the range.
