@@ -1,11 +1,11 @@
 #include "CpuKernelEmitter.h"
 
-#include "BlockVectors.h"
-#include "GgmlNumerics.h"
-#include "IntegerDot.h"
-#include "LoopEmitter.h"
-#include "QuantizedActivations.h"
-#include "WeightDecode.h"
+#include "codegen/llvm/BlockVectors.h"
+#include "codegen/llvm/GgmlNumerics.h"
+#include "codegen/cpu/IntegerDot.h"
+#include "codegen/llvm/LoopEmitter.h"
+#include "codegen/QuantizedActivations.h"
+#include "codegen/llvm/WeightDecode.h"
 
 #include "llvm/IR/Intrinsics.h"
 
@@ -14,6 +14,8 @@
 using namespace llvm;
 
 namespace kiln::codegen::cpu {
+
+using namespace lowering;
 
 namespace {
 

@@ -1,13 +1,15 @@
-#include "IntegerDot.h"
+#include "codegen/cpu/IntegerDot.h"
 
-#include "BlockVectors.h"
-#include "GgmlNumerics.h"
+#include "codegen/llvm/BlockVectors.h"
+#include "codegen/llvm/GgmlNumerics.h"
 
 #include "llvm/IR/IntrinsicsX86.h"
 
 using namespace llvm;
 
 namespace kiln::codegen::cpu {
+
+using namespace lowering;
 
 namespace {
 

@@ -7,7 +7,7 @@
 // scalar.
 #pragma once
 
-#include "LoopEmitter.h"
+#include "codegen/llvm/LoopEmitter.h"
 #include "quant/GgmlType.h"
 
 #include "llvm/ADT/ArrayRef.h"
@@ -36,7 +36,7 @@ struct DotAccumulators {
 };
 
 // lanes summed interleaved + ((offset0 + offset2) + (offset1 + offset3)).
-llvm::Value *emitDotResult(LoopEmitter &e, const DotAccumulators &acc);
+llvm::Value *emitDotResult(lowering::LoopEmitter &e, const DotAccumulators &acc);
 
 inline constexpr unsigned kDotLanes = 8;
 
@@ -50,13 +50,13 @@ int64_t integerDotBlockElements(GgmlType weights);
 // multiple of 8): per output, each block added as one float,
 // sum = fma(float(block sum), d_w * d_a, sum). Eight weight rows at once,
 // lane c of acc[r] (8 floats) being column c of row r.
-void emitQ40EightColumns(LoopEmitter &e, const IntegerDotTarget &target,
+void emitQ40EightColumns(lowering::LoopEmitter &e, const IntegerDotTarget &target,
                          llvm::ArrayRef<llvm::Value *> blocks, llvm::Value *blockIndex,
                          llvm::ArrayRef<QuantizedRow> rows,
                          llvm::ArrayRef<llvm::Value *> acc);
 
 // acc[r] += weight block `blockIndex` (stored at `block`) . rows[r]'s block.
-void emitBlockIntegerDot(LoopEmitter &e, const IntegerDotTarget &target,
+void emitBlockIntegerDot(lowering::LoopEmitter &e, const IntegerDotTarget &target,
                          GgmlType weights, llvm::Value *block,
                          llvm::Value *blockIndex,
                          llvm::ArrayRef<QuantizedRow> rows,
