@@ -1,7 +1,7 @@
 #include "codegen/cpu/CpuKernelEmitter.h"
 
-#include "codegen/cpu/IntegerDot.h"
 #include "codegen/cpu/KernelContext.h"
+#include "codegen/llvm/IntegerDot.h"
 #include "codegen/llvm/WeightDecode.h"
 
 using namespace llvm;

@@ -6,7 +6,7 @@
 #include "codegen/cpu/KernelContext.h"
 
 #include "codegen/QuantizedActivations.h"
-#include "codegen/cpu/IntegerDot.h"
+#include "codegen/cpu/X86ByteDots.h"
 #include "codegen/llvm/BlockVectors.h"
 #include "codegen/llvm/GgmlNumerics.h"
 #include "codegen/llvm/WeightDecode.h"
@@ -304,7 +304,8 @@ void emitIntegerMatmul(Kernel &k, const MatmulSlice &slice) {
   int64_t stride = rowBytes(format, K);
   int64_t blockElements = integerDotBlockElements(format);
   int64_t blockBytes = rowBytes(format, blockElements);
-  IntegerDotTarget target{k.target.avx2};
+  X86ByteDots avx2;
+  IntegerDotTarget target{k.target.avx2 ? &avx2 : nullptr};
   if (format == GgmlType::Q4_0 && slice.N % 8 == 0) {
     emitQ40Matmul(k, slice, target);
     return;
