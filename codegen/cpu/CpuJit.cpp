@@ -1,6 +1,6 @@
-#include "CpuJit.h"
+#include "codegen/cpu/CpuJit.h"
 
-#include "CpuKernelEmitter.h"
+#include "codegen/cpu/CpuKernelEmitter.h"
 #include "runtime/KernelCache.h"
 #include "support/Sha256.h"
 

@@ -2,7 +2,7 @@
 // runtime's KernelFn signature, every shape and constant baked in.
 #pragma once
 
-#include "KernelDesc.h"
+#include "codegen/KernelDesc.h"
 #include "support/Result.h"
 
 #include "llvm/IR/Module.h"

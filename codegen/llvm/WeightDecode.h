@@ -4,10 +4,10 @@
 // files), so generated kernels can be checked against them op by op.
 #pragma once
 
-#include "LoopEmitter.h"
+#include "codegen/llvm/LoopEmitter.h"
 #include "quant/GgmlType.h"
 
-namespace kiln::codegen::cpu {
+namespace kiln::codegen::lowering {
 
 // Decodes `count` elements (a whole number of blocks) of a row stored at
 // `row` into the float array `out`.
@@ -19,4 +19,4 @@ int64_t rowBytes(GgmlType format, int64_t count);
 
 bool canDecode(GgmlType format);
 
-} // namespace kiln::codegen::cpu
+} // namespace kiln::codegen::lowering

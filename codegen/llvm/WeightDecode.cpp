@@ -1,10 +1,10 @@
-#include "WeightDecode.h"
+#include "codegen/llvm/WeightDecode.h"
 
-#include "BlockVectors.h"
+#include "codegen/llvm/BlockVectors.h"
 
 using namespace llvm;
 
-namespace kiln::codegen::cpu {
+namespace kiln::codegen::lowering {
 
 namespace {
 
@@ -141,4 +141,4 @@ void emitDecodeRow(LoopEmitter &e, GgmlType format, Value *row, Value *out,
   });
 }
 
-} // namespace kiln::codegen::cpu
+} // namespace kiln::codegen::lowering

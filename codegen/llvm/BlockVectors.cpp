@@ -1,8 +1,8 @@
-#include "BlockVectors.h"
+#include "codegen/llvm/BlockVectors.h"
 
 using namespace llvm;
 
-namespace kiln::codegen::cpu {
+namespace kiln::codegen::lowering {
 
 namespace {
 
@@ -241,4 +241,4 @@ void emitBlockVectors(LoopEmitter &e, GgmlType format, Value *block,
   }
 }
 
-} // namespace kiln::codegen::cpu
+} // namespace kiln::codegen::lowering

@@ -1,13 +1,11 @@
-#include "IntegerDot.h"
+#include "codegen/llvm/IntegerDot.h"
 
-#include "BlockVectors.h"
-#include "GgmlNumerics.h"
-
-#include "llvm/IR/IntrinsicsX86.h"
+#include "codegen/llvm/BlockVectors.h"
+#include "codegen/llvm/GgmlNumerics.h"
 
 using namespace llvm;
 
-namespace kiln::codegen::cpu {
+namespace kiln::codegen::lowering {
 
 namespace {
 
@@ -15,7 +13,7 @@ namespace {
 struct Bytes {
   LoopEmitter &e;
   IRBuilder<> &b;
-  bool avx2;
+  const ByteDotHooks *hooks;
 
   Type *bytes(unsigned n) { return FixedVectorType::get(b.getInt8Ty(), n); }
   Type *shorts(unsigned n) { return FixedVectorType::get(b.getInt16Ty(), n); }
@@ -58,26 +56,21 @@ struct Bytes {
 
   // sum over groups of 4 lanes: lane i = u[4i..4i+3] . a[4i..4i+3], each
   // product pair (2i, 2i+1) times scale16[i] (ones when null). u unsigned
-  // (< 128 here), a signed; no pair sum reaches 2^15, so vpmaddubsw's
-  // saturation never triggers and the generic form gives the same ints.
+  // (< 128 here), a signed; no pair sum reaches 2^15, so a saturating byte
+  // multiply-add (vpmaddubsw) gives the same ints as the generic form.
   Value *dotUnsigned(Value *u, Value *a, Value *scale16) {
     if (!scale16)
       scale16 = b.CreateVectorSplat(16, b.getInt16(1));
-    if (avx2) {
-      Value *pairs = b.CreateIntrinsic(Intrinsic::x86_avx2_pmadd_ub_sw, {}, {u, a});
-      return b.CreateIntrinsic(Intrinsic::x86_avx2_pmadd_wd, {}, {pairs, scale16});
-    }
+    if (hooks)
+      return hooks->dotUnsigned(b, u, a, scale16);
     return genericDot(b.CreateZExt(u, ints(32)), a, scale16);
   }
-  // The same with signed weights w: |w| . (a with w's sign).
+  // The same with signed weights w.
   Value *dotSigned(Value *w, Value *a, Value *scale16) {
-    if (avx2) {
-      Value *magnitude = b.CreateBinaryIntrinsic(Intrinsic::abs, w, b.getFalse());
-      Value *signedA = b.CreateIntrinsic(Intrinsic::x86_avx2_psign_b, {}, {a, w});
-      return dotUnsigned(magnitude, signedA, scale16);
-    }
     if (!scale16)
       scale16 = b.CreateVectorSplat(16, b.getInt16(1));
+    if (hooks)
+      return hooks->dotSigned(b, w, a, scale16);
     return genericDot(b.CreateSExt(w, ints(32)), a, scale16);
   }
   Value *genericDot(Value *wide, Value *a, Value *scale16) {
@@ -347,7 +340,7 @@ void emitQ40EightColumns(LoopEmitter &e, const IntegerDotTarget &target,
                          ArrayRef<Value *> blocks, Value *blockIndex,
                          ArrayRef<QuantizedRow> rows, ArrayRef<Value *> acc) {
   auto &b = e.b;
-  Bytes v{e, b, target.avx2};
+  Bytes v{e, b, target.hooks};
   auto *floats = FixedVectorType::get(e.f32(), 8);
   Value *quants[8];
   // The eight f16 scales gathered as integers, converted at once.
@@ -373,17 +366,8 @@ void emitQ40EightColumns(LoopEmitter &e, const IntegerDotTarget &target,
     Value *level[8];
     for (unsigned c = 0; c < 8; ++c)
       level[c] = v.dotSigned(quants[c], a, nullptr);
-    if (target.avx2) {
-      // vphaddd adds pairs within 128-bit halves: two rounds leave columns
-      // 0-3 (4-7) as [low-half sums | high-half sums]; swap halves and add.
-      auto hadd = [&](Value *x, Value *y) {
-        return b.CreateIntrinsic(Intrinsic::x86_avx2_phadd_d, {}, {x, y});
-      };
-      Value *h0123 = hadd(hadd(level[0], level[1]), hadd(level[2], level[3]));
-      Value *h4567 = hadd(hadd(level[4], level[5]), hadd(level[6], level[7]));
-      Value *low = v.shuffle(h0123, h4567, {0, 1, 2, 3, 8, 9, 10, 11});
-      Value *high = v.shuffle(h0123, h4567, {4, 5, 6, 7, 12, 13, 14, 15});
-      level[0] = b.CreateAdd(low, high);
+    if (target.hooks) {
+      level[0] = target.hooks->columnTotals(b, level);
     } else {
       // 8 -> 4 -> 2 -> 1 vectors; the lanes end in column order.
       for (unsigned count = 8; count > 1; count /= 2)
@@ -418,7 +402,7 @@ void emitBlockIntegerDot(LoopEmitter &e, const IntegerDotTarget &target,
                          GgmlType weights, Value *block, Value *blockIndex,
                          ArrayRef<QuantizedRow> rows,
                          ArrayRef<DotAccumulators> acc) {
-  Bytes bytes{e, e.b, target.avx2};
+  Bytes bytes{e, e.b, target.hooks};
   BlockDot dot{e, e.b, bytes, rows, acc, blockIndex};
   switch (weights) {
   case GgmlType::Q2_K: dot.q2K(block); break;
@@ -430,4 +414,4 @@ void emitBlockIntegerDot(LoopEmitter &e, const IntegerDotTarget &target,
   }
 }
 
-} // namespace kiln::codegen::cpu
+} // namespace kiln::codegen::lowering

@@ -10,7 +10,7 @@
 
 #include "llvm/IR/IRBuilder.h"
 
-namespace kiln::codegen::cpu {
+namespace kiln::codegen::lowering {
 
 // ggml's exp for AVX2 (from Arm's optimized routines): a degree-5
 // polynomial after range reduction by ln 2, with explicit handling of
@@ -32,4 +32,4 @@ llvm::Value *emitLaneSum(llvm::IRBuilder<> &b, llvm::Value *lanes8, LaneTree tre
 llvm::Value *emitFma(llvm::IRBuilder<> &b, llvm::Value *x, llvm::Value *y,
                      llvm::Value *z);
 
-} // namespace kiln::codegen::cpu
+} // namespace kiln::codegen::lowering

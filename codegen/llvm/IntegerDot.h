@@ -4,20 +4,39 @@
 // exact 32-bit sums (per sub-block scale applied as an integer), and each
 // block then adds d_w * d_a * sum to eight float lanes, as llama.cpp's
 // AVX2 dot products do. Formats with a minimum add their min terms to a
-// scalar.
+// scalar. The integers are the same on every target; only the byte
+// instructions that compute them may differ (ByteDotHooks).
 #pragma once
 
-#include "LoopEmitter.h"
+#include "codegen/llvm/LoopEmitter.h"
 #include "quant/GgmlType.h"
 
 #include "llvm/ADT/ArrayRef.h"
 
-namespace kiln::codegen::cpu {
+namespace kiln::codegen::lowering {
+
+// Byte instructions a target has for the three steps below; without hooks,
+// generic vector IR computes the same integers. The CPU target's are
+// AVX2's (codegen/cpu/X86ByteDots.h).
+class ByteDotHooks {
+public:
+  virtual ~ByteDotHooks() = default;
+  // 32 unsigned bytes u (< 128) times 32 signed bytes a: lane i of eight
+  // i32 = pair (4i, 4i+1) times scale16[2i] + pair (4i+2, 4i+3) times
+  // scale16[2i+1], scale16 being 16 i16.
+  virtual llvm::Value *dotUnsigned(llvm::IRBuilder<> &b, llvm::Value *u, llvm::Value *a,
+                                   llvm::Value *scale16) const = 0;
+  // The same with signed bytes w.
+  virtual llvm::Value *dotSigned(llvm::IRBuilder<> &b, llvm::Value *w, llvm::Value *a,
+                                 llvm::Value *scale16) const = 0;
+  // Eight vectors of eight i32 partial sums -> one vector of their eight
+  // totals (lane c = sum of sums[c]).
+  virtual llvm::Value *columnTotals(llvm::IRBuilder<> &b,
+                                    llvm::ArrayRef<llvm::Value *> sums) const = 0;
+};
 
 struct IntegerDotTarget {
-  // Use AVX2's byte instructions (vpmaddubsw, vpmaddwd, vpsignb); without
-  // them, generic vector IR computes the same integers.
-  bool avx2 = false;
+  const ByteDotHooks *hooks = nullptr; // null: generic vector IR
 };
 
 // The arrays of one quantized activation row.
@@ -62,4 +81,4 @@ void emitBlockIntegerDot(LoopEmitter &e, const IntegerDotTarget &target,
                          llvm::ArrayRef<QuantizedRow> rows,
                          llvm::ArrayRef<DotAccumulators> acc);
 
-} // namespace kiln::codegen::cpu
+} // namespace kiln::codegen::lowering

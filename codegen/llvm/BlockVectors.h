@@ -5,13 +5,15 @@
 // The formulas mirror frontend/quant's reference dequantizers.
 #pragma once
 
-#include "LoopEmitter.h"
+#include "codegen/llvm/LoopEmitter.h"
 #include "quant/GgmlType.h"
 
 #include <functional>
 
-namespace kiln::codegen::cpu {
+namespace kiln::codegen::lowering {
 
+// 16 lanes follow the formats (half a 32-element block, one Q6_K group),
+// not a machine's vector width.
 inline constexpr unsigned kLanes = 16;
 
 // `group` numbers the vectors of one block in emission order (0, 1, ...),
@@ -34,4 +36,4 @@ void emitQ4KScaleAndMin(LoopEmitter &e, llvm::Value *scales, llvm::Value *s,
 void emitBlockVectors(LoopEmitter &e, GgmlType format, llvm::Value *block,
                       const VectorSink &sink);
 
-} // namespace kiln::codegen::cpu
+} // namespace kiln::codegen::lowering

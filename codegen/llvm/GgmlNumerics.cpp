@@ -1,10 +1,10 @@
-#include "GgmlNumerics.h"
+#include "codegen/llvm/GgmlNumerics.h"
 
 #include "llvm/IR/Intrinsics.h"
 
 using namespace llvm;
 
-namespace kiln::codegen::cpu {
+namespace kiln::codegen::lowering {
 
 Value *emitFma(IRBuilder<> &b, Value *x, Value *y, Value *z) {
   return b.CreateIntrinsic(Intrinsic::fma, {x->getType()}, {x, y, z});
@@ -61,4 +61,4 @@ Value *emitLaneSum(IRBuilder<> &b, Value *lanes8, LaneTree tree) {
   return b.CreateFAdd(b.CreateFAdd(pair[0], pair[1]), b.CreateFAdd(pair[2], pair[3]));
 }
 
-} // namespace kiln::codegen::cpu
+} // namespace kiln::codegen::lowering

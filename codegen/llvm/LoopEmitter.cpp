@@ -1,8 +1,8 @@
-#include "LoopEmitter.h"
+#include "codegen/llvm/LoopEmitter.h"
 
 using namespace llvm;
 
-namespace kiln::codegen::cpu {
+namespace kiln::codegen::lowering {
 
 void LoopEmitter::forRange(Value *lo, Value *hi,
                            const std::function<void(Value *)> &body) {
@@ -90,4 +90,4 @@ Value *LoopEmitter::callMath(const char *name, Value *x) {
   return b.CreateCall(callee, {x});
 }
 
-} // namespace kiln::codegen::cpu
+} // namespace kiln::codegen::lowering

@@ -7,7 +7,7 @@
 
 #include <functional>
 
-namespace kiln::codegen::cpu {
+namespace kiln::codegen::lowering {
 
 class LoopEmitter {
 public:
@@ -85,4 +85,4 @@ public:
   llvm::Value *callMath(const char *name, llvm::Value *x);
 };
 
-} // namespace kiln::codegen::cpu
+} // namespace kiln::codegen::lowering

@@ -1,0 +1,33 @@
+#include "codegen/cpu/X86ByteDots.h"
+
+#include "llvm/IR/IntrinsicsX86.h"
+
+using namespace llvm;
+
+namespace kiln::codegen::cpu {
+
+Value *X86ByteDots::dotUnsigned(IRBuilder<> &b, Value *u, Value *a, Value *scale16) const {
+  Value *pairs = b.CreateIntrinsic(Intrinsic::x86_avx2_pmadd_ub_sw, {}, {u, a});
+  return b.CreateIntrinsic(Intrinsic::x86_avx2_pmadd_wd, {}, {pairs, scale16});
+}
+
+Value *X86ByteDots::dotSigned(IRBuilder<> &b, Value *w, Value *a, Value *scale16) const {
+  Value *magnitude = b.CreateBinaryIntrinsic(Intrinsic::abs, w, b.getFalse());
+  Value *signedA = b.CreateIntrinsic(Intrinsic::x86_avx2_psign_b, {}, {a, w});
+  return dotUnsigned(b, magnitude, signedA, scale16);
+}
+
+Value *X86ByteDots::columnTotals(IRBuilder<> &b, ArrayRef<Value *> sums) const {
+  // vphaddd adds pairs within 128-bit halves: two rounds leave columns
+  // 0-3 (4-7) as [low-half sums | high-half sums]; swap halves and add.
+  auto hadd = [&](Value *x, Value *y) {
+    return b.CreateIntrinsic(Intrinsic::x86_avx2_phadd_d, {}, {x, y});
+  };
+  Value *h0123 = hadd(hadd(sums[0], sums[1]), hadd(sums[2], sums[3]));
+  Value *h4567 = hadd(hadd(sums[4], sums[5]), hadd(sums[6], sums[7]));
+  Value *low = b.CreateShuffleVector(h0123, h4567, ArrayRef<int>{0, 1, 2, 3, 8, 9, 10, 11});
+  Value *high = b.CreateShuffleVector(h0123, h4567, ArrayRef<int>{4, 5, 6, 7, 12, 13, 14, 15});
+  return b.CreateAdd(low, high);
+}
+
+} // namespace kiln::codegen::cpu
