@@ -4,7 +4,7 @@
 // ceiling (the roofline) that kiln bench reports a fraction of.
 #pragma once
 
-#include "runtime/ThreadPool.h"
+#include "runtime/cpu/ThreadPool.h"
 
 #include <cstddef>
 
