@@ -4,13 +4,13 @@
 // token). usage: kiln_bench_forward MODEL [-p PROMPT_TOKENS] [-n DECODES]
 //                [-t THREADS] [-r REPEATS]
 // Prints one JSON object. The timing and the bandwidth probe are those of
-// `kiln bench` (runtime/ForwardTiming.h, runtime/MemoryBandwidth.h), which
+// `kiln bench` (eval/ForwardTiming.h, eval/MemoryBandwidth.h), which
 // adds tables, the kernel breakdown and fused/unfused comparisons.
 #include "codegen/Compile.h"
+#include "eval/ForwardTiming.h"
+#include "eval/MemoryBandwidth.h"
 #include "gguf/GgufFile.h"
 #include "runtime/Executor.h"
-#include "runtime/ForwardTiming.h"
-#include "runtime/MemoryBandwidth.h"
 
 #include <algorithm>
 #include <chrono>
@@ -62,17 +62,17 @@ int main(int argc, char **argv) {
     std::fprintf(stderr, "%s\n", executor.error().message.c_str());
     return 1;
   }
-  runtime::ForwardBenchOptions bench;
+  eval::ForwardBenchOptions bench;
   bench.promptTokens = prompt;
   bench.decodeTokens = decodes;
   bench.repeats = repeats;
-  auto speed = runtime::measureForwardSpeed(**executor, bench);
+  auto speed = eval::measureForwardSpeed(**executor, bench);
   if (!speed) {
     std::fprintf(stderr, "%s\n", speed.error().message.c_str());
     return 1;
   }
-  uint64_t weightBytes = runtime::weightBytesPerToken(program->lowered.plan, *file);
-  double bandwidth = runtime::measureReadBandwidth(pool) / 1e9;
+  uint64_t weightBytes = eval::weightBytesPerToken(program->lowered.plan, *file);
+  double bandwidth = eval::measureReadBandwidth(pool) / 1e9;
   double decode = speed->decode.median;
   double roofline = bandwidth * 1e9 / double(weightBytes);
   std::printf("{\"model\": \"%s\", \"threads\": %u, \"compile_s\": %.3f, "

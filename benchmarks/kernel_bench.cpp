@@ -30,7 +30,7 @@
 #include "QuantizedActivations.h"
 #include "cpu/CpuJit.h"
 #include "quant/Quantize.h"
-#include "runtime/ThreadPool.h"
+#include "runtime/cpu/ThreadPool.h"
 
 #include <benchmark/benchmark.h>
 

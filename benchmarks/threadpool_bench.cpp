@@ -9,7 +9,7 @@
 //
 // With more threads than the machine's hardware threads, workers yield and
 // sleep instead of polling, so those rows measure wake-ups through the kernel.
-#include "runtime/ThreadPool.h"
+#include "runtime/cpu/ThreadPool.h"
 
 #include <benchmark/benchmark.h>
 

@@ -1,12 +1,11 @@
-#include "Executor.h"
+#include "runtime/Executor.h"
 
-#include "SystemMemory.h"
 #include "gguf/GgufFile.h"
+#include "runtime/SystemMemory.h"
+#include "runtime/cpu/CpuDevice.h"
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
-#include <new>
 
 namespace kiln::runtime {
 
@@ -14,11 +13,34 @@ Result<std::unique_ptr<Executor>>
 Executor::create(const ExecutionPlan &plan, std::vector<KernelFn> kernels,
                  const GgufFile &weights, ThreadPool &pool,
                  const ExecutorOptions &options) {
+  return create(plan, std::move(kernels), weights, std::make_unique<CpuDevice>(pool),
+                options);
+}
+
+Executor::~Executor() {
+  // Null where an allocation failed and create gave up.
+  for (void *buffer : keyCache_)
+    if (buffer)
+      device_->release(buffer);
+  for (void *buffer : valueCache_)
+    if (buffer)
+      device_->release(buffer);
+  if (arena_)
+    device_->release(arena_);
+}
+
+Result<std::unique_ptr<Executor>>
+Executor::create(const ExecutionPlan &plan, std::vector<KernelFn> kernels,
+                 const GgufFile &weights, std::unique_ptr<Device> device,
+                 const ExecutorOptions &options) {
   if (kernels.size() != plan.kernelSymbols.size())
     return makeError("executor: ", std::to_string(kernels.size()),
                      " kernels for a plan that names ",
                      std::to_string(plan.kernelSymbols.size()));
-  std::unique_ptr<Executor> exec(new Executor(pool));
+  const size_t kernelCount = kernels.size();
+  KILN_TRY(device->loadKernels(std::move(kernels)));
+  std::unique_ptr<Executor> exec(new Executor(std::move(device)));
+  Device &dev = *exec->device_;
   exec->maxBatch_ = options.maxBatch;
   exec->contextLength_ =
       options.contextLength > 0 ? options.contextLength : plan.contextLength;
@@ -36,7 +58,10 @@ Executor::create(const ExecutionPlan &plan, std::vector<KernelFn> kernels,
     if (!tensor)
       return makeError(weights.source(), ": tensor '", name,
                        "' the plan needs is missing");
-    weightPointers.push_back(weights.tensorData(*tensor).data());
+    auto onDevice = dev.upload(weights.tensorData(*tensor));
+    if (!onDevice)
+      return std::move(onDevice).takeError();
+    weightPointers.push_back(onDevice.value());
   }
 
   exec->tokens_.assign(exec->maxBatch_, 0);
@@ -46,14 +71,12 @@ Executor::create(const ExecutionPlan &plan, std::vector<KernelFn> kernels,
   exec->memoryPlan_ = std::move(memory).value();
   uint64_t arenaBytes = exec->memoryPlan_.arenaBytes;
   if (arenaBytes > 0) {
-    // aligned_alloc wants a multiple of the alignment: the planner's sizes are.
-    exec->arena_.reset(std::aligned_alloc(kArenaAlignment, arenaBytes));
+    exec->arena_ = dev.allocate(arenaBytes);
     if (!exec->arena_)
       return makeError("executor: cannot allocate the ",
                        std::to_string(arenaBytes), "-byte activation arena");
-    std::memset(exec->arena_.get(), 0, arenaBytes);
   }
-  auto *base = static_cast<uint8_t *>(exec->arena_.get());
+  auto *base = static_cast<uint8_t *>(exec->arena_);
   for (const BufferPlacement &buffer : exec->memoryPlan_.buffers)
     exec->buffers_.push_back(buffer.used() ? base + buffer.offset : nullptr);
   // One cache row per position of the context. A cache larger than the
@@ -72,18 +95,19 @@ Executor::create(const ExecutionPlan &plan, std::vector<KernelFn> kernels,
   size_t cacheBytes = static_cast<size_t>(exec->contextLength_ * plan.kvWidth) *
                       plan.kvElementBytes;
   for (int64_t layer = 0; layer < plan.numLayers; ++layer) {
-    exec->keyCache_.emplace_back(new (std::nothrow) uint8_t[cacheBytes]());
-    exec->valueCache_.emplace_back(new (std::nothrow) uint8_t[cacheBytes]());
+    // Pushed even when null, so the destructor's release sees every one.
+    exec->keyCache_.push_back(dev.allocate(cacheBytes));
+    exec->valueCache_.push_back(dev.allocate(cacheBytes));
     if (!exec->keyCache_.back() || !exec->valueCache_.back())
       return makeError("executor: cannot allocate the ",
                        gibText(static_cast<long double>(perPosition) * positions), " KV cache for ",
                        std::to_string(positions), " positions");
     exec->kvCacheBytes_ += 2 * cacheBytes;
   }
-  exec->kernelSeconds_.assign(kernels.size(), 0.0);
-  exec->kernelCalls_.assign(kernels.size(), 0);
-  KILN_TRY(exec->prepare(plan.prefill, exec->prefill_, kernels, weightPointers));
-  KILN_TRY(exec->prepare(plan.decode, exec->decode_, kernels, weightPointers));
+  exec->kernelSeconds_.assign(kernelCount, 0.0);
+  exec->kernelCalls_.assign(kernelCount, 0);
+  KILN_TRY(exec->prepare(plan.prefill, exec->prefill_, kernelCount, weightPointers));
+  KILN_TRY(exec->prepare(plan.decode, exec->decode_, kernelCount, weightPointers));
   return exec;
 }
 
@@ -91,14 +115,12 @@ uint64_t Executor::kvBytesPerPosition(const ExecutionPlan &plan) {
   return 2 * uint64_t(plan.numLayers) * uint64_t(plan.kvWidth) * plan.kvElementBytes;
 }
 
-Status Executor::prepare(const EntryPoint &entry, PreparedEntry &out,
-                         const std::vector<KernelFn> &kernels,
+Status Executor::prepare(const EntryPoint &entry, PreparedEntry &out, size_t kernelCount,
                          const std::vector<const void *> &weights) {
   for (const Step &step : entry.steps) {
-    if (step.kernel >= kernels.size())
+    if (step.kernel >= kernelCount)
       return makeError("plan step '", step.label, "' names a missing kernel");
-    PreparedStep prepared{step.kernel, kernels[step.kernel], {}, step.tasks,
-                          step.singleRow};
+    PreparedStep prepared{step.kernel, {}, step.tasks, step.singleRow};
     for (const Slot &slot : step.args) {
       void *pointer = nullptr;
       auto check = [&](size_t count) {
@@ -123,12 +145,12 @@ Status Executor::prepare(const EntryPoint &entry, PreparedEntry &out,
       case SlotKind::KeyCache:
         valid = check(keyCache_.size());
         if (valid)
-          pointer = keyCache_[slot.index].get();
+          pointer = keyCache_[slot.index];
         break;
       case SlotKind::ValueCache:
         valid = check(valueCache_.size());
         if (valid)
-          pointer = valueCache_[slot.index].get();
+          pointer = valueCache_[slot.index];
         break;
       }
       if (!valid)
@@ -168,27 +190,28 @@ Result<std::span<const float>> Executor::run(PreparedEntry &entry,
   }
   for (size_t index = 0; index < entry.steps.size(); ++index) {
     PreparedStep &step = entry.steps[index];
-    struct Call {
-      KernelFn fn;
-      void *const *args;
-      int64_t rows, position;
-    } call{step.fn, step.args.data(), step.singleRow ? 1 : rows, position};
-    int64_t tasks = step.tasks.fixed + step.tasks.perRow * call.rows;
+    Launch launch;
+    launch.kernel = step.kernel;
+    launch.args = step.args.data();
+    launch.rows = step.singleRow ? 1 : rows;
+    launch.position = position;
+    launch.tasks = step.tasks.fixed + step.tasks.perRow * launch.rows;
     auto start = profiling_ ? std::chrono::steady_clock::now()
                             : std::chrono::steady_clock::time_point();
-    // One captured reference: fits std::function's inline storage, so the
-    // token loop does not allocate.
-    pool_.parallelFor(tasks, [&call](int64_t begin, int64_t end, unsigned) {
-      call.fn(call.args, call.rows, call.position, begin, end);
-    });
+    device_->launch(launch);
+    // A kernel's time, and an observer's view of its outputs, need it
+    // finished.
+    if (profiling_ || observer_)
+      device_->synchronize();
     if (profiling_) {
       kernelSeconds_[step.kernel] += std::chrono::duration<double>(
           std::chrono::steady_clock::now() - start).count();
       ++kernelCalls_[step.kernel];
     }
     if (observer_)
-      observer_(&entry == &decode_, index, call.args, call.rows);
+      observer_(&entry == &decode_, index, launch.args, launch.rows);
   }
+  device_->synchronize();
   size_t count = static_cast<size_t>((entry.allRows ? rows : 1) * vocabSize_);
   return std::span<const float>(entry.logits, count);
 }

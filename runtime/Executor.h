@@ -1,17 +1,17 @@
 // Runs an execution plan: every buffer is allocated once when the executor
 // is created (the activations in one arena laid out by the memory planner
 // for the largest batch, the KV cache for the whole context); a forward pass
-// is then the plan's kernel calls in order, each split across the thread
-// pool, with no allocation in the token loop.
+// is then the plan's kernel calls in order, each launched on the device
+// (runtime/Device.h), with no allocation in the token loop.
 #pragma once
 
+#include "Device.h"
 #include "ExecutionPlan.h"
 #include "MemoryPlanner.h"
-#include "ThreadPool.h"
+#include "runtime/cpu/ThreadPool.h"
 #include "support/Result.h"
 
 #include <cstdint>
-#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <span>
@@ -31,11 +31,19 @@ struct ExecutorOptions {
 class Executor {
 public:
   // `weights` must outlive the executor; kernels[i] runs
-  // plan.kernelSymbols[i].
+  // plan.kernelSymbols[i] on `device`.
+  static Result<std::unique_ptr<Executor>>
+  create(const ExecutionPlan &plan, std::vector<KernelFn> kernels,
+         const GgufFile &weights, std::unique_ptr<Device> device,
+         const ExecutorOptions &options = {});
+  // On the CPU, over a pool the caller keeps alive.
   static Result<std::unique_ptr<Executor>>
   create(const ExecutionPlan &plan, std::vector<KernelFn> kernels,
          const GgufFile &weights, ThreadPool &pool,
          const ExecutorOptions &options = {});
+  ~Executor();
+  Executor(const Executor &) = delete;
+  Executor &operator=(const Executor &) = delete;
 
   // Evaluates tokens at positions [position, position + n) and returns the
   // logits: one row (the last token's) or n rows when the plan computes all.
@@ -77,7 +85,6 @@ public:
 private:
   struct PreparedStep {
     uint32_t kernel;
-    KernelFn fn;
     std::vector<void *> args;
     TaskCount tasks;
     bool singleRow;
@@ -88,25 +95,22 @@ private:
     bool allRows = false;
   };
 
-  Executor(ThreadPool &pool) : pool_(pool) {}
-  Status prepare(const EntryPoint &entry, PreparedEntry &out,
-                 const std::vector<KernelFn> &kernels,
+  explicit Executor(std::unique_ptr<Device> device) : device_(std::move(device)) {}
+  Status prepare(const EntryPoint &entry, PreparedEntry &out, size_t kernelCount,
                  const std::vector<const void *> &weights);
   Result<std::span<const float>> run(PreparedEntry &entry,
                                      std::span<const int32_t> tokens,
                                      int64_t position);
 
-  ThreadPool &pool_;
+  std::unique_ptr<Device> device_;
   int64_t maxBatch_ = 0, contextLength_ = 0, vocabSize_ = 0;
   uint64_t kvCacheBytes_ = 0;
   std::vector<int32_t> tokens_;
   MemoryPlan memoryPlan_;
-  struct FreeArena {
-    void operator()(void *p) const { std::free(p); }
-  };
-  std::unique_ptr<void, FreeArena> arena_;
+  // Device memory, released by the destructor.
+  void *arena_ = nullptr;
   std::vector<void *> buffers_; // into arena_
-  std::vector<std::unique_ptr<uint8_t[]>> keyCache_, valueCache_;
+  std::vector<void *> keyCache_, valueCache_;
   PreparedEntry prefill_, decode_;
   bool profiling_ = false;
   StepObserver observer_;

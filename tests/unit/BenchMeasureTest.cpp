@@ -1,12 +1,12 @@
 // The pieces of `kiln bench` that need no compiled model: rate summaries,
 // the benchmark prompt, the per-kind kernel breakdown, the bandwidth probe.
-#include "runtime/ForwardTiming.h"
-#include "runtime/KernelBreakdown.h"
-#include "runtime/MemoryBandwidth.h"
+#include "eval/ForwardTiming.h"
+#include "eval/KernelBreakdown.h"
+#include "eval/MemoryBandwidth.h"
 
 #include <gtest/gtest.h>
 
-namespace kiln::runtime {
+namespace kiln::eval {
 namespace {
 
 TEST(BenchMeasure, SummaryIsTheMedianAndTheSpread) {
@@ -75,7 +75,7 @@ TEST(BenchMeasure, BreakdownOfNoTimeHasNoFractions) {
 
 TEST(BenchMeasure, BandwidthProbeMeasuresSomething) {
   for (unsigned threads : {1u, 3u}) {
-    ThreadPool pool(threads);
+    runtime::ThreadPool pool(threads);
     BandwidthProbeOptions options;
     options.bytes = 8 << 20; // small: this checks the plumbing, not the machine
     options.passes = 2;
@@ -84,4 +84,4 @@ TEST(BenchMeasure, BandwidthProbeMeasuresSomething) {
 }
 
 } // namespace
-} // namespace kiln::runtime
+} // namespace kiln::eval

@@ -1,11 +1,11 @@
-#include "runtime/Perplexity.h"
+#include "eval/Perplexity.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <vector>
 
-namespace kiln::runtime {
+namespace kiln::eval {
 namespace {
 
 // Equal logits: every token has probability 1 / vocab, so the perplexity
@@ -91,4 +91,4 @@ TEST(KlScore, SummarizesRows) {
 }
 
 } // namespace
-} // namespace kiln::runtime
+} // namespace kiln::eval

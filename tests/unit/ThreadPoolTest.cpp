@@ -1,4 +1,4 @@
-#include "runtime/ThreadPool.h"
+#include "runtime/cpu/ThreadPool.h"
 
 #include <gtest/gtest.h>
 

@@ -9,13 +9,13 @@
 #include "SvgBarChart.h"
 
 #include "codegen/Compile.h"
+#include "eval/ForwardTiming.h"
+#include "eval/KernelBreakdown.h"
+#include "eval/MemoryBandwidth.h"
 #include "gguf/GgufFile.h"
 #include "model/ModelSpec.h"
 #include "passes/PassOptions.h"
 #include "runtime/Executor.h"
-#include "runtime/ForwardTiming.h"
-#include "runtime/KernelBreakdown.h"
-#include "runtime/MemoryBandwidth.h"
 #include "support/AtomicFile.h"
 #include "support/SameFile.h"
 
@@ -62,9 +62,9 @@ struct Configuration {
 struct ConfigResult {
   std::string name;
   double compileSeconds = 0;
-  runtime::ForwardSpeed speed;
+  eval::ForwardSpeed speed;
   uint64_t activationBytes = 0, kvCacheBytes = 0, weightBytesPerToken = 0;
-  std::vector<runtime::KernelShare> prefillShares, decodeShares;
+  std::vector<eval::KernelShare> prefillShares, decodeShares;
 };
 
 std::string configurationName(const CompileFlags &flags) {
@@ -113,8 +113,8 @@ void endProgress() {
     std::fprintf(stderr, "\r%*s\r", 73, "");
 }
 
-runtime::ForwardBenchOptions forwardOptions(const BenchArgs &args) {
-  runtime::ForwardBenchOptions bench;
+eval::ForwardBenchOptions forwardOptions(const BenchArgs &args) {
+  eval::ForwardBenchOptions bench;
   bench.promptTokens = args.promptTokens;
   bench.decodeTokens = args.decodeTokens;
   bench.repeats = args.repeats;
@@ -159,10 +159,10 @@ prepareConfiguration(const GgufFile &file, const Configuration &config,
   prepared->executor = std::move(*executor);
   result.activationBytes = prepared->executor->activationBytes();
   result.kvCacheBytes = prepared->executor->kvCacheBytes();
-  result.weightBytesPerToken = runtime::weightBytesPerToken(plan, file);
+  result.weightBytesPerToken = eval::weightBytesPerToken(plan, file);
 
   progress(config.name + ": warming up");
-  KILN_TRY(runtime::warmUp(*prepared->executor, forwardOptions(args)));
+  KILN_TRY(eval::warmUp(*prepared->executor, forwardOptions(args)));
   return prepared;
 }
 
@@ -170,14 +170,14 @@ prepareConfiguration(const GgufFile &file, const Configuration &config,
 // of its own.
 Status profileConfiguration(PreparedConfig &prepared, const BenchArgs &args) {
   progress(prepared.result.name + ": profiling kernels");
-  auto profile = runtime::profileForward(*prepared.executor, forwardOptions(args));
+  auto profile = eval::profileForward(*prepared.executor, forwardOptions(args));
   if (!profile)
     return std::move(profile).takeError();
   const auto &symbols = prepared.program.lowered.plan.kernelSymbols;
   prepared.result.prefillShares =
-      runtime::groupByKernelKind(symbols, profile->prefillSeconds, profile->prefillCalls);
+      eval::groupByKernelKind(symbols, profile->prefillSeconds, profile->prefillCalls);
   prepared.result.decodeShares =
-      runtime::groupByKernelKind(symbols, profile->decodeSeconds, profile->decodeCalls);
+      eval::groupByKernelKind(symbols, profile->decodeSeconds, profile->decodeCalls);
   return Status::success();
 }
 
@@ -212,9 +212,9 @@ double rooflineTokS(const ConfigResult &config, double bandwidth) {
 
 // --- JSON -----------------------------------------------------------------
 
-json sharesJson(const std::vector<runtime::KernelShare> &shares) {
+json sharesJson(const std::vector<eval::KernelShare> &shares) {
   json list = json::array();
-  for (const runtime::KernelShare &share : shares)
+  for (const eval::KernelShare &share : shares)
     list.push_back({{"kernel", share.kind},
                     {"seconds", share.seconds},
                     {"calls", share.calls},
@@ -223,7 +223,7 @@ json sharesJson(const std::vector<runtime::KernelShare> &shares) {
 }
 
 json configJson(const ConfigResult &config, const BenchReport &report) {
-  const runtime::ForwardSpeed &s = config.speed;
+  const eval::ForwardSpeed &s = config.speed;
   json out = {{"prefill_tok_s", s.prefill.median},
               {"prefill_tok_s_min", s.prefill.min},
               {"prefill_tok_s_max", s.prefill.max},
@@ -298,7 +298,7 @@ std::string format(const char *pattern, double value) {
 
 std::string mib(uint64_t bytes) { return format("%.1f MiB", bytes / 1048576.0); }
 
-std::string rateCell(const runtime::RateSummary &rate) {
+std::string rateCell(const eval::RateSummary &rate) {
   return format("%.1f", rate.median) + " (" + format("%.1f", rate.min) + "-" +
          format("%.1f", rate.max) + ")";
 }
@@ -321,9 +321,9 @@ void printTable(const std::vector<std::vector<std::string>> &rows) {
   }
 }
 
-std::string percentOf(const std::vector<runtime::KernelShare> &shares,
+std::string percentOf(const std::vector<eval::KernelShare> &shares,
                       const std::string &kind) {
-  for (const runtime::KernelShare &share : shares)
+  for (const eval::KernelShare &share : shares)
     if (share.kind == kind)
       return format("%.1f %%", 100 * share.fraction);
   return "-";
@@ -334,7 +334,7 @@ void printBreakdown(const std::vector<const ConfigResult *> &configs) {
   std::vector<std::string> kinds;
   for (const ConfigResult *config : configs)
     for (const auto *shares : {&config->prefillShares, &config->decodeShares})
-      for (const runtime::KernelShare &share : *shares)
+      for (const eval::KernelShare &share : *shares)
         if (std::find(kinds.begin(), kinds.end(), share.kind) == kinds.end())
           kinds.push_back(share.kind);
   std::vector<std::vector<std::string>> rows;
@@ -536,7 +536,7 @@ int runBench(BenchArgs args) {
     for (auto &config : prepared) {
       progress(config->result.name + ": repeat " + std::to_string(r + 1) + " of " +
                std::to_string(args.repeats));
-      auto rates = runtime::timeForwardOnce(*config->executor, forwardOptions(args));
+      auto rates = eval::timeForwardOnce(*config->executor, forwardOptions(args));
       if (!rates)
         return fail(config->result.name, rates.error().message);
       config->result.speed.add(*rates);
@@ -549,7 +549,7 @@ int runBench(BenchArgs args) {
   // Before the probe, whose buffer would otherwise be the peak.
   report.peakRss = peakResidentBytes();
   progress("measuring memory bandwidth");
-  report.bandwidth = runtime::measureReadBandwidth(pool);
+  report.bandwidth = eval::measureReadBandwidth(pool);
   endProgress();
 
   if (*plot) {

@@ -1,8 +1,8 @@
 #include "Calibration.h"
 
+#include "eval/Perplexity.h"
 #include "quant/Dequantize.h"
 #include "quant/ModelQuantizer.h"
-#include "runtime/Perplexity.h"
 #include "support/TempFiles.h"
 #include "tokenizer/Tokenizer.h"
 
@@ -258,7 +258,7 @@ Result<double> CalibrationRun::klWithTensor(const std::string &name,
   std::vector<uint8_t> saved(data.begin(), data.end());
   std::memcpy(bytes, values.data(), saved.size());
   size_t vocab = size_t(program_.spec.vocabSize);
-  runtime::KlScore score;
+  eval::KlScore score;
   size_t offset = 0;
   Status status = Status::success();
   for (const std::vector<int32_t> &chunk : chunks_) {

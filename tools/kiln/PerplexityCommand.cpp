@@ -1,6 +1,6 @@
 // `kiln perplexity MODEL -f TEXT [-c N] [--kl-base BASE]`: the model's
 // perplexity on a text, measured as llama.cpp's perplexity tool does
-// (runtime/Perplexity.h), so the numbers compare with llama.cpp's; with a
+// (eval/Perplexity.h), so the numbers compare with llama.cpp's; with a
 // base model, the KL divergence of the model's distributions from the
 // base's on the same scored tokens (llama.cpp's --kl-divergence).
 #include "Command.h"
@@ -8,10 +8,10 @@
 #include "CompileFlags.h"
 
 #include "codegen/Compile.h"
+#include "eval/Perplexity.h"
 #include "gguf/GgufFile.h"
 #include "runtime/Executor.h"
 #include "runtime/FiniteCheck.h"
-#include "runtime/Perplexity.h"
 #include "support/TextFile.h"
 #include "tokenizer/Tokenizer.h"
 
@@ -84,7 +84,7 @@ Status checkSameVocabulary(const Vocabulary &model, const Vocabulary &base) {
   return Status::success();
 }
 
-void printKl(const runtime::KlScore &kl, const runtime::PerplexityScore &base) {
+void printKl(const eval::KlScore &kl, const eval::PerplexityScore &base) {
   std::printf("base perplexity: %.4f +/- %.4f\n", base.perplexity(),
               base.perplexityError());
   std::printf("KL divergence: mean %.6f +/- %.6f, median %.6f, 99%% %.6f, "
@@ -150,8 +150,8 @@ int runPerplexity(const PerplexityArgs &args) {
   const Vocabulary &vocab = tokenizer->vocabulary();
   size_t vocabSize = size_t(model->program.spec.vocabSize);
   size_t first = size_t(n) / 2;
-  runtime::PerplexityScore score, baseScore;
-  runtime::KlScore kl;
+  eval::PerplexityScore score, baseScore;
+  eval::KlScore kl;
   std::vector<int32_t> chunk(n);
   for (size_t c = 0; c < chunks; ++c) {
     std::copy_n(tokens->begin() + c * n, n, chunk.begin());

@@ -1,4 +1,4 @@
-#include "ThreadPool.h"
+#include "runtime/cpu/ThreadPool.h"
 
 #include <algorithm>
 #include <cassert>

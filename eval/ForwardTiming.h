@@ -3,7 +3,7 @@
 // `kiln bench` and benchmarks/forward_bench.cpp so both time the same way.
 #pragma once
 
-#include "Executor.h"
+#include "runtime/Executor.h"
 #include "support/Result.h"
 
 #include <cstdint>
@@ -13,7 +13,7 @@ namespace kiln {
 class GgufFile;
 }
 
-namespace kiln::runtime {
+namespace kiln::eval {
 
 // Rates of repeated runs: the median, and the spread as min and max.
 struct RateSummary {
@@ -34,14 +34,14 @@ std::vector<int32_t> benchmarkTokens(int64_t count, int64_t vocabSize);
 // One untimed pass, prompt and a decode: it faults the mapped weights into
 // memory and wakes the threads. Turns profiling off: timing each kernel
 // call would slow what is measured.
-Status warmUp(Executor &executor, const ForwardBenchOptions &options);
+Status warmUp(runtime::Executor &executor, const ForwardBenchOptions &options);
 
 // One timed repeat: prefill the prompt at position 0 (in calls of at most
 // maxBatch tokens), then decode `decodeTokens` tokens after it.
 struct ForwardRates {
   double prefill = 0, decode = 0; // tokens per second
 };
-Result<ForwardRates> timeForwardOnce(Executor &executor,
+Result<ForwardRates> timeForwardOnce(runtime::Executor &executor,
                                      const ForwardBenchOptions &options);
 
 struct ForwardSpeed {
@@ -53,7 +53,7 @@ struct ForwardSpeed {
 // warmUp, then `repeats` times timeForwardOnce. (kiln bench --compare-fusion
 // interleaves the repeats of its configurations instead, so drift in the
 // machine's load hits them all alike.)
-Result<ForwardSpeed> measureForwardSpeed(Executor &executor,
+Result<ForwardSpeed> measureForwardSpeed(runtime::Executor &executor,
                                          const ForwardBenchOptions &options);
 
 // Seconds and calls per kernel (indices of plan.kernelSymbols), for one
@@ -63,11 +63,11 @@ struct KernelProfile {
   std::vector<uint64_t> prefillCalls, decodeCalls;
 };
 // One profiled pass, after measureForwardSpeed; leaves profiling off.
-Result<KernelProfile> profileForward(Executor &executor,
+Result<KernelProfile> profileForward(runtime::Executor &executor,
                                      const ForwardBenchOptions &options);
 
 // Bytes of weights a decoded token reads: every weight tensor the plan
 // names, once.
-uint64_t weightBytesPerToken(const ExecutionPlan &plan, const GgufFile &weights);
+uint64_t weightBytesPerToken(const runtime::ExecutionPlan &plan, const GgufFile &weights);
 
-} // namespace kiln::runtime
+} // namespace kiln::eval

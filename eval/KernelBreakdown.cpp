@@ -1,10 +1,10 @@
-#include "KernelBreakdown.h"
+#include "eval/KernelBreakdown.h"
 
 #include <algorithm>
 #include <cctype>
 #include <map>
 
-namespace kiln::runtime {
+namespace kiln::eval {
 
 std::string kernelKind(std::string_view symbol) {
   constexpr std::string_view prefix = "kiln_";
@@ -45,4 +45,4 @@ std::vector<KernelShare> groupByKernelKind(const std::vector<std::string> &symbo
   return shares;
 }
 
-} // namespace kiln::runtime
+} // namespace kiln::eval

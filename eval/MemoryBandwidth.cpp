@@ -1,4 +1,4 @@
-#include "MemoryBandwidth.h"
+#include "eval/MemoryBandwidth.h"
 
 #include <algorithm>
 #include <chrono>
@@ -10,7 +10,7 @@
 #include <immintrin.h>
 #endif
 
-namespace kiln::runtime {
+namespace kiln::eval {
 
 namespace {
 
@@ -63,7 +63,7 @@ uint64_t sumWords(const uint64_t *words, size_t lo, size_t hi) {
 
 } // namespace
 
-double measureReadBandwidth(ThreadPool &pool, const BandwidthProbeOptions &options) {
+double measureReadBandwidth(runtime::ThreadPool &pool, const BandwidthProbeOptions &options) {
   size_t words = std::max<size_t>(options.bytes / 8, 1);
   // Filled (not just reserved) so every page is mapped before timing.
   std::vector<uint64_t> buffer(words, 1);
@@ -74,7 +74,7 @@ double measureReadBandwidth(ThreadPool &pool, const BandwidthProbeOptions &optio
     auto start = std::chrono::steady_clock::now();
     pool.parallelFor(workers, [&](int64_t begin, int64_t end, unsigned) {
       for (int64_t w = begin; w < end; ++w) {
-        ThreadPool::Range slice = ThreadPool::chunk(int64_t(words), workers, unsigned(w));
+        runtime::ThreadPool::Range slice = runtime::ThreadPool::chunk(int64_t(words), workers, unsigned(w));
         sums[w] = sumWords(buffer.data(), size_t(slice.begin), size_t(slice.end));
       }
     });
@@ -89,4 +89,4 @@ double measureReadBandwidth(ThreadPool &pool, const BandwidthProbeOptions &optio
   return best;
 }
 
-} // namespace kiln::runtime
+} // namespace kiln::eval

@@ -11,7 +11,7 @@
 #include <span>
 #include <vector>
 
-namespace kiln::runtime {
+namespace kiln::eval {
 
 class PerplexityScore {
 public:
@@ -64,4 +64,4 @@ private:
   size_t sameTop_ = 0;
 };
 
-} // namespace kiln::runtime
+} // namespace kiln::eval

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-namespace kiln::runtime {
+namespace kiln::eval {
 
 // "kiln_12_matmul_q8_0" -> "matmul_q8_0"; a name not in that form is its
 // own kind.
@@ -27,4 +27,4 @@ std::vector<KernelShare> groupByKernelKind(const std::vector<std::string> &symbo
                                            const std::vector<double> &seconds,
                                            const std::vector<uint64_t> &calls);
 
-} // namespace kiln::runtime
+} // namespace kiln::eval

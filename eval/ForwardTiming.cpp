@@ -1,4 +1,4 @@
-#include "ForwardTiming.h"
+#include "eval/ForwardTiming.h"
 
 #include "gguf/GgufFile.h"
 
@@ -8,7 +8,7 @@
 #include <string>
 #include <utility>
 
-namespace kiln::runtime {
+namespace kiln::eval {
 
 namespace {
 
@@ -18,7 +18,7 @@ double secondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-Status checkFits(const Executor &executor, const ForwardBenchOptions &options) {
+Status checkFits(const runtime::Executor &executor, const ForwardBenchOptions &options) {
   if (options.promptTokens < 1 || options.decodeTokens < 1 || options.repeats < 1)
     return makeError("benchmark: prompt tokens, decode tokens and repeats must be "
                      "at least 1");
@@ -30,7 +30,7 @@ Status checkFits(const Executor &executor, const ForwardBenchOptions &options) {
   return Status::success();
 }
 
-Status prefillAll(Executor &executor, std::span<const int32_t> tokens) {
+Status prefillAll(runtime::Executor &executor, std::span<const int32_t> tokens) {
   for (size_t done = 0; done < tokens.size();) {
     size_t count = std::min<size_t>(tokens.size() - done, size_t(executor.maxBatch()));
     auto logits = executor.prefill(tokens.subspan(done, count), int64_t(done));
@@ -42,7 +42,7 @@ Status prefillAll(Executor &executor, std::span<const int32_t> tokens) {
 }
 
 // Decodes after the prompt, feeding the prompt's ids again (any ids do).
-Status decodeAll(Executor &executor, std::span<const int32_t> tokens,
+Status decodeAll(runtime::Executor &executor, std::span<const int32_t> tokens,
                  int64_t count) {
   for (int64_t i = 0; i < count; ++i) {
     auto logits = executor.decode(tokens[size_t(i) % tokens.size()],
@@ -74,7 +74,7 @@ std::vector<int32_t> benchmarkTokens(int64_t count, int64_t vocabSize) {
   return tokens;
 }
 
-Status warmUp(Executor &executor, const ForwardBenchOptions &options) {
+Status warmUp(runtime::Executor &executor, const ForwardBenchOptions &options) {
   KILN_TRY(checkFits(executor, options));
   executor.setProfiling(false);
   std::vector<int32_t> tokens = benchmarkTokens(options.promptTokens, executor.vocabSize());
@@ -82,7 +82,7 @@ Status warmUp(Executor &executor, const ForwardBenchOptions &options) {
   return decodeAll(executor, tokens, 1);
 }
 
-Result<ForwardRates> timeForwardOnce(Executor &executor,
+Result<ForwardRates> timeForwardOnce(runtime::Executor &executor,
                                      const ForwardBenchOptions &options) {
   KILN_TRY(checkFits(executor, options));
   std::vector<int32_t> tokens = benchmarkTokens(options.promptTokens, executor.vocabSize());
@@ -103,7 +103,7 @@ void ForwardSpeed::add(const ForwardRates &rates) {
   decode = summarizeRates(decodeRates);
 }
 
-Result<ForwardSpeed> measureForwardSpeed(Executor &executor,
+Result<ForwardSpeed> measureForwardSpeed(runtime::Executor &executor,
                                          const ForwardBenchOptions &options) {
   KILN_TRY(warmUp(executor, options));
   ForwardSpeed speed;
@@ -116,7 +116,7 @@ Result<ForwardSpeed> measureForwardSpeed(Executor &executor,
   return speed;
 }
 
-Result<KernelProfile> profileForward(Executor &executor,
+Result<KernelProfile> profileForward(runtime::Executor &executor,
                                      const ForwardBenchOptions &options) {
   KILN_TRY(checkFits(executor, options));
   std::vector<int32_t> tokens = benchmarkTokens(options.promptTokens, executor.vocabSize());
@@ -136,7 +136,7 @@ Result<KernelProfile> profileForward(Executor &executor,
   return profile;
 }
 
-uint64_t weightBytesPerToken(const ExecutionPlan &plan, const GgufFile &weights) {
+uint64_t weightBytesPerToken(const runtime::ExecutionPlan &plan, const GgufFile &weights) {
   uint64_t bytes = 0;
   for (const std::string &name : plan.weightNames)
     if (const GgufTensorInfo *tensor = weights.findTensor(name))
@@ -144,4 +144,4 @@ uint64_t weightBytesPerToken(const ExecutionPlan &plan, const GgufFile &weights)
   return bytes;
 }
 
-} // namespace kiln::runtime
+} // namespace kiln::eval

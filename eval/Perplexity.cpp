@@ -1,9 +1,9 @@
-#include "Perplexity.h"
+#include "eval/Perplexity.h"
 
 #include <algorithm>
 #include <cmath>
 
-namespace kiln::runtime {
+namespace kiln::eval {
 
 void PerplexityScore::add(std::span<const float> logits,
                           std::span<const int32_t> targets, size_t vocab) {
@@ -119,4 +119,4 @@ double KlScore::top1Error() const {
   return std::sqrt(p * (1 - p) / (n - 1));
 }
 
-} // namespace kiln::runtime
+} // namespace kiln::eval

@@ -4,11 +4,11 @@
 // ceiling (the roofline) that kiln bench reports a fraction of.
 #pragma once
 
-#include "ThreadPool.h"
+#include "runtime/cpu/ThreadPool.h"
 
 #include <cstddef>
 
-namespace kiln::runtime {
+namespace kiln::eval {
 
 struct BandwidthProbeOptions {
   size_t bytes = size_t(1) << 30; // far past any last-level cache
@@ -17,6 +17,6 @@ struct BandwidthProbeOptions {
 
 // Bytes read per second (best pass), every worker of `pool` reading its own
 // contiguous slice.
-double measureReadBandwidth(ThreadPool &pool, const BandwidthProbeOptions &options = {});
+double measureReadBandwidth(runtime::ThreadPool &pool, const BandwidthProbeOptions &options = {});
 
-} // namespace kiln::runtime
+} // namespace kiln::eval

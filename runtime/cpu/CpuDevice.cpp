@@ -1,0 +1,50 @@
+#include "runtime/cpu/CpuDevice.h"
+
+#include "runtime/MemoryPlanner.h"
+
+#include <cstdlib>
+#include <cstring>
+
+namespace kiln::runtime {
+
+CpuDevice::CpuDevice(unsigned threads)
+    : ownedPool_(std::make_unique<ThreadPool>(threads)), pool_(*ownedPool_) {}
+
+void *CpuDevice::allocate(uint64_t bytes) {
+  // aligned_alloc wants a multiple of the alignment, and a size of 0 may
+  // give nullptr, which would read as out of memory.
+  uint64_t rounded = (bytes + kArenaAlignment - 1) / kArenaAlignment * kArenaAlignment;
+  if (rounded == 0)
+    rounded = kArenaAlignment;
+  void *buffer = std::aligned_alloc(kArenaAlignment, rounded);
+  if (buffer)
+    std::memset(buffer, 0, rounded);
+  return buffer;
+}
+
+void CpuDevice::release(void *buffer) { std::free(buffer); }
+
+Result<const void *> CpuDevice::upload(std::span<const uint8_t> weight) {
+  // Kernels read the mapping itself: no copy.
+  return static_cast<const void *>(weight.data());
+}
+
+Status CpuDevice::loadKernels(std::vector<KernelFn> kernels) {
+  kernels_ = std::move(kernels);
+  return Status::success();
+}
+
+void CpuDevice::launch(const Launch &launch) {
+  KernelFn fn = kernels_[launch.kernel];
+  // One captured reference: fits std::function's inline storage, so the
+  // token loop does not allocate.
+  struct Call {
+    KernelFn fn;
+    const Launch &launch;
+  } call{fn, launch};
+  pool_.parallelFor(launch.tasks, [&call](int64_t begin, int64_t end, unsigned) {
+    call.fn(call.launch.args, call.launch.rows, call.launch.position, begin, end);
+  });
+}
+
+} // namespace kiln::runtime
