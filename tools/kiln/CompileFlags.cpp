@@ -1,9 +1,9 @@
 #include "CompileFlags.h"
 
 #include "CommonFlags.h"
-#include "AutoPrecision.h"
 #include "codegen/Target.h"
 #include "codegen/TargetRegistry.h"
+#include "compiler/precision/AutoPrecision.h"
 #include "passes/PassOptions.h"
 
 #include <algorithm>
@@ -84,13 +84,13 @@ Result<GgufFile> openModelToCompile(const CompileFlags &flags, const std::string
   auto file = GgufFile::open(path);
   if (!file || flags.precision.empty()) {
     if (file && flags.explain)
-      explainStoredModel(*file);
+      precision::explainStoredModel(*file);
     return file;
   }
   if (flags.budget <= 0 && flags.budgetBytes == 0)
     return makeError("--precision auto needs --budget BITS_PER_WEIGHT or "
                      "--budget-bytes N");
-  PrecisionRequest request;
+  precision::PrecisionRequest request;
   request.budgetBitsPerWeight = flags.budget;
   request.budgetBytes = flags.budgetBytes;
   request.calibrationFile = flags.calibration;
@@ -99,7 +99,7 @@ Result<GgufFile> openModelToCompile(const CompileFlags &flags, const std::string
   request.measureKl = flags.sensitivity == "kl";
   std::span<const GgmlType> types = (*target)->decodableWeightTypes();
   request.candidateTypes.assign(types.begin(), types.end());
-  auto mixed = mixedPrecisionModel(*file, path, request);
+  auto mixed = precision::mixedPrecisionModel(*file, path, request);
   if (!mixed)
     return std::move(mixed).takeError();
   return GgufFile::open(*mixed);

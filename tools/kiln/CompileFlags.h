@@ -36,7 +36,8 @@ struct CompileFlags {
 void addCompileFlags(CLI::App &app, CompileFlags &flags);
 
 // The model file the command compiles and runs: `path` itself, or with
-// --precision auto the mixed-precision model made from it (AutoPrecision.h).
+// --precision auto the mixed-precision model made from it
+// (compiler/precision/AutoPrecision.h).
 // With --explain, the per-tensor table goes to stderr first. A target that
 // is not built is refused first.
 Result<GgufFile> openModelToCompile(const CompileFlags &flags,

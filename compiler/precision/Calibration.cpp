@@ -1,4 +1,4 @@
-#include "Calibration.h"
+#include "compiler/precision/Calibration.h"
 
 #include "eval/Perplexity.h"
 #include "quant/Dequantize.h"
@@ -13,7 +13,7 @@
 #include <fstream>
 #include <unistd.h>
 
-namespace kiln::cli {
+namespace kiln::precision {
 
 namespace {
 
@@ -277,4 +277,4 @@ Result<double> CalibrationRun::klWithTensor(const std::string &name,
   return score.meanKl();
 }
 
-} // namespace kiln::cli
+} // namespace kiln::precision

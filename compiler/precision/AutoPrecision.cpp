@@ -1,6 +1,6 @@
-#include "AutoPrecision.h"
+#include "compiler/precision/AutoPrecision.h"
 
-#include "Calibration.h"
+#include "compiler/precision/Calibration.h"
 
 #include "codegen/Compile.h"
 #include "quant/Dequantize.h"
@@ -27,7 +27,7 @@
 #include <thread>
 #include <unistd.h>
 
-namespace kiln::cli {
+namespace kiln::precision {
 
 namespace {
 
@@ -470,4 +470,4 @@ Result<std::string> mixedPrecisionModel(const GgufFile &model, const std::string
   return explained();
 }
 
-} // namespace kiln::cli
+} // namespace kiln::precision

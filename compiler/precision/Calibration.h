@@ -24,7 +24,7 @@
 #include <string>
 #include <vector>
 
-namespace kiln::cli {
+namespace kiln::precision {
 
 struct CalibrationOptions {
   int64_t chunk = 512;  // tokens per prefill (at most the model's context)
@@ -63,4 +63,4 @@ private:
   size_t tokens_ = 0;
 };
 
-} // namespace kiln::cli
+} // namespace kiln::precision

@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-namespace kiln::cli {
+namespace kiln::precision {
 
 struct PrecisionRequest {
   double budgetBitsPerWeight = 0; // one of the two budgets is set
@@ -44,4 +44,4 @@ Result<std::string> mixedPrecisionModel(const GgufFile &model, const std::string
 // bytes, and the bits per weight of the matrices.
 void explainStoredModel(const GgufFile &model);
 
-} // namespace kiln::cli
+} // namespace kiln::precision
