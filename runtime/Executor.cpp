@@ -83,15 +83,12 @@ Executor::create(const ExecutionPlan &plan, std::vector<KernelFn> kernels,
   // machine's memory is refused before anything is allocated: the error
   // says how many positions would fit, instead of the process aborting.
   const uint64_t perPosition = kvBytesPerPosition(plan);
-  const uint64_t machineBytes = physicalMemoryBytes();
   const uint64_t positions = uint64_t(exec->contextLength_);
-  const uint64_t room = machineBytes - std::min(machineBytes, arenaBytes);
-  if (machineBytes > 0 && perPosition > 0 && positions > room / perPosition)
+  if (uint64_t fit = kvPositionsThatFit(plan, arenaBytes); positions > fit)
     return makeError("the KV cache for ", std::to_string(positions), " positions needs ",
                      gibText(static_cast<long double>(perPosition) * positions),
-                     ", more than this machine's ", gibText(machineBytes),
-                     " of memory; at most ", std::to_string(room / perPosition),
-                     " positions fit");
+                     ", more than this machine's ", gibText(physicalMemoryBytes()),
+                     " of memory; at most ", std::to_string(fit), " positions fit");
   size_t cacheBytes = static_cast<size_t>(exec->contextLength_ * plan.kvWidth) *
                       plan.kvElementBytes;
   for (int64_t layer = 0; layer < plan.numLayers; ++layer) {
@@ -109,6 +106,14 @@ Executor::create(const ExecutionPlan &plan, std::vector<KernelFn> kernels,
   KILN_TRY(exec->prepare(plan.prefill, exec->prefill_, kernelCount, weightPointers));
   KILN_TRY(exec->prepare(plan.decode, exec->decode_, kernelCount, weightPointers));
   return exec;
+}
+
+uint64_t Executor::kvPositionsThatFit(const ExecutionPlan &plan, uint64_t otherBytes) {
+  const uint64_t perPosition = kvBytesPerPosition(plan);
+  const uint64_t machineBytes = physicalMemoryBytes();
+  if (machineBytes == 0 || perPosition == 0)
+    return UINT64_MAX;
+  return (machineBytes - std::min(machineBytes, otherBytes)) / perPosition;
 }
 
 uint64_t Executor::kvBytesPerPosition(const ExecutionPlan &plan) {

@@ -81,6 +81,10 @@ public:
   // every layer): what a context of n positions costs before it is
   // allocated.
   static uint64_t kvBytesPerPosition(const ExecutionPlan &plan);
+  // The most positions whose KV cache fits in this machine's memory beside
+  // `otherBytes` (the activation arena); UINT64_MAX when the machine's
+  // memory is unknown or the plan has no cache.
+  static uint64_t kvPositionsThatFit(const ExecutionPlan &plan, uint64_t otherBytes);
 
 private:
   struct PreparedStep {

@@ -143,16 +143,17 @@ void reportTimings(const Timings &t, bool json) {
 // with the context that would fit.
 Status checkKvCacheFits(const runtime::ExecutionPlan &plan, int64_t positions,
                         const std::string &model) {
-  uint64_t perPosition = runtime::Executor::kvBytesPerPosition(plan);
-  uint64_t memory = runtime::physicalMemoryBytes();
-  if (memory == 0 || perPosition == 0 || uint64_t(positions) <= memory / perPosition)
+  // The executor refuses such a cache too; this says it in -c and -n.
+  uint64_t fit = runtime::Executor::kvPositionsThatFit(plan, 0);
+  if (uint64_t(positions) <= fit)
     return Status::success();
+  uint64_t perPosition = runtime::Executor::kvBytesPerPosition(plan);
   return makeError(model, ": the KV cache for ", std::to_string(positions),
                    " positions (prompt + -n) needs ",
                    runtime::gibText(static_cast<long double>(perPosition) * positions),
-                   ", more than this machine's ", runtime::gibText(memory),
-                   "; ask for at most ", std::to_string(memory / perPosition),
-                   " positions (-c or -n)");
+                   ", more than this machine's ",
+                   runtime::gibText(runtime::physicalMemoryBytes()), "; ask for at most ",
+                   std::to_string(fit), " positions (-c or -n)");
 }
 
 int runModel(RunArgs args) {
