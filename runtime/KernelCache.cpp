@@ -1,7 +1,7 @@
 #include "KernelCache.h"
 
 #include "support/AtomicFile.h"
-#include "support/FileKind.h"
+#include "support/RegularFile.h"
 
 #include <cerrno>
 #include <charconv>

@@ -1,6 +1,6 @@
 #include "MappedFile.h"
 
-#include "FileKind.h"
+#include "RegularFile.h"
 
 #include <cerrno>
 #include <cstring>
@@ -12,23 +12,11 @@
 namespace kiln {
 
 Result<std::shared_ptr<MappedFile>> MappedFile::open(const std::string &path) {
-  // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused
-  // below); for a regular file the flag changes nothing.
-  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0)
-    return makeError(path, ": cannot open: ", std::strerror(errno));
-  struct stat info {};
-  if (::fstat(fd, &info) != 0) {
-    int err = errno;
-    ::close(fd);
-    return makeError(path, ": cannot stat: ", std::strerror(err));
-  }
-  if (!S_ISREG(info.st_mode)) {
-    ::close(fd);
-    return makeError(path, ": is ", fileKindText(info.st_mode),
-                     ", not a regular file");
-  }
-  size_t size = static_cast<size_t>(info.st_size);
+  auto file = openRegularFile(path);
+  if (!file)
+    return std::move(file).takeError();
+  int fd = file->fd;
+  size_t size = static_cast<size_t>(file->size);
   const uint8_t *data = nullptr;
   if (size > 0) {
     void *mapping = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);

@@ -1,6 +1,6 @@
 #include "TextFile.h"
 
-#include "FileKind.h"
+#include "RegularFile.h"
 
 #include <cerrno>
 #include <cstring>
@@ -48,35 +48,17 @@ Result<std::string> readTextFile(const std::string &path, std::string_view what,
                                  size_t maxBytes) {
   if (path == "-")
     return readBounded(STDIN_FILENO, "standard input", what, maxBytes, 0);
-  // O_NONBLOCK: opening a FIFO for reading must not wait for a writer; the
-  // type check below refuses it anyway.
-  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0)
-    return makeError(path, ": cannot open ", std::string(what), ": ",
-                     std::strerror(errno));
-  struct stat info {};
-  if (::fstat(fd, &info) != 0) {
-    int err = errno;
-    ::close(fd);
-    return makeError(path, ": cannot stat ", std::string(what), ": ",
-                     std::strerror(err));
-  }
-  if (!S_ISREG(info.st_mode)) {
-    ::close(fd);
+  auto file = openRegularFile(path, what);
+  if (!file)
+    return std::move(file).takeError();
+  if (file->size > maxBytes) {
+    ::close(file->fd);
     return makeError(path, ": ", std::string(what), " is ",
-                     fileKindText(info.st_mode), ", not a regular file");
-  }
-  if (size_t(info.st_size) > maxBytes) {
-    ::close(fd);
-    return makeError(path, ": ", std::string(what), " is ",
-                     std::to_string(info.st_size), " bytes, larger than the ",
+                     std::to_string(file->size), " bytes, larger than the ",
                      sizeText(maxBytes), " kiln reads as text");
   }
-  // Back to blocking reads for a regular file (O_NONBLOCK has no effect on
-  // them, but the descriptor should say what it is).
-  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-  auto text = readBounded(fd, path, what, maxBytes, size_t(info.st_size));
-  ::close(fd);
+  auto text = readBounded(file->fd, path, what, maxBytes, size_t(file->size));
+  ::close(file->fd);
   return text;
 }
 
