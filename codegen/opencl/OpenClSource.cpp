@@ -1,0 +1,80 @@
+#include "codegen/opencl/OpenClSource.h"
+
+namespace kiln::codegen::opencl {
+
+std::string kernelSignature(const std::string &name, uint32_t argCount) {
+  std::string text = "__kernel void " + name + "(";
+  for (uint32_t i = 0; i < argCount; ++i) {
+    std::string index = std::to_string(i);
+    text += "__global uchar *a" + index + ", ulong o" + index + ", ";
+  }
+  text += "long rows, long position)";
+  return text;
+}
+
+std::string commonPreamble(const DeviceFacts &facts) {
+  std::string text;
+  if (facts.fp16)
+    text += "#pragma OPENCL EXTENSION cl_khr_fp16 : enable\n#define KILN_FP16 1\n";
+  if (facts.subgroups)
+    text += "#pragma OPENCL EXTENSION cl_khr_subgroups : enable\n#define KILN_SUBGROUPS 1\n";
+  text += R"CL(
+// Plan argument I (buffer + byte offset) as a __global T *.
+#define KILN_ARG(I, T) ((__global T *)(a##I + o##I))
+
+// IEEE half <-> float through the core vload_half/vstore_half (no
+// cl_khr_fp16 needed); stores round to nearest even.
+inline float kiln_load_half(__global const uchar *p) {
+  return vload_half(0, (__global const half *)p);
+}
+inline void kiln_store_half(__global uchar *p, float v) {
+  vstore_half_rte(v, 0, (__global half *)p);
+}
+inline float kiln_half_bits_to_float(ushort h) {
+  uint sign = (uint)(h & 0x8000u) << 16;
+  uint exponent = (h >> 10) & 0x1fu;
+  uint mantissa = h & 0x3ffu;
+  if (exponent == 0u) {
+    // zero or subnormal: mantissa * 2^-24
+    float magnitude = (float)mantissa * 5.9604644775390625e-8f;
+    return as_float(as_uint(magnitude) | sign);
+  }
+  if (exponent == 31u)
+    return as_float(sign | 0x7f800000u | (mantissa << 13));
+  return as_float(sign | ((exponent + 112u) << 23) | (mantissa << 13));
+}
+)CL";
+  return text;
+}
+
+Result<KernelSource> emitKernelSource(const KernelDesc &d, const std::string &name,
+                                      const DeviceFacts &facts) {
+  switch (d.kind) {
+  case KernelKind::Matmul:
+    return emitMatmulSource(d, name, facts);
+  case KernelKind::RmsNorm:
+  case KernelKind::LayerNorm:
+    return emitNormSource(d, name, facts);
+  case KernelKind::RoundActivations:
+  case KernelKind::QuantizeActivations:
+    return emitActivationSource(d, name, facts);
+  case KernelKind::Rope:
+  case KernelKind::KvStore:
+  case KernelKind::Attention:
+  case KernelKind::FlashAttention:
+    return emitAttentionSource(d, name, facts);
+  case KernelKind::Embedding:
+  case KernelKind::Positions:
+  case KernelKind::Add:
+  case KernelKind::Mul:
+  case KernelKind::Silu:
+  case KernelKind::Gelu:
+  case KernelKind::Softmax:
+  case KernelKind::SliceColumns:
+  case KernelKind::LastRow:
+    return emitElementwiseSource(d, name, facts);
+  }
+  return makeError("the OpenCL target has no kernel for ", kernelKindName(d.kind));
+}
+
+} // namespace kiln::codegen::opencl
