@@ -46,13 +46,13 @@ std::string weightDecodePreamble() {
 // contraction into fused multiply-adds.
 
 // Little-endian 32-bit word at p (any alignment).
-inline uint kiln_load_u32(__global const uchar *p) {
+inline uint kiln_wd_u32(__global const uchar *p) {
   return (uint)p[0] | ((uint)p[1] << 8) | ((uint)p[2] << 16) | ((uint)p[3] << 24);
 }
 
 // Q4_K/Q5_K: sub-block s (0..7) of the eight 6-bit scales and mins packed
 // in 12 bytes.
-inline int2 kiln_q4k_scale_min(__global const uchar *scales, int s) {
+inline int2 kiln_wd_q4k_scale_min(__global const uchar *scales, int s) {
   if (s < 4)
     return (int2)(scales[s] & 63, scales[s + 4] & 63);
   return (int2)((scales[s + 4] & 15) | ((scales[s - 4] >> 6) << 4),
@@ -61,7 +61,7 @@ inline int2 kiln_q4k_scale_min(__global const uchar *scales, int s) {
 
 // Q3_K: scale s (0..15), low nibble from bytes 0..7, two high bits from
 // byte 8 + s%4 at bit pair s/4, minus 32.
-inline int kiln_q3k_scale(__global const uchar *scales, int s) {
+inline int kiln_wd_q3k_scale(__global const uchar *scales, int s) {
   int low = s < 8 ? (scales[s] & 15) : (scales[s - 8] >> 4);
   int high = (scales[8 + (s & 3)] >> (2 * (s >> 2))) & 3;
   return (low | (high << 4)) - 32;
@@ -69,19 +69,19 @@ inline int kiln_q3k_scale(__global const uchar *scales, int s) {
 
 // Q2_K/Q3_K 2-bit quant of element i (0..255): halves of 128; byte l of
 // a half's 32 holds elements l, l+32, l+64, l+96 at bits 0, 2, 4, 6.
-inline int kiln_two_bit_quant(__global const uchar *qs, int i) {
+inline int kiln_wd_two_bit(__global const uchar *qs, int i) {
   return (qs[32 * (i >> 7) + (i & 31)] >> (2 * ((i & 127) >> 5))) & 3;
 }
 
 // Q4_K/Q5_K 4-bit quant of element i: 64-element groups; byte l of group
 // g holds element 64g+l (low nibble) and 64g+32+l (high nibble).
-inline int kiln_four_bit_quant_k(__global const uchar *qs, int i) {
+inline int kiln_wd_four_bit_k(__global const uchar *qs, int i) {
   uchar byte = qs[32 * (i >> 6) + (i & 31)];
   return (i & 32) ? (byte >> 4) : (byte & 15);
 }
 
 // Element j (0..31) of a 32-block of 16 nibbles.
-inline int kiln_nibble(__global const uchar *qs, int j) {
+inline int kiln_wd_nibble(__global const uchar *qs, int j) {
   return j < 16 ? (qs[j] & 15) : (qs[j - 16] >> 4);
 }
 
@@ -100,25 +100,25 @@ inline float kiln_load_q8_0(__global const uchar *row, long k) {
 }
 inline float kiln_load_q4_0(__global const uchar *row, long k) {
   __global const uchar *b = row + 18 * (k >> 5);
-  return kiln_load_half(b) * (float)(kiln_nibble(b + 2, (int)(k & 31)) - 8);
+  return kiln_load_half(b) * (float)(kiln_wd_nibble(b + 2, (int)(k & 31)) - 8);
 }
 inline float kiln_load_q4_1(__global const uchar *row, long k) {
   #pragma OPENCL FP_CONTRACT OFF
   __global const uchar *b = row + 20 * (k >> 5);
-  return kiln_load_half(b) * (float)kiln_nibble(b + 4, (int)(k & 31)) +
+  return kiln_load_half(b) * (float)kiln_wd_nibble(b + 4, (int)(k & 31)) +
          kiln_load_half(b + 2);
 }
 inline float kiln_load_q5_0(__global const uchar *row, long k) {
   __global const uchar *b = row + 22 * (k >> 5);
   int j = (int)(k & 31);
-  int q = kiln_nibble(b + 6, j) | (((kiln_load_u32(b + 2) >> j) & 1) << 4);
+  int q = kiln_wd_nibble(b + 6, j) | (((kiln_wd_u32(b + 2) >> j) & 1) << 4);
   return kiln_load_half(b) * (float)(q - 16);
 }
 inline float kiln_load_q5_1(__global const uchar *row, long k) {
   #pragma OPENCL FP_CONTRACT OFF
   __global const uchar *b = row + 24 * (k >> 5);
   int j = (int)(k & 31);
-  int q = kiln_nibble(b + 8, j) | (((kiln_load_u32(b + 4) >> j) & 1) << 4);
+  int q = kiln_wd_nibble(b + 8, j) | (((kiln_wd_u32(b + 4) >> j) & 1) << 4);
   return kiln_load_half(b) * (float)q + kiln_load_half(b + 2);
 }
 inline float kiln_load_q2_k(__global const uchar *row, long k) {
@@ -128,34 +128,34 @@ inline float kiln_load_q2_k(__global const uchar *row, long k) {
   uchar packed = b[i >> 4];
   float scale = kiln_load_half(b + 80) * (float)(packed & 15);
   float min = kiln_load_half(b + 82) * (float)(packed >> 4);
-  return scale * (float)kiln_two_bit_quant(b + 16, i) - min;
+  return scale * (float)kiln_wd_two_bit(b + 16, i) - min;
 }
 inline float kiln_load_q3_k(__global const uchar *row, long k) {
   __global const uchar *b = row + 110 * (k >> 8);
   int i = (int)(k & 255);
   // High bit of element i: hmask byte i%32, bit i/32; clear means -4.
   int high = (b[i & 31] >> (i >> 5)) & 1;
-  int q = kiln_two_bit_quant(b + 32, i) - (high ? 0 : 4);
-  float scale = kiln_load_half(b + 108) * (float)kiln_q3k_scale(b + 96, i >> 4);
+  int q = kiln_wd_two_bit(b + 32, i) - (high ? 0 : 4);
+  float scale = kiln_load_half(b + 108) * (float)kiln_wd_q3k_scale(b + 96, i >> 4);
   return scale * (float)q;
 }
 inline float kiln_load_q4_k(__global const uchar *row, long k) {
   #pragma OPENCL FP_CONTRACT OFF
   __global const uchar *b = row + 144 * (k >> 8);
   int i = (int)(k & 255);
-  int2 sm = kiln_q4k_scale_min(b + 4, i >> 5);
+  int2 sm = kiln_wd_q4k_scale_min(b + 4, i >> 5);
   float scale = kiln_load_half(b) * (float)sm.x;
   float min = kiln_load_half(b + 2) * (float)sm.y;
-  return scale * (float)kiln_four_bit_quant_k(b + 16, i) - min;
+  return scale * (float)kiln_wd_four_bit_k(b + 16, i) - min;
 }
 inline float kiln_load_q5_k(__global const uchar *row, long k) {
   #pragma OPENCL FP_CONTRACT OFF
   __global const uchar *b = row + 176 * (k >> 8);
   int i = (int)(k & 255);
-  int2 sm = kiln_q4k_scale_min(b + 4, i >> 5);
+  int2 sm = kiln_wd_q4k_scale_min(b + 4, i >> 5);
   float scale = kiln_load_half(b) * (float)sm.x;
   float min = kiln_load_half(b + 2) * (float)sm.y;
-  int q = kiln_four_bit_quant_k(b + 48, i) | (((b[16 + (i & 31)] >> (i >> 5)) & 1) << 4);
+  int q = kiln_wd_four_bit_k(b + 48, i) | (((b[16 + (i & 31)] >> (i >> 5)) & 1) << 4);
   return scale * (float)q - min;
 }
 inline float kiln_load_q6_k(__global const uchar *row, long k) {
@@ -210,7 +210,7 @@ inline float kiln_qdot_q5_0(__global const uchar *w, long u, __global const char
                             float acc) {
   __global const uchar *b = w + 22 * u;
   __global const char *a = q + 32 * u;
-  uint high = kiln_load_u32(b + 2);
+  uint high = kiln_wd_u32(b + 2);
   int sum = 0;
   for (int j = 0; j < 16; ++j) {
     uchar byte = b[6 + j];
@@ -239,7 +239,7 @@ inline float kiln_qdot_q5_1(__global const uchar *w, long u, __global const char
                             float acc) {
   __global const uchar *b = w + 24 * u;
   __global const char *a = q + 32 * u;
-  uint high = kiln_load_u32(b + 4);
+  uint high = kiln_wd_u32(b + 4);
   int sum = 0;
   for (int j = 0; j < 16; ++j) {
     uchar byte = b[8 + j];
@@ -292,7 +292,7 @@ inline float kiln_qdot_q3_k(__global const uchar *w, long u, __global const char
       int quant = (int)((qs[l] >> shift) & 3) - (((b[l] >> c) & 1) ? 0 : 4);
       part += quant * (int)a[l];
     }
-    sum += kiln_q3k_scale(b + 96, 2 * c + g) * part;
+    sum += kiln_wd_q3k_scale(b + 96, 2 * c + g) * part;
   }
   return fma((float)sum, d[sb] * kiln_load_half(b + 108), acc);
 }
@@ -309,7 +309,7 @@ inline float kiln_qdot_q4_k(__global const uchar *w, long u, __global const char
   int part = 0;
   for (int l = 0; l < 32; ++l)
     part += (int)((qs[l] >> shift) & 15) * (int)a[l];
-  int2 sm = kiln_q4k_scale_min(b + 4, c);
+  int2 sm = kiln_wd_q4k_scale_min(b + 4, c);
   float da = d[sb];
   acc = fma((float)(sm.x * part), da * kiln_load_half(b), acc);
   return fma((float)(sm.y * (sums[2 * c] + sums[2 * c + 1])),
@@ -330,7 +330,7 @@ inline float kiln_qdot_q5_k(__global const uchar *w, long u, __global const char
     int quant = (int)((qs[l] >> shift) & 15) | (((b[16 + l] >> c) & 1) << 4);
     part += quant * (int)a[l];
   }
-  int2 sm = kiln_q4k_scale_min(b + 4, c);
+  int2 sm = kiln_wd_q4k_scale_min(b + 4, c);
   float da = d[sb];
   acc = fma((float)(sm.x * part), da * kiln_load_half(b), acc);
   return fma((float)(sm.y * (sums[2 * c] + sums[2 * c + 1])),
