@@ -7,8 +7,9 @@
 // Schedule (baseline, no subgroups): a work-group of `local` items
 // computes two adjacent output columns of one part (SwiGLU: of the gate
 // and the up weight) for one input row (dimension 1). Each item sums a
-// strided share of the row (elements for f32 input, 32-element chunks for
-// q8 input), then a tree reduction in local memory; item 0 applies the
+// strided share of the row (f32 input: vectors of eight elements of
+// f32/f16/bf16 weights, else single elements; q8 input: 32-element
+// chunks), then a tree reduction in local memory; item 0 applies the
 // epilogue. Two columns a group keep a rope pair (even, odd column) in
 // one group, so the rotation happens on the sums before they are stored.
 //
@@ -126,7 +127,7 @@ Result<KernelSource> emitMatmulSource(const KernelDesc &d, const std::string &na
 
   // Work-items per group: enough for the row's units of work, a power of
   // two for the tree, within the device's limit.
-  int64_t units = quantized ? K / 32 : K;
+  int64_t units = quantized ? K / 32 : (K % 8 == 0 ? K / 8 : K);
   uint32_t local = powerOfTwoAtMost(std::max<uint64_t>(1, std::min<uint64_t>(
                                         facts.maxWorkGroup ? facts.maxWorkGroup : 1, 64)));
   while (local > 16 && local / 2 >= units)
@@ -163,6 +164,11 @@ Result<KernelSource> emitMatmulSource(const KernelDesc &d, const std::string &na
          "  return v / (1.0f + exp(-v));\n"
          "}\n";
 
+  // f32/f16/bf16 rows of whole vectors are read eight elements at a time.
+  auto eightWide = [&](GgmlType format) {
+    return !quantized && K % 8 == 0 &&
+           (format == GgmlType::F32 || format == GgmlType::F16 || format == GgmlType::BF16);
+  };
   // The sum of one output column over this item's share of the row.
   auto columnSum = [&](const MatmulPart &part, const std::string &row,
                        const std::string &acc) {
@@ -170,6 +176,12 @@ Result<KernelSource> emitMatmulSource(const KernelDesc &d, const std::string &na
     if (quantized)
       return "    for (long u = lid; u < " + lit(units) + "; u += " + L + ")\n      " + acc +
              " = kiln_qdot_" + type + "(" + row + ", u, xq, xd, xe, " + acc + ");\n";
+    if (eightWide(part.format))
+      return "    {\n      float8 lanes = (float8)(0.0f);\n"
+             "      for (long c = lid; c < " + lit(K / 8) + "; c += " + L + ")\n"
+             "        lanes = fma(vload8(c, xf), kiln_load8_" + type + "(" + row + ", c), lanes);\n"
+             "      " + acc + " = ((lanes.s0 + lanes.s4) + (lanes.s2 + lanes.s6)) + "
+             "((lanes.s1 + lanes.s5) + (lanes.s3 + lanes.s7));\n    }\n";
     return "    for (long k = lid; k < " + lit(K) + "; k += " + L + ")\n      " + acc +
            " = fma(xf[k], kiln_load_" + type + "(" + row + ", k), " + acc + ");\n";
   };

@@ -94,6 +94,16 @@ inline float kiln_load_f16(__global const uchar *row, long k) {
 inline float kiln_load_bf16(__global const uchar *row, long k) {
   return as_float((uint)((__global const ushort *)row)[k] << 16);
 }
+// Elements 8c .. 8c+7 of an f32/f16/bf16 row.
+inline float8 kiln_load8_f32(__global const uchar *row, long c) {
+  return vload8(c, (__global const float *)row);
+}
+inline float8 kiln_load8_f16(__global const uchar *row, long c) {
+  return vload_half8(c, (__global const half *)row);
+}
+inline float8 kiln_load8_bf16(__global const uchar *row, long c) {
+  return as_float8(convert_uint8(vload8(c, (__global const ushort *)row)) << 16);
+}
 inline float kiln_load_q8_0(__global const uchar *row, long k) {
   __global const uchar *b = row + 34 * (k >> 5);
   return kiln_load_half(b) * (float)((__global const char *)b)[2 + (k & 31)];
