@@ -62,21 +62,48 @@ inline float kiln_round_bf16(float v) {
   return as_float(upper & 0xffff0000u);
 }
 
-// The sum of every work-item's v over the work-group (local size L, a
-// power of two), returned to all of them; scratch is __local float[L].
-// Every work-item calls it.
-inline float kiln_act_group_sum(__local float *scratch, float v, int L) {
+// Compensated sums, close to the CPU norms' sums in double: a + b = *s + *e
+// exactly (*s the rounded sum).
+inline void kiln_act_two_sum(float a, float b, float *s, float *e) {
+  float sum = a + b;
+  float bv = sum - a;
+  *e = (a - (sum - bv)) + (b - bv);
+  *s = sum;
+}
+
+// Adds term to the compensated sum (*hi, *lo).
+inline void kiln_act_sum_add(float *hi, float *lo, float term) {
+  float s, e;
+  kiln_act_two_sum(*hi, term, &s, &e);
+  *hi = s;
+  *lo += e;
+}
+
+// The work-group's total of every work-item's compensated sum (hi, lo),
+// divided by `divisor`, returned to all of them: local size L (a power of
+// two), scratch __local float[2 * L]. Every work-item calls it.
+inline float kiln_act_group_mean(__local float *scratch, float hi, float lo, int L,
+                                 float divisor) {
   int lid = get_local_id(0);
-  scratch[lid] = v;
+  scratch[lid] = hi;
+  scratch[L + lid] = lo;
   barrier(CLK_LOCAL_MEM_FENCE);
-  for (int s = L / 2; s > 0; s >>= 1) {
-    if (lid < s)
-      scratch[lid] += scratch[lid + s];
+  for (int half_ = L / 2; half_ > 0; half_ >>= 1) {
+    if (lid < half_) {
+      float s, e;
+      kiln_act_two_sum(scratch[lid], scratch[lid + half_], &s, &e);
+      float low = scratch[L + lid] + scratch[L + lid + half_] + e;
+      float total = s + low;
+      scratch[lid] = total;
+      scratch[L + lid] = low - (total - s);
+    }
     barrier(CLK_LOCAL_MEM_FENCE);
   }
-  float total = scratch[0];
+  float sumHi = scratch[0], sumLo = scratch[L];
   barrier(CLK_LOCAL_MEM_FENCE);
-  return total;
+  float q = sumHi / divisor;
+  float remainder = fma(-q, divisor, sumHi) + sumLo; // exact first term
+  return q + remainder / divisor;
 }
 
 // The scale of the q8_0 block of 32 at x: q = rint(x * *multiplier),

@@ -3,9 +3,10 @@
 //   rms:   scale = 1 / sqrt(sum(x^2) / n + eps);  y = (x * scale) * w
 //   layer: mean = sum(x) / n;  var = sum((x - mean)^2) / n;
 //          scale = 1 / sqrt(var + eps);  y = ((x - mean) * scale) * w + b
-// The sums are f32 (each work-item's strided partial, then a tree in local
-// memory) where the CPU sums in double, one term after another: close, not
-// bit exact. No contraction into FMAs, as on the CPU.
+// The CPU sums in double, one term after another; here each work-item
+// keeps a compensated f32 sum of its strided terms, then a tree in local
+// memory adds them as compensated pairs (kiln_act_group_mean): nearly the
+// same mean, not always bit exact. No contraction into FMAs, as on the CPU.
 // With `convert` the row y is written as the matmul after it reads it
 // (ActivationSource.cpp's rowConversion), never as f32.
 //
@@ -73,24 +74,23 @@ Result<KernelSource> emitNormSource(const KernelDesc &d, const std::string &name
   }
   std::string text = kernelSignature(name, source.argCount) + " {\n";
   text += "#pragma OPENCL FP_CONTRACT OFF\n";
-  text += "  __local float partial[" + L + "];\n" + locals;
+  text += "  __local float partial[" + std::to_string(2 * kLocal) + "];\n" + locals;
   text += "  const long t = get_group_id(1);\n"
           "  __global const float *x = KILN_ARG(0, float) + t * " + n + ";\n"
           "  __global const float *w = KILN_ARG(1, float);\n";
   if (layer)
     text += "  __global const float *b = KILN_ARG(2, float);\n";
-  text += "  float acc = 0.0f;\n";
+  std::string mean = "kiln_act_group_mean(partial, hi, lo, " + L + ", " + n + ".0f);\n";
+  text += "  float hi = 0.0f, lo = 0.0f;\n";
   if (layer) {
-    text += loop + "    acc += x[i];\n  }\n";
-    text += "  const float mean = kiln_act_group_sum(partial, acc, " + L + ") / " + n +
-            ".0f;\n";
-    text += "  acc = 0.0f;\n";
-    text += loop + "    float v = x[i] - mean;\n    acc += v * v;\n  }\n";
+    text += loop + "    kiln_act_sum_add(&hi, &lo, x[i]);\n  }\n";
+    text += "  const float mean = " + mean;
+    text += "  hi = 0.0f;\n  lo = 0.0f;\n";
+    text += loop + "    float v = x[i] - mean;\n    kiln_act_sum_add(&hi, &lo, v * v);\n  }\n";
   } else {
-    text += loop + "    float v = x[i];\n    acc += v * v;\n  }\n";
+    text += loop + "    float v = x[i];\n    kiln_act_sum_add(&hi, &lo, v * v);\n  }\n";
   }
-  text += "  const float spread = kiln_act_group_sum(partial, acc, " + L + ") / " + n +
-          ".0f;\n";
+  text += "  const float spread = " + mean;
   text += "  const float scale = 1.0f / sqrt(spread + " + floatLiteral(d.epsilon) + ");\n";
   text += write + "}\n";
   source.text = std::move(text);
