@@ -275,8 +275,9 @@ rowConversion(RowConversion convert, GgmlType format, int64_t cols, uint32_t loc
   if (cols % (kBlocks ? 256 : 32) != 0)
     return makeError("OpenCL activation conversion: ", n, " columns are not whole ",
                      std::string(ggmlTypeInfo(format).name), " blocks");
+  // the row, q8_K's extremes, and a norm's sum scratch (2 floats per item)
   uint64_t localBytes = 4 * uint64_t(cols) + (kBlocks ? 4 * uint64_t(cols / 16) : 0);
-  if (facts.localMemBytes != 0 && localBytes + 4 * uint64_t(local) > facts.localMemBytes)
+  if (facts.localMemBytes != 0 && localBytes + 8 * uint64_t(local) > facts.localMemBytes)
     return makeError("OpenCL activation conversion: a row of ", n,
                      " floats does not fit the device's local memory (",
                      std::to_string(facts.localMemBytes), " bytes)");
