@@ -62,9 +62,36 @@ inline float kiln_round_to_half(float x) {
   return as_float(sign | ((magnitude + 0xfffu + lsb) & ~0x1fffu));
 }
 
-// Work-group reductions through local memory (`scratch` holds one float
-// per work-item); every work-item of the group must call them and gets
-// the result.
+// Work-group reductions (`scratch` holds one float per work-item; the
+// local size is a power of two); every work-item of the group must call
+// them and gets the result. With subgroups each subgroup reduces in
+// registers and only the subgroup totals go through local memory.
+#ifdef KILN_SUBGROUPS
+inline float kiln_group_sum(__local float *scratch, float value) {
+  float part = sub_group_reduce_add(value);
+  uint groups = get_num_sub_groups();
+  if (get_sub_group_local_id() == 0)
+    scratch[get_sub_group_id()] = part;
+  barrier(CLK_LOCAL_MEM_FENCE);
+  float total = 0.0f;
+  for (uint i = 0; i < groups; ++i)
+    total += scratch[i];
+  barrier(CLK_LOCAL_MEM_FENCE);
+  return total;
+}
+inline float kiln_group_max(__local float *scratch, float value) {
+  float part = sub_group_reduce_max(value);
+  uint groups = get_num_sub_groups();
+  if (get_sub_group_local_id() == 0)
+    scratch[get_sub_group_id()] = part;
+  barrier(CLK_LOCAL_MEM_FENCE);
+  float total = scratch[0];
+  for (uint i = 1; i < groups; ++i)
+    total = fmax(total, scratch[i]);
+  barrier(CLK_LOCAL_MEM_FENCE);
+  return total;
+}
+#else
 inline float kiln_group_sum(__local float *scratch, float value) {
   uint id = get_local_id(0), size = get_local_size(0);
   scratch[id] = value;
@@ -91,6 +118,7 @@ inline float kiln_group_max(__local float *scratch, float value) {
   barrier(CLK_LOCAL_MEM_FENCE);
   return total;
 }
+#endif
 )CL";
   return text;
 }
