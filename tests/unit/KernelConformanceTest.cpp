@@ -223,10 +223,14 @@ void put(std::vector<uint8_t> &buffer, const std::vector<float> &values) {
 
 // Random inputs for one call; outputs filled with NaN (floats) or 0xff
 // bytes, so an element a kernel leaves unwritten cannot pass.
+// Quantized random weights by format and shape, made once (the K-quant
+// reference quantizers are slow) and shared by every description.
+using WeightCache = std::map<std::string, std::vector<uint8_t>>;
+
 std::vector<std::vector<uint8_t>> makeInputs(const KernelDesc &d,
                                              const std::vector<ArgInfo> &args,
                                              int64_t rows, int64_t position,
-                                             std::mt19937 &rng) {
+                                             std::mt19937 &rng, WeightCache &weights) {
   std::vector<std::vector<uint8_t>> buffers;
   float range = inputRange(d);
   for (const ArgInfo &a : args) {
@@ -261,11 +265,17 @@ std::vector<std::vector<uint8_t>> makeInputs(const KernelDesc &d,
       break;
     }
     case ArgData::WeightRows: {
-      // Random weights of a trained model's size, quantized by the
-      // frontend's reference quantizer.
-      std::vector<float> w = uniform(rng, size_t(a.rows * a.cols), -0.5f, 0.5f);
-      Status status = quantize(a.format, w, buffer);
-      EXPECT_TRUE(status.ok()) << status.message();
+      // Random weights, quantized by the frontend's reference quantizer.
+      std::string key = std::string(ggmlTypeInfo(a.format).name) + "_" +
+                        std::to_string(a.rows) + "x" + std::to_string(a.cols);
+      auto found = weights.find(key);
+      if (found == weights.end()) {
+        std::vector<float> w = uniform(rng, size_t(a.rows * a.cols), -0.5f, 0.5f);
+        Status status = quantize(a.format, w, buffer);
+        EXPECT_TRUE(status.ok()) << status.message();
+        found = weights.emplace(key, buffer).first;
+      }
+      buffer = found->second;
       break;
     }
     case ArgData::F32Vector:
@@ -576,6 +586,7 @@ TEST_P(KernelConformance, EveryDescriptionMatchesTheReference) {
   auto start = std::chrono::steady_clock::now();
   Collected collected = collectDescs(target);
   ASSERT_FALSE(collected.descs.empty());
+  auto lowered = std::chrono::steady_clock::now();
   std::string error;
   std::unique_ptr<KernelRunner> runner = compileKernels(target, collected.descs, error);
   ASSERT_TRUE(runner) << error;
@@ -583,6 +594,7 @@ TEST_P(KernelConformance, EveryDescriptionMatchesTheReference) {
 
   std::map<std::string, KindReport> reports;
   std::mt19937 rng(20240611);
+  WeightCache weights;
   for (size_t k = 0; k < collected.descs.size(); ++k) {
     const KernelDesc &d = collected.descs[k];
     std::string label = codegen::kernelLabel(d);
@@ -605,7 +617,8 @@ TEST_P(KernelConformance, EveryDescriptionMatchesTheReference) {
       if (d.contextLength > 0 && c.position + c.rows > d.contextLength)
         continue;
       std::vector<ArgInfo> args = test::kernelArgs(d, c.rows, kVocab);
-      std::vector<std::vector<uint8_t>> inputs = makeInputs(d, args, c.rows, c.position, rng);
+      std::vector<std::vector<uint8_t>> inputs =
+          makeInputs(d, args, c.rows, c.position, rng, weights);
       std::vector<std::vector<uint8_t>> expected = inputs, got = inputs;
       std::vector<std::span<uint8_t>> spans;
       for (auto &b : expected)
@@ -654,10 +667,10 @@ TEST_P(KernelConformance, EveryDescriptionMatchesTheReference) {
   auto done = std::chrono::steady_clock::now();
 
   auto seconds = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count(); };
-  std::printf("kernel conformance on %s: %zu descriptions, compiled in %.1f s, run and "
-              "checked in %.1f s\n",
-              target.c_str(), collected.descs.size(), seconds(start, compiled),
-              seconds(compiled, done));
+  std::printf("kernel conformance on %s: %zu descriptions, collected in %.1f s, compiled "
+              "in %.1f s, run and checked in %.1f s\n",
+              target.c_str(), collected.descs.size(), seconds(start, lowered),
+              seconds(lowered, compiled), seconds(compiled, done));
   // max rel: over the elements the tolerance judges; flips: converted
   // values one step off (allowed: a fraction of the elements).
   std::printf("  %-40s %5s %5s %10s %10s %9s %6s  %s\n", "kind", "descs", "calls", "max abs",

@@ -144,46 +144,61 @@ bool readsBlockSums(GgmlType weights, GgmlType activations) {
          (weights == GgmlType::Q4_1 || weights == GgmlType::Q5_1);
 }
 
-// One output of a matmul part: sum over k of w[n][k] * x[k] in double,
-// the input read as the kernel reads it (f32 row or quantized row).
-double matmulDot(const KernelDesc &d, GgmlType format, std::span<uint8_t> weights,
-                 int64_t n, std::span<uint8_t> input, int64_t t) {
+// A matmul part's weights as the dot products use them: N x K floats and,
+// for q4_1/q5_1 on a q8_0 input (readsBlockSums), each block's minimum m
+// apart (the floats then hold d * q, from the block with m zeroed).
+struct PartWeights {
+  std::vector<float> values; // N x K
+  std::vector<float> mins;   // N x K / 32, readsBlockSums only
+};
+
+PartWeights partWeights(const KernelDesc &d, GgmlType format, int64_t N,
+                        std::span<uint8_t> weights) {
   int64_t K = d.cols;
   uint64_t stride = storedBytes(format, K);
-  const uint8_t *wrow = weights.data() + n * stride;
+  PartWeights w;
+  w.values.resize(N * K);
+  bool sums = readsBlockSums(format, d.activations);
+  const GgmlTypeInfo &info = ggmlTypeInfo(format);
+  for (int64_t n = 0; n < N; ++n) {
+    std::vector<uint8_t> row(weights.data() + n * stride, weights.data() + (n + 1) * stride);
+    if (sums) // block: f16 d, f16 m, quants
+      for (int64_t b = 0; b < K / 32; ++b) {
+        uint8_t *block = row.data() + b * info.bytesPerBlock;
+        uint16_t m;
+        std::memcpy(&m, block + 2, 2);
+        std::memset(block + 2, 0, 2);
+        w.mins.push_back(halfToFloat(m));
+      }
+    std::vector<float> values = dequantizeRow(format, row.data(), K);
+    std::copy(values.begin(), values.end(), w.values.begin() + n * K);
+  }
+  return w;
+}
+
+// Output n of row t: sum over k of w[n][k] * x[k] in double, the input
+// read as the kernel reads it (f32 row, or quantized row and its sums).
+double matmulDot(const KernelDesc &d, const PartWeights &w, int64_t n,
+                 std::span<uint8_t> input, int64_t t) {
+  int64_t K = d.cols;
+  const float *wrow = w.values.data() + n * K;
+  double sum = 0;
   if (d.activations == GgmlType::F32) {
-    std::vector<float> w = dequantizeRow(format, wrow, K);
-    double sum = 0;
     for (int64_t k = 0; k < K; ++k)
-      sum += double(w[k]) * double(loadF32(input, t * K + k));
+      sum += double(wrow[k]) * double(loadF32(input, t * K + k));
     return sum;
   }
   uint64_t rowBytes = quantizedRowBytes(d.activations, K);
   const uint8_t *xrow = input.data() + t * rowBytes;
-  if (!readsBlockSums(format, d.activations)) {
-    std::vector<float> w = dequantizeRow(format, wrow, K);
-    double sum = 0;
-    for (int64_t k = 0; k < K; ++k)
-      sum += double(w[k]) * double(quantizedRowValue(d.activations, xrow, K, k));
-    return sum;
-  }
-  // q4_1 / q5_1: each block is (f16 d, f16 m, quants); its values are
-  // d * q + m. The d * q part comes from the block with m zeroed.
-  codegen::QuantizedRowLayout layout = codegen::quantizedRowLayout(d.activations, K);
-  const GgmlTypeInfo &info = ggmlTypeInfo(format);
-  double sum = 0;
-  for (int64_t b = 0; b < K / 32; ++b) {
-    std::vector<uint8_t> block(wrow + b * info.bytesPerBlock,
-                               wrow + (b + 1) * info.bytesPerBlock);
-    uint16_t mBits;
-    std::memcpy(&mBits, block.data() + 2, 2);
-    std::memset(block.data() + 2, 0, 2);
-    std::vector<float> dq = dequantizeRow(format, block.data(), 32);
-    for (int64_t j = 0; j < 32; ++j)
-      sum += double(dq[j]) * double(quantizedRowValue(d.activations, xrow, K, b * 32 + j));
-    float s;
-    std::memcpy(&s, xrow + layout.extraOffset + 4 * b, 4);
-    sum += double(halfToFloat(mBits)) * double(s);
+  for (int64_t k = 0; k < K; ++k)
+    sum += double(wrow[k]) * double(quantizedRowValue(d.activations, xrow, K, k));
+  if (!w.mins.empty()) {
+    codegen::QuantizedRowLayout layout = codegen::quantizedRowLayout(d.activations, K);
+    for (int64_t b = 0; b < K / 32; ++b) {
+      float s;
+      std::memcpy(&s, xrow + layout.extraOffset + 4 * b, 4);
+      sum += double(w.mins[n * (K / 32) + b]) * double(s);
+    }
   }
   return sum;
 }
@@ -205,10 +220,11 @@ void matmulReference(const KernelDesc &d, const std::vector<std::span<uint8_t>> 
   // part p's products plus its bias, rows x N.
   auto products = [&](size_t p) {
     int64_t N = d.parts[p].rows;
+    PartWeights w = partWeights(d, d.parts[p].format, N, weights[p]);
     std::vector<std::vector<float>> result(rows, std::vector<float>(N));
     for (int64_t t = 0; t < rows; ++t)
       for (int64_t n = 0; n < N; ++n) {
-        double sum = matmulDot(d, d.parts[p].format, weights[p], n, input, t);
+        double sum = matmulDot(d, w, n, input, t);
         if (d.parts[p].hasBias)
           sum += loadF32(biases[p], n);
         result[t][n] = float(sum);
