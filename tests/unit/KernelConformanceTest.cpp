@@ -493,40 +493,68 @@ Errors compareBits(const ArgInfo &a, const std::vector<uint8_t> &got,
 
 // --- Running a kernel on a target --------------------------------------------
 
-// One target's compiled kernels, run on host buffers: copied to the device,
-// launched, copied back.
-class KernelRunner {
-public:
-  virtual ~KernelRunner() = default;
-  virtual void run(size_t kernel, const KernelDesc &d,
-                   std::vector<std::vector<uint8_t>> &buffers, int64_t rows,
-                   int64_t position) = 0;
-};
-
 int64_t taskCount(const KernelDesc &d, int64_t rows) {
   runtime::TaskCount tasks = codegen::cpuTaskCount(d);
   return tasks.fixed + tasks.perRow * rows;
 }
 
-// The CPU JIT's kernel functions, called on host memory one task at a time
-// (the runtime's thread pool splits the same tasks in any way).
-class CpuJitRunner : public KernelRunner {
+// One target's compiled kernels on the device they make: each call's
+// buffers are allocated there, written from the host, launched on, and
+// read back whole (inputs too, to see that they were left alone).
+class KernelRunner {
 public:
-  explicit CpuJitRunner(codegen::Program program) : program_(std::move(program)) {}
-  void run(size_t kernel, const KernelDesc &d, std::vector<std::vector<uint8_t>> &buffers,
-           int64_t rows, int64_t position) override {
+  KernelRunner(codegen::Program program, unsigned threads)
+      : program_(std::move(program)), pool_(threads) {}
+
+  Status open() {
+    auto device = program_.kernels->createDevice(pool_);
+    if (!device)
+      return std::move(device).takeError();
+    device_ = std::move(device).value();
+    return Status::success();
+  }
+  std::string deviceName() const { return program_.kernels->deviceName(); }
+
+  Status run(size_t kernel, const KernelDesc &d, std::vector<std::vector<uint8_t>> &buffers,
+             int64_t rows, int64_t position) {
     std::vector<void *> args;
-    for (auto &b : buffers)
-      args.push_back(b.data());
-    runtime::KernelFn fn = program_.jit->kernels()[kernel];
-    for (int64_t task = 0; task < taskCount(d, rows); ++task)
-      fn(args.data(), rows, position, task, task + 1);
+    Status status;
+    for (auto &b : buffers) {
+      void *p = device_->allocate(b.size());
+      if (!p) {
+        status = makeError("the device could not allocate ", std::to_string(b.size()),
+                           " bytes");
+        break;
+      }
+      args.push_back(p);
+      device_->write(p, b.data(), b.size());
+    }
+    if (status.ok()) {
+      runtime::Launch launch;
+      launch.kernel = uint32_t(kernel);
+      launch.args = args.data();
+      launch.rows = rows;
+      launch.position = position;
+      launch.tasks = taskCount(d, rows);
+      device_->launch(launch);
+      status = device_->synchronize();
+    }
+    if (status.ok())
+      for (size_t i = 0; i < buffers.size(); ++i)
+        device_->read(args[i], buffers[i].data(), buffers[i].size());
+    for (void *p : args)
+      device_->release(p);
+    return status;
   }
 
 private:
   codegen::Program program_;
+  runtime::ThreadPool pool_;
+  std::unique_ptr<runtime::Device> device_;
 };
 
+// The descriptions compiled as one module of the target, kernel i named
+// "k<i>".
 std::unique_ptr<KernelRunner> compileKernels(const std::string &target,
                                              const std::vector<KernelDesc> &descs,
                                              std::string &error) {
@@ -539,6 +567,8 @@ std::unique_ptr<KernelRunner> compileKernels(const std::string &target,
     error = found.error().message;
     return nullptr;
   }
+  // The spec only names the model; the kernels depend on their
+  // descriptions alone.
   auto file = GgufFile::open(sharedModels().front());
   if (!file) {
     error = file.error().message;
@@ -556,11 +586,13 @@ std::unique_ptr<KernelRunner> compileKernels(const std::string &target,
     error = program.error().message;
     return nullptr;
   }
-  if (!program->jit) {
-    error = "target " + target + " gave no CPU kernels";
+  auto runner = std::make_unique<KernelRunner>(std::move(program).value(), 2);
+  Status opened = runner->open();
+  if (!opened.ok()) {
+    error = opened.message();
     return nullptr;
   }
-  return std::make_unique<CpuJitRunner>(std::move(program).value());
+  return runner;
 }
 
 // --- The test --------------------------------------------------------------------
@@ -624,8 +656,14 @@ TEST_P(KernelConformance, EveryDescriptionMatchesTheReference) {
       for (auto &b : expected)
         spans.push_back(b);
       test::runReference(d, spans, c.rows, c.position);
-      runner->run(k, d, got, c.rows, c.position);
+      Status ran = runner->run(k, d, got, c.rows, c.position);
       ++report.calls;
+      if (!ran.ok()) {
+        ADD_FAILURE() << target << " " << d.key() << " (" << kind << ") rows " << c.rows
+                      << " position " << c.position << ": " << ran.message();
+        report.failed = true;
+        continue;
+      }
 
       const Tolerance &tol = report.tolerance;
       Errors callErrors;
@@ -667,9 +705,10 @@ TEST_P(KernelConformance, EveryDescriptionMatchesTheReference) {
   auto done = std::chrono::steady_clock::now();
 
   auto seconds = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count(); };
-  std::printf("kernel conformance on %s: %zu descriptions, collected in %.1f s, compiled "
+  std::printf("kernel conformance on %s (%s): %zu descriptions, collected in %.1f s, compiled "
               "in %.1f s, run and checked in %.1f s\n",
-              target.c_str(), collected.descs.size(), seconds(start, lowered),
+              target.c_str(), runner->deviceName().c_str(), collected.descs.size(),
+              seconds(start, lowered),
               seconds(lowered, compiled), seconds(compiled, done));
   // max rel: over the elements the tolerance judges; flips: converted
   // values one step off (allowed: a fraction of the elements).
