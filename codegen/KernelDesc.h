@@ -4,6 +4,7 @@
 #pragma once
 
 #include "quant/GgmlType.h"
+#include "runtime/ExecutionPlan.h"
 
 #include <cstdint>
 #include <string>
@@ -98,5 +99,13 @@ struct KernelDesc {
   // A name unique to the computation: equal descriptions share a kernel.
   std::string key() const;
 };
+
+// The number of tasks the CPU kernel of `d` splits its work into, as the
+// plan's steps record it (Step::tasks): one per row for the row kernels
+// (norms, with or without a conversion, included), one for Positions and
+// LastRow, one per query head for attention, and for a matmul its tiles
+// of kMatmulTile output columns summed over the parts (SwiGLU: the tiles
+// of one part, which gate and up share).
+runtime::TaskCount cpuTaskCount(const KernelDesc &d);
 
 } // namespace kiln::codegen

@@ -53,8 +53,10 @@ private:
   // it is a temporary.
   Slot outputFor(Value result, bool remember = true);
   Status lowerOp(Operation *op, std::vector<Step> &steps);
-  void emitStep(const KernelDesc &desc, std::vector<Slot> args,
-                runtime::TaskCount tasks, bool singleRow, std::vector<Step> &steps);
+  // A call of the kernel of `desc`, with its CPU task count
+  // (cpuTaskCount).
+  void emitStep(const KernelDesc &desc, std::vector<Slot> args, bool singleRow,
+                std::vector<Step> &steps);
   // kiln.matmul and kiln.fused_matmul alike.
   Status lowerMatmul(Operation *op, std::vector<Step> &steps);
 
@@ -119,11 +121,8 @@ Slot PlanLowering::outputFor(Value result, bool remember) {
 }
 
 Status PlanLowering::lowerOp(Operation *op, std::vector<Step> &steps) {
-  auto rowWise = [](int64_t perRow) { return runtime::TaskCount{0, perRow}; };
-  auto fixed = [](int64_t count) { return runtime::TaskCount{count, 0}; };
-  auto emit = [&](const KernelDesc &desc, std::vector<Slot> args,
-                  runtime::TaskCount tasks, bool singleRow) {
-    emitStep(desc, std::move(args), tasks, singleRow, steps);
+  auto emit = [&](const KernelDesc &desc, std::vector<Slot> args, bool singleRow) {
+    emitStep(desc, std::move(args), singleRow, steps);
   };
 
   return llvm::TypeSwitch<Operation *, Status>(op)
@@ -137,14 +136,13 @@ Status PlanLowering::lowerOp(Operation *op, std::vector<Step> &steps) {
         d.outCols = colsOf(e.getResult());
         d.format = static_cast<GgmlType>(e.getTable().getType().getFormat());
         Slot table = slotOf(e.getTable()), ids = slotOf(e.getIds());
-        emit(d, {table, ids, outputFor(e.getResult())}, rowWise(1),
-             isSingleRow(e.getResult()));
+        emit(d, {table, ids, outputFor(e.getResult())}, isSingleRow(e.getResult()));
         return Status::success();
       })
       .Case([&](PositionsOp p) {
         KernelDesc d;
         d.kind = KernelKind::Positions;
-        emit(d, {outputFor(p.getResult())}, fixed(1), false);
+        emit(d, {outputFor(p.getResult())}, false);
         return Status::success();
       })
       .Case([&](RmsNormOp n) {
@@ -153,8 +151,7 @@ Status PlanLowering::lowerOp(Operation *op, std::vector<Step> &steps) {
         d.cols = d.outCols = colsOf(n.getInput());
         d.epsilon = n.getEpsilon().convertToFloat();
         Slot x = slotOf(n.getInput()), w = slotOf(n.getWeight());
-        emit(d, {x, w, outputFor(n.getResult())}, rowWise(1),
-             isSingleRow(n.getInput()));
+        emit(d, {x, w, outputFor(n.getResult())}, isSingleRow(n.getInput()));
         return Status::success();
       })
       .Case([&](LayerNormOp n) {
@@ -164,8 +161,7 @@ Status PlanLowering::lowerOp(Operation *op, std::vector<Step> &steps) {
         d.epsilon = n.getEpsilon().convertToFloat();
         Slot x = slotOf(n.getInput()), w = slotOf(n.getWeight()),
              b = slotOf(n.getBias());
-        emit(d, {x, w, b, outputFor(n.getResult())}, rowWise(1),
-             isSingleRow(n.getInput()));
+        emit(d, {x, w, b, outputFor(n.getResult())}, isSingleRow(n.getInput()));
         return Status::success();
       })
       .Case<MatmulOp, FusedMatmulOp>([&](auto m) { return lowerMatmul(m, steps); })
@@ -179,8 +175,7 @@ Status PlanLowering::lowerOp(Operation *op, std::vector<Step> &steps) {
         d.freqBase = r.getFreqBase().convertToFloat();
         d.freqScale = r.getFreqScale().convertToFloat();
         Slot x = slotOf(r.getInput());
-        emit(d, {x, outputFor(r.getResult())}, rowWise(1),
-             isSingleRow(r.getInput()));
+        emit(d, {x, outputFor(r.getResult())}, isSingleRow(r.getInput()));
         return Status::success();
       })
       .Case<AttentionOp, FlashAttentionOp>([&](auto a) {
@@ -198,8 +193,7 @@ Status PlanLowering::lowerOp(Operation *op, std::vector<Step> &steps) {
         store.contextLength = context.getInt();
         store.kvHalf = options_.kvCacheF16;
         bool single = isSingleRow(a.getQuery());
-        emit(store, {slotOf(a.getKey()), slotOf(a.getValue()), kCache, vCache},
-             rowWise(1), single);
+        emit(store, {slotOf(a.getKey()), slotOf(a.getValue()), kCache, vCache}, single);
         KernelDesc d;
         d.kind = flash ? KernelKind::FlashAttention : KernelKind::Attention;
         d.cols = d.outCols = colsOf(a.getQuery());
@@ -210,8 +204,7 @@ Status PlanLowering::lowerOp(Operation *op, std::vector<Step> &steps) {
         d.contextLength = context.getInt();
         d.kvHalf = options_.kvCacheF16;
         Slot q = slotOf(a.getQuery());
-        emit(d, {q, kCache, vCache, outputFor(a.getResult())},
-             fixed(d.numHeads), single);
+        emit(d, {q, kCache, vCache, outputFor(a.getResult())}, single);
         return Status::success();
       })
       .Case([&](AddOp o) {
@@ -219,8 +212,7 @@ Status PlanLowering::lowerOp(Operation *op, std::vector<Step> &steps) {
         d.kind = KernelKind::Add;
         d.cols = d.outCols = colsOf(o.getResult());
         Slot a = slotOf(o.getLhs()), b = slotOf(o.getRhs());
-        emit(d, {a, b, outputFor(o.getResult())}, rowWise(1),
-             isSingleRow(o.getResult()));
+        emit(d, {a, b, outputFor(o.getResult())}, isSingleRow(o.getResult()));
         return Status::success();
       })
       .Case([&](MulOp o) {
@@ -228,8 +220,7 @@ Status PlanLowering::lowerOp(Operation *op, std::vector<Step> &steps) {
         d.kind = KernelKind::Mul;
         d.cols = d.outCols = colsOf(o.getResult());
         Slot a = slotOf(o.getLhs()), b = slotOf(o.getRhs());
-        emit(d, {a, b, outputFor(o.getResult())}, rowWise(1),
-             isSingleRow(o.getResult()));
+        emit(d, {a, b, outputFor(o.getResult())}, isSingleRow(o.getResult()));
         return Status::success();
       })
       .Case([&](SiluOp o) {
@@ -237,8 +228,7 @@ Status PlanLowering::lowerOp(Operation *op, std::vector<Step> &steps) {
         d.kind = KernelKind::Silu;
         d.cols = d.outCols = colsOf(o.getResult());
         Slot x = slotOf(o.getInput());
-        emit(d, {x, outputFor(o.getResult())}, rowWise(1),
-             isSingleRow(o.getResult()));
+        emit(d, {x, outputFor(o.getResult())}, isSingleRow(o.getResult()));
         return Status::success();
       })
       .Case([&](GeluOp o) {
@@ -246,8 +236,7 @@ Status PlanLowering::lowerOp(Operation *op, std::vector<Step> &steps) {
         d.kind = KernelKind::Gelu;
         d.cols = d.outCols = colsOf(o.getResult());
         Slot x = slotOf(o.getInput());
-        emit(d, {x, outputFor(o.getResult())}, rowWise(1),
-             isSingleRow(o.getResult()));
+        emit(d, {x, outputFor(o.getResult())}, isSingleRow(o.getResult()));
         return Status::success();
       })
       .Case([&](SoftmaxOp o) {
@@ -255,8 +244,7 @@ Status PlanLowering::lowerOp(Operation *op, std::vector<Step> &steps) {
         d.kind = KernelKind::Softmax;
         d.cols = d.outCols = colsOf(o.getResult());
         Slot x = slotOf(o.getInput());
-        emit(d, {x, outputFor(o.getResult())}, rowWise(1),
-             isSingleRow(o.getResult()));
+        emit(d, {x, outputFor(o.getResult())}, isSingleRow(o.getResult()));
         return Status::success();
       })
       .Case([&](SliceColumnsOp s) {
@@ -266,8 +254,7 @@ Status PlanLowering::lowerOp(Operation *op, std::vector<Step> &steps) {
         d.outCols = colsOf(s.getResult());
         d.offset = s.getOffset();
         Slot x = slotOf(s.getInput());
-        emit(d, {x, outputFor(s.getResult())}, rowWise(1),
-             isSingleRow(s.getResult()));
+        emit(d, {x, outputFor(s.getResult())}, isSingleRow(s.getResult()));
         return Status::success();
       })
       .Case([&](LastRowOp l) {
@@ -275,7 +262,7 @@ Status PlanLowering::lowerOp(Operation *op, std::vector<Step> &steps) {
         d.kind = KernelKind::LastRow;
         d.cols = d.outCols = colsOf(l.getInput());
         Slot x = slotOf(l.getInput());
-        emit(d, {x, outputFor(l.getResult())}, fixed(1), false);
+        emit(d, {x, outputFor(l.getResult())}, false);
         return Status::success();
       })
       .Default([&](Operation *other) {
@@ -286,12 +273,11 @@ Status PlanLowering::lowerOp(Operation *op, std::vector<Step> &steps) {
 }
 
 void PlanLowering::emitStep(const KernelDesc &desc, std::vector<Slot> args,
-                            runtime::TaskCount tasks, bool singleRow,
-                            std::vector<Step> &steps) {
+                            bool singleRow, std::vector<Step> &steps) {
   Step step;
   step.kernel = kernelFor(desc);
   step.args = std::move(args);
-  step.tasks = tasks;
+  step.tasks = cpuTaskCount(desc);
   step.singleRow = singleRow;
   step.label = kernelLabel(desc);
   steps.push_back(std::move(step));
@@ -377,7 +363,7 @@ Status PlanLowering::lowerMatmul(Operation *op, std::vector<Step> &steps) {
       shape.holdsFloats = false; // q8 blocks or f16 halves in 4-byte units
       Slot copy{SlotKind::Activation, allocate(shape)};
       args.push_back(copy);
-      emitStep(convert, std::move(args), runtime::TaskCount{0, 1}, single, steps);
+      emitStep(convert, std::move(args), single, steps);
       copies.push_back({convertKind, convertFormat, m.normWeight, copy});
       input = copy;
     }
@@ -393,13 +379,7 @@ Status PlanLowering::lowerMatmul(Operation *op, std::vector<Step> &steps) {
     args.push_back(slotOf(m.residual));
   for (Value result : op->getResults())
     args.push_back(outputFor(result));
-  int64_t tiles = 0;
-  for (const MatmulPart &part : d.parts) {
-    tiles += (part.rows + KernelDesc::kMatmulTile - 1) / KernelDesc::kMatmulTile;
-    if (d.epilogue == MatmulEpilogue::SwiGlu)
-      break; // gate and up share their tiles
-  }
-  emitStep(d, std::move(args), runtime::TaskCount{tiles, 0}, single, steps);
+  emitStep(d, std::move(args), single, steps);
   return Status::success();
 }
 
