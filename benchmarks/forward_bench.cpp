@@ -55,9 +55,7 @@ int main(int argc, char **argv) {
   options.maxBatch = prompt;
   options.contextLength = std::min<int64_t>(program->spec.contextLength,
                                             prompt + decodes + 1);
-  auto executor = runtime::Executor::create(program->lowered.plan,
-                                            program->jit->kernels(), *file,
-                                            pool, options);
+  auto executor = codegen::makeExecutor(*program, *file, pool, options);
   if (!executor) {
     std::fprintf(stderr, "%s\n", executor.error().message.c_str());
     return 1;

@@ -24,6 +24,9 @@ struct CompileOptions {
   LowerOptions lower;         // KV cache type, llama.cpp-style activations
   passes::PassOptions passes; // which graph passes run
   std::string printIrTo;      // "-" for stdout: the kiln graph, after the passes
+  // Compiled kernels are kept here for the next run (each target checks
+  // its entries: runtime/KernelCache.h); empty: no cache.
+  std::string cacheDir;
   cpu::CpuOptions cpu;        // read by the CPU target only
 };
 

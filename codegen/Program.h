@@ -1,23 +1,39 @@
 // What compiling a model gives: its spec, its execution plan with the
-// kernel descriptions, and the loaded kernels.
+// kernel descriptions, and the loaded kernels of the target it was
+// compiled for.
 #pragma once
 
+#include "codegen/KernelModule.h"
 #include "codegen/LoweredModel.h"
-#include "codegen/cpu/CpuJit.h"
 #include "model/ModelSpec.h"
+#include "runtime/Executor.h"
 
 #include <memory>
 
+namespace kiln {
+class GgufFile;
+}
+
 namespace kiln::codegen {
+
+namespace cpu {
+class CpuJit;
+}
 
 struct Program {
   ModelSpec spec;
   LoweredModel lowered;
-  // The loaded kernels. Only the CPU target exists, and the executor runs
-  // CPU function pointers, so this is the CPU JIT; it becomes a
-  // target-neutral loaded module with the runtime's device interface
-  // (issue 14, docs/targets.md).
-  std::unique_ptr<cpu::CpuJit> jit;
+  std::unique_ptr<KernelModule> kernels;
+
+  // The CPU JIT when the CPU target compiled it (its cache state, its CPU
+  // name), else null.
+  const cpu::CpuJit *cpuJit() const;
 };
+
+// An executor for the program's plan on the device its kernels make;
+// `weights` is the GGUF the program was compiled from and must outlive it.
+Result<std::unique_ptr<runtime::Executor>>
+makeExecutor(const Program &program, const GgufFile &weights, runtime::ThreadPool &pool,
+             const runtime::ExecutorOptions &options = {});
 
 } // namespace kiln::codegen

@@ -1,6 +1,9 @@
 #include "codegen/TargetRegistry.h"
 
 #include "codegen/cpu/CpuTarget.h"
+#ifdef KILN_HAVE_OPENCL
+#include "codegen/opencl/OpenClTarget.h"
+#endif
 
 namespace kiln::codegen {
 
@@ -14,9 +17,16 @@ struct Entry {
 
 const std::vector<Entry> &entries() {
   static const cpu::CpuTarget cpuTarget;
+#ifdef KILN_HAVE_OPENCL
+  static const opencl::OpenClTarget openClTarget;
+  const Target *openCl = &openClTarget;
+#else
+  // Built without an OpenCL ICD loader and headers (CMake said so).
+  const Target *openCl = nullptr;
+#endif
   static const std::vector<Entry> table = {
       {"cpu", "CPU", &cpuTarget},
-      {"opencl", "OpenCL", nullptr},
+      {"opencl", "OpenCL", openCl},
       {"cuda", "CUDA", nullptr},
   };
   return table;

@@ -16,8 +16,9 @@
 namespace kiln::runtime {
 
 // One plan step on the device: kernel `kernel` of the loaded table over
-// `args` (buffer pointers in the order of Step::args), for `rows` tokens
-// from `position`, its work cut into `tasks` pieces.
+// `args` (device pointers in the order of Step::args), for `rows` tokens
+// from `position`. `tasks` is the CPU's cut of the work (the plan's
+// TaskCount); a device with its own launch shapes (OpenCL) ignores it.
 struct Launch {
   uint32_t kernel = 0;
   void *const *args = nullptr;
@@ -41,14 +42,24 @@ public:
   // while the device lives and the mapping stays.
   virtual Result<const void *> upload(std::span<const uint8_t> weight) = 0;
 
-  // The kernels of the plan, indexed as ExecutionPlan::kernelSymbols.
-  virtual Status loadKernels(std::vector<KernelFn> kernels) = 0;
+  // How many kernels it has loaded (indexed as ExecutionPlan::kernelSymbols;
+  // the target that compiled them made the device with them).
+  virtual size_t kernelCount() const = 0;
+
+  // Copies between host memory and device memory (a pointer allocate
+  // returned, plus an offset into it). Both finish before they return.
+  virtual void write(void *deviceDst, const void *hostSrc, uint64_t bytes) = 0;
+  virtual void read(const void *deviceSrc, void *hostDst, uint64_t bytes) = 0;
+  // Device pointers are host pointers (the CPU): the executor then reads
+  // results in place instead of copying them.
+  virtual bool hostAddressable() const = 0;
 
   // Starts one step; it may still run when launch returns.
   virtual void launch(const Launch &launch) = 0;
   // Returns when every launch so far has finished and its writes are
-  // visible to the host.
-  virtual void synchronize() = 0;
+  // visible to the host; an error when one of them (or a copy) failed,
+  // e.g. the device ran out of memory.
+  virtual Status synchronize() = 0;
 };
 
 } // namespace kiln::runtime

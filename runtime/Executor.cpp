@@ -13,7 +13,7 @@ Result<std::unique_ptr<Executor>>
 Executor::create(const ExecutionPlan &plan, std::vector<KernelFn> kernels,
                  const GgufFile &weights, ThreadPool &pool,
                  const ExecutorOptions &options) {
-  return create(plan, std::move(kernels), weights, std::make_unique<CpuDevice>(pool),
+  return create(plan, std::make_unique<CpuDevice>(std::move(kernels), pool), weights,
                 options);
 }
 
@@ -27,18 +27,18 @@ Executor::~Executor() {
       device_->release(buffer);
   if (arena_)
     device_->release(arena_);
+  if (deviceTokens_)
+    device_->release(deviceTokens_);
 }
 
 Result<std::unique_ptr<Executor>>
-Executor::create(const ExecutionPlan &plan, std::vector<KernelFn> kernels,
-                 const GgufFile &weights, std::unique_ptr<Device> device,
-                 const ExecutorOptions &options) {
-  if (kernels.size() != plan.kernelSymbols.size())
-    return makeError("executor: ", std::to_string(kernels.size()),
+Executor::create(const ExecutionPlan &plan, std::unique_ptr<Device> device,
+                 const GgufFile &weights, const ExecutorOptions &options) {
+  const size_t kernelCount = device->kernelCount();
+  if (kernelCount != plan.kernelSymbols.size())
+    return makeError("executor: ", std::to_string(kernelCount),
                      " kernels for a plan that names ",
                      std::to_string(plan.kernelSymbols.size()));
-  const size_t kernelCount = kernels.size();
-  KILN_TRY(device->loadKernels(std::move(kernels)));
   std::unique_ptr<Executor> exec(new Executor(std::move(device)));
   Device &dev = *exec->device_;
   exec->maxBatch_ = options.maxBatch;
@@ -65,6 +65,12 @@ Executor::create(const ExecutionPlan &plan, std::vector<KernelFn> kernels,
   }
 
   exec->tokens_.assign(exec->maxBatch_, 0);
+  if (!dev.hostAddressable()) {
+    exec->deviceTokens_ = dev.allocate(uint64_t(exec->maxBatch_) * sizeof(int32_t));
+    if (!exec->deviceTokens_)
+      return makeError("executor: cannot allocate the token ids on the ", dev.name(),
+                       " device");
+  }
   auto memory = planMemory(plan, exec->maxBatch_);
   if (!memory)
     return std::move(memory).takeError();
@@ -134,7 +140,7 @@ Status Executor::prepare(const EntryPoint &entry, PreparedEntry &out, size_t ker
       bool valid = false;
       switch (slot.kind) {
       case SlotKind::Tokens:
-        pointer = tokens_.data();
+        pointer = deviceTokens_ ? deviceTokens_ : tokens_.data();
         valid = true;
         break;
       case SlotKind::Weight:
@@ -193,6 +199,8 @@ Result<std::span<const float>> Executor::run(PreparedEntry &entry,
                        " tokens)");
     tokens_[i] = tokens[i];
   }
+  if (deviceTokens_)
+    device_->write(deviceTokens_, tokens_.data(), uint64_t(rows) * sizeof(int32_t));
   for (size_t index = 0; index < entry.steps.size(); ++index) {
     PreparedStep &step = entry.steps[index];
     Launch launch;
@@ -207,7 +215,7 @@ Result<std::span<const float>> Executor::run(PreparedEntry &entry,
     // A kernel's time, and an observer's view of its outputs, need it
     // finished.
     if (profiling_ || observer_)
-      device_->synchronize();
+      KILN_TRY(device_->synchronize());
     if (profiling_) {
       kernelSeconds_[step.kernel] += std::chrono::duration<double>(
           std::chrono::steady_clock::now() - start).count();
@@ -216,9 +224,21 @@ Result<std::span<const float>> Executor::run(PreparedEntry &entry,
     if (observer_)
       observer_(&entry == &decode_, index, launch.args, launch.rows);
   }
-  device_->synchronize();
+  KILN_TRY(device_->synchronize());
   size_t count = static_cast<size_t>((entry.allRows ? rows : 1) * vocabSize_);
-  return std::span<const float>(entry.logits, count);
+  if (device_->hostAddressable())
+    return std::span<const float>(entry.logits, count);
+  hostLogits_.resize(count);
+  device_->read(entry.logits, hostLogits_.data(), count * sizeof(float));
+  return std::span<const float>(hostLogits_.data(), count);
+}
+
+const void *Executor::hostView(const void *devicePointer, uint64_t bytes) {
+  if (device_->hostAddressable())
+    return devicePointer;
+  scratch_.resize(bytes);
+  device_->read(devicePointer, scratch_.data(), bytes);
+  return scratch_.data();
 }
 
 void Executor::setProfiling(bool on) {

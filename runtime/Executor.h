@@ -30,12 +30,11 @@ struct ExecutorOptions {
 
 class Executor {
 public:
-  // `weights` must outlive the executor; kernels[i] runs
-  // plan.kernelSymbols[i] on `device`.
+  // `weights` must outlive the executor; `device` holds the plan's kernels
+  // (as the target that compiled them made it, e.g. KernelModule::createDevice).
   static Result<std::unique_ptr<Executor>>
-  create(const ExecutionPlan &plan, std::vector<KernelFn> kernels,
-         const GgufFile &weights, std::unique_ptr<Device> device,
-         const ExecutorOptions &options = {});
+  create(const ExecutionPlan &plan, std::unique_ptr<Device> device,
+         const GgufFile &weights, const ExecutorOptions &options = {});
   // On the CPU, over a pool the caller keeps alive.
   static Result<std::unique_ptr<Executor>>
   create(const ExecutionPlan &plan, std::vector<KernelFn> kernels,
@@ -68,9 +67,15 @@ public:
   // prefill), the step's index in it, its argument pointers (in the order
   // of the plan's Step::args) and its rows: for dumping intermediates when
   // comparing numerics with another implementation. Empty: none.
+  // The pointers are device pointers: read through hostView.
   using StepObserver = std::function<void(bool decode, size_t step, void *const *args,
                                           int64_t rows)>;
   void setStepObserver(StepObserver observer) { observer_ = std::move(observer); }
+  // `bytes` of device memory at `devicePointer` (a step argument) as the
+  // host sees them: in place on the CPU, else copied into a scratch buffer
+  // valid until the next hostView call.
+  const void *hostView(const void *devicePointer, uint64_t bytes);
+  const Device &device() const { return *device_; }
 
   // Bytes of the activation arena and of the KV cache; memoryPlan() has
   // each buffer's lifetime and offset, and the bytes without reuse.
@@ -110,6 +115,11 @@ private:
   int64_t maxBatch_ = 0, contextLength_ = 0, vocabSize_ = 0;
   uint64_t kvCacheBytes_ = 0;
   std::vector<int32_t> tokens_;
+  // Not host addressable devices: the ids are copied here per call, the
+  // logits copied back into hostLogits_.
+  void *deviceTokens_ = nullptr;
+  std::vector<float> hostLogits_;
+  std::vector<uint8_t> scratch_;
   MemoryPlan memoryPlan_;
   // Device memory, released by the destructor.
   void *arena_ = nullptr;

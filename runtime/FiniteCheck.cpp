@@ -45,8 +45,11 @@ std::string locateNonFinite(Executor &executor, const ExecutionPlan &plan,
     if (!buffer.holdsFloats || buffer.elementBytes != sizeof(float))
       return;
     int64_t outRows = buffer.singleRow ? 1 : rows;
-    std::span<const float> values(static_cast<const float *>(args[step.args.size() - 1]),
-                                  size_t(outRows * buffer.cols));
+    const size_t count = size_t(outRows * buffer.cols);
+    std::span<const float> values(
+        static_cast<const float *>(
+            executor.hostView(args[step.args.size() - 1], count * sizeof(float))),
+        count);
     if (auto bad = findNonFinite(values)) {
       size_t cols = size_t(buffer.cols > 0 ? buffer.cols : 1);
       found = std::string(decode ? "decode" : "prefill") + " step " +

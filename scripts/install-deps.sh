@@ -8,6 +8,7 @@ packages=(
   libclang-rt-19-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev
   libpcre2-dev libicu-dev
+  ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo
 )
 missing=()
 for p in "${packages[@]}"; do

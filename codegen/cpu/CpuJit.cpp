@@ -1,5 +1,7 @@
 #include "codegen/cpu/CpuJit.h"
 
+#include "runtime/cpu/CpuDevice.h"
+
 #include "codegen/cpu/CpuKernelEmitter.h"
 #include "runtime/KernelCache.h"
 #include "support/Sha256.h"
@@ -197,6 +199,10 @@ Result<std::unique_ptr<CpuJit>> CpuJit::compile(const LoweredModel &model,
   }
   result->jit_ = std::move(*jit);
   return result;
+}
+
+Result<std::unique_ptr<runtime::Device>> CpuJit::createDevice(runtime::ThreadPool &pool) const {
+  return std::unique_ptr<runtime::Device>(std::make_unique<runtime::CpuDevice>(kernels_, pool));
 }
 
 } // namespace kiln::codegen::cpu

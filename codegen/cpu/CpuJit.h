@@ -3,6 +3,7 @@
 // while the kernels run.
 #pragma once
 
+#include "codegen/KernelModule.h"
 #include "codegen/LoweredModel.h"
 #include "runtime/ExecutionPlan.h"
 #include "support/Result.h"
@@ -33,17 +34,23 @@ struct CpuOptions {
 // $KILN_CACHE_DIR, else $XDG_CACHE_HOME/kiln, else ~/.cache/kiln.
 std::string defaultCacheDir();
 
-class CpuJit {
+class CpuJit final : public KernelModule {
 public:
   static Result<std::unique_ptr<CpuJit>> compile(const LoweredModel &model,
                                                  const CpuOptions &options);
-  ~CpuJit();
+  ~CpuJit() override;
+
+  std::string_view targetName() const override { return "cpu"; }
+  std::string deviceName() const override { return cpuName_; }
+  // A CpuDevice running the kernels on `pool`.
+  Result<std::unique_ptr<runtime::Device>>
+  createDevice(runtime::ThreadPool &pool) const override;
 
   // kernels()[i] runs plan.kernelSymbols[i].
   const std::vector<runtime::KernelFn> &kernels() const { return kernels_; }
   const std::string &cpuName() const { return cpuName_; }
   // The kernels came from the cache (no LLVM optimization or codegen ran).
-  bool cacheHit() const { return cacheHit_; }
+  bool cacheHit() const override { return cacheHit_; }
 
 private:
   CpuJit() = default;

@@ -28,10 +28,14 @@ bool CpuTarget::supportsFusedMatmuls(const LowerOptions &lower) const {
 
 Result<Program> CpuTarget::compile(ModelSpec spec, LoweredModel lowered,
                                    const CompileOptions &options) const {
-  auto jit = CpuJit::compile(lowered, options.cpu);
+  CpuOptions cpu = options.cpu;
+  if (cpu.cacheDir.empty())
+    cpu.cacheDir = options.cacheDir;
+  auto jit = CpuJit::compile(lowered, cpu);
   if (!jit)
     return std::move(jit).takeError();
-  return Program{std::move(spec), std::move(lowered), std::move(jit).value()};
+  return Program{std::move(spec), std::move(lowered),
+                 std::unique_ptr<KernelModule>(std::move(jit).value())};
 }
 
 } // namespace kiln::codegen::cpu

@@ -43,6 +43,82 @@ inline float kiln_half_bits_to_float(ushort h) {
     return as_float(sign | 0x7f800000u | (mantissa << 13));
   return as_float(sign | ((exponent + 112u) << 23) | (mantissa << 13));
 }
+// x rounded to the nearest half (ties to even) and back, in integers: a
+// half variable needs cl_khr_fp16.
+inline float kiln_round_to_half(float x) {
+  uint bits = as_uint(x);
+  uint sign = bits & 0x80000000u;
+  uint magnitude = bits & 0x7fffffffu;
+  if (magnitude >= 0x7f800000u)
+    return x; // infinities and NaNs
+  if (magnitude >= 0x477ff000u)
+    return as_float(sign | 0x7f800000u); // 65520 and up round to infinity
+  if (magnitude < 0x38800000u) {
+    // below 2^-14 halves are subnormal: steps of 2^-24 (exact scalings)
+    float steps = rint(as_float(magnitude) * 16777216.0f);
+    return as_float(as_uint(steps * 5.9604644775390625e-8f) | sign);
+  }
+  uint lsb = (magnitude >> 13) & 1u;
+  return as_float(sign | ((magnitude + 0xfffu + lsb) & ~0x1fffu));
+}
+
+// Work-group reductions (`scratch` holds one float per work-item; the
+// local size is a power of two); every work-item of the group must call
+// them and gets the result. With subgroups each subgroup reduces in
+// registers and only the subgroup totals go through local memory.
+#ifdef KILN_SUBGROUPS
+inline float kiln_group_sum(__local float *scratch, float value) {
+  float part = sub_group_reduce_add(value);
+  uint groups = get_num_sub_groups();
+  if (get_sub_group_local_id() == 0)
+    scratch[get_sub_group_id()] = part;
+  barrier(CLK_LOCAL_MEM_FENCE);
+  float total = 0.0f;
+  for (uint i = 0; i < groups; ++i)
+    total += scratch[i];
+  barrier(CLK_LOCAL_MEM_FENCE);
+  return total;
+}
+inline float kiln_group_max(__local float *scratch, float value) {
+  float part = sub_group_reduce_max(value);
+  uint groups = get_num_sub_groups();
+  if (get_sub_group_local_id() == 0)
+    scratch[get_sub_group_id()] = part;
+  barrier(CLK_LOCAL_MEM_FENCE);
+  float total = scratch[0];
+  for (uint i = 1; i < groups; ++i)
+    total = fmax(total, scratch[i]);
+  barrier(CLK_LOCAL_MEM_FENCE);
+  return total;
+}
+#else
+inline float kiln_group_sum(__local float *scratch, float value) {
+  uint id = get_local_id(0), size = get_local_size(0);
+  scratch[id] = value;
+  barrier(CLK_LOCAL_MEM_FENCE);
+  for (uint half_ = size / 2; half_ > 0; half_ /= 2) {
+    if (id < half_)
+      scratch[id] += scratch[id + half_];
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+  float total = scratch[0];
+  barrier(CLK_LOCAL_MEM_FENCE);
+  return total;
+}
+inline float kiln_group_max(__local float *scratch, float value) {
+  uint id = get_local_id(0), size = get_local_size(0);
+  scratch[id] = value;
+  barrier(CLK_LOCAL_MEM_FENCE);
+  for (uint half_ = size / 2; half_ > 0; half_ /= 2) {
+    if (id < half_)
+      scratch[id] = fmax(scratch[id], scratch[id + half_]);
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+  float total = scratch[0];
+  barrier(CLK_LOCAL_MEM_FENCE);
+  return total;
+}
+#endif
 )CL";
   return text;
 }

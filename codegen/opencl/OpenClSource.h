@@ -40,7 +40,13 @@ struct KernelSource {
 std::string kernelSignature(const std::string &name, uint32_t argCount);
 
 // The whole program's preamble: KILN_ARG, half helpers (commonPreamble),
-// then each family's shared helpers.
+// then each family's shared helpers. commonPreamble has:
+//   float kiln_load_half(__global const uchar *p), kiln_store_half(p, v)
+//   float kiln_half_bits_to_float(ushort)
+//   float kiln_round_to_half(float)   (nearest half, ties to even)
+//   float kiln_group_sum(__local float *scratch, float v), kiln_group_max
+//     (work-group reductions; local size a power of two, scratch one float
+//     per work-item, every item calls and gets the result)
 std::string commonPreamble(const DeviceFacts &facts);
 // Weights in their GGUF blocks (WeightDecodeSource.cpp):
 //   float kiln_load_<type>(__global const uchar *row, long k)

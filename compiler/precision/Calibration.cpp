@@ -136,7 +136,7 @@ CalibrationRun::create(const GgufFile &model, const std::string &text,
   compile.lower.matchLlamaCppActivations = false;
   compile.passes.fuse = false;
   if (options.useKernelCache)
-    compile.cpu.cacheDir = codegen::cpu::defaultCacheDir();
+    compile.cacheDir = codegen::cpu::defaultCacheDir();
   auto program = codegen::compile(*self->file_, compile);
   if (!program)
     return std::move(program).takeError();
@@ -173,8 +173,8 @@ CalibrationRun::create(const GgufFile &model, const std::string &text,
   runtime::ExecutorOptions execOptions;
   execOptions.contextLength = n;
   execOptions.maxBatch = n;
-  auto executor = runtime::Executor::create(plan, self->program_.jit->kernels(),
-                                            *self->file_, *self->pool_, execOptions);
+  auto executor = codegen::makeExecutor(self->program_, *self->file_, *self->pool_,
+                                        execOptions);
   if (!executor)
     return std::move(executor).takeError();
   self->executor_ = std::move(executor).value();
@@ -197,7 +197,8 @@ CalibrationRun::create(const GgufFile &model, const std::string &text,
       return;
     const Probe &probe = probes[index];
     if (probe.kind == Probe::Matmul) {
-      const float *x = static_cast<const float *>(args[0]);
+      const float *x = static_cast<const float *>(self->executor_->hostView(
+          args[0], uint64_t(rows * probe.cols) * sizeof(float)));
       for (int64_t r = 0; r < rows; ++r)
         for (int64_t k = 0; k < probe.cols; ++k) {
           double v = x[r * probe.cols + k];
@@ -205,7 +206,8 @@ CalibrationRun::create(const GgufFile &model, const std::string &text,
         }
       probe.sums->rows += uint64_t(rows);
     } else if (probe.kind == Probe::Embedding) {
-      const int32_t *ids = static_cast<const int32_t *>(args[1]);
+      const int32_t *ids = static_cast<const int32_t *>(
+          self->executor_->hostView(args[1], uint64_t(rows) * sizeof(int32_t)));
       for (int64_t r = 0; r < rows; ++r)
         if (ids[r] >= 0 && size_t(ids[r]) < probe.sums->lookups.size())
           ++probe.sums->lookups[ids[r]];

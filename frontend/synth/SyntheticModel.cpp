@@ -21,6 +21,8 @@ constexpr LlamaShape kPresets[] = {
     {"llama-7b", 4096, 32, 32, 32, 11008, 32000, 4096, 1e-5f, 10000.0f},
     // Small enough for tests; takes the vocabulary file's size.
     {"tiny", 64, 2, 4, 2, 128, 0, 256, 1e-5f, 10000.0f},
+    // GQA (6 heads over 2 KV heads of 16) with a tied output, for tests.
+    {"tiny-gqa-tied", 96, 2, 6, 2, 192, 0, 256, 1e-5f, 10000.0f, true},
 };
 
 // llama.cpp's llama_ftype numbers for general.file_type.
@@ -222,7 +224,8 @@ Status writeSyntheticLlama(const SynthOptions &options, const GgufFile &vocab,
     KILN_TRY(addMatrix(prefix + "ffn_down.weight", ff, embd));
   }
   KILN_TRY(addNorm("output_norm.weight"));
-  KILN_TRY(addMatrix("output.weight", embd, vocabRows));
+  if (!shape.tiedOutput)
+    KILN_TRY(addMatrix("output.weight", embd, vocabRows));
 
   return writer.write(outPath, options.progress);
 }

@@ -27,6 +27,8 @@ struct LlamaShape {
   uint32_t contextLength;
   float rmsNormEpsilon;
   float ropeFreqBase;
+  // No output.weight: the logits reuse token_embd (as tied checkpoints).
+  bool tiedOutput = false;
 };
 
 std::span<const LlamaShape> llamaPresets();

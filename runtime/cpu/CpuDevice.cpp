@@ -7,8 +7,9 @@
 
 namespace kiln::runtime {
 
-CpuDevice::CpuDevice(unsigned threads)
-    : ownedPool_(std::make_unique<ThreadPool>(threads)), pool_(*ownedPool_) {}
+CpuDevice::CpuDevice(std::vector<KernelFn> kernels, unsigned threads)
+    : ownedPool_(std::make_unique<ThreadPool>(threads)), pool_(*ownedPool_),
+      kernels_(std::move(kernels)) {}
 
 void *CpuDevice::allocate(uint64_t bytes) {
   // aligned_alloc wants a multiple of the alignment, and a size of 0 may
@@ -29,9 +30,14 @@ Result<const void *> CpuDevice::upload(std::span<const uint8_t> weight) {
   return static_cast<const void *>(weight.data());
 }
 
-Status CpuDevice::loadKernels(std::vector<KernelFn> kernels) {
-  kernels_ = std::move(kernels);
-  return Status::success();
+void CpuDevice::write(void *deviceDst, const void *hostSrc, uint64_t bytes) {
+  if (bytes)
+    std::memcpy(deviceDst, hostSrc, bytes);
+}
+
+void CpuDevice::read(const void *deviceSrc, void *hostDst, uint64_t bytes) {
+  if (bytes)
+    std::memcpy(hostDst, deviceSrc, bytes);
 }
 
 void CpuDevice::launch(const Launch &launch) {

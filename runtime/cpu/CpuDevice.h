@@ -12,18 +12,23 @@ namespace kiln::runtime {
 
 class CpuDevice final : public Device {
 public:
-  // Owns a pool of `threads` workers.
-  explicit CpuDevice(unsigned threads);
-  // Runs on a pool its caller owns and keeps alive.
-  explicit CpuDevice(ThreadPool &pool) : pool_(pool) {}
+  // Runs `kernels` (indexed as ExecutionPlan::kernelSymbols) on a pool of
+  // `threads` workers it owns.
+  CpuDevice(std::vector<KernelFn> kernels, unsigned threads);
+  // Runs them on a pool its caller owns and keeps alive.
+  CpuDevice(std::vector<KernelFn> kernels, ThreadPool &pool)
+      : pool_(pool), kernels_(std::move(kernels)) {}
 
   std::string_view name() const override { return "cpu"; }
   void *allocate(uint64_t bytes) override;
   void release(void *buffer) override;
   Result<const void *> upload(std::span<const uint8_t> weight) override;
-  Status loadKernels(std::vector<KernelFn> kernels) override;
+  size_t kernelCount() const override { return kernels_.size(); }
+  void write(void *deviceDst, const void *hostSrc, uint64_t bytes) override;
+  void read(const void *deviceSrc, void *hostDst, uint64_t bytes) override;
+  bool hostAddressable() const override { return true; }
   void launch(const Launch &launch) override;
-  void synchronize() override {}
+  Status synchronize() override { return Status::success(); }
 
   ThreadPool &pool() { return pool_; }
 

@@ -69,9 +69,8 @@ std::unique_ptr<CompiledModel> compile(const std::string &path, bool allLogits,
   model->pool = std::make_unique<runtime::ThreadPool>(threads);
   runtime::ExecutorOptions execOptions;
   execOptions.maxBatch = 128;
-  auto executor = runtime::Executor::create(
-      model->program.lowered.plan, model->program.jit->kernels(), model->file,
-      *model->pool, execOptions);
+  auto executor = codegen::makeExecutor(model->program, model->file,
+                                        *model->pool, execOptions);
   EXPECT_TRUE(executor.ok()) << executor.error().message;
   if (!executor.ok())
     return nullptr;
@@ -394,15 +393,14 @@ TEST(CpuJitCache, SecondCompileIsACacheHitWithTheSameResults) {
       test::sharedFile("tinyshakes-llama/tinyshakes-llama-q4_0.gguf"));
   ASSERT_TRUE(file.ok());
   codegen::CompileOptions options;
-  options.cpu.cacheDir = (dir.path() / "cache").string();
+  options.cacheDir = (dir.path() / "cache").string();
   std::vector<float> first;
   for (bool expectHit : {false, true}) {
     auto program = codegen::compile(*file, options);
     ASSERT_TRUE(program.ok()) << program.error().message;
-    EXPECT_EQ(program->jit->cacheHit(), expectHit);
+    EXPECT_EQ(program->cpuJit()->cacheHit(), expectHit);
     runtime::ThreadPool pool(2);
-    auto executor = runtime::Executor::create(
-        program->lowered.plan, program->jit->kernels(), *file, pool, {});
+    auto executor = codegen::makeExecutor(*program, *file, pool);
     ASSERT_TRUE(executor.ok()) << executor.error().message;
     std::vector<int32_t> prompt = {1, 826, 959};
     auto logits = (*executor)->prefill(prompt, 0);

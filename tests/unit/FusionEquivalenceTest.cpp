@@ -55,8 +55,7 @@ Outputs run(const std::string &model, const passes::PassOptions &passOptions) {
   runtime::ThreadPool pool(2);
   runtime::ExecutorOptions execOptions;
   execOptions.maxBatch = kPrefill;
-  auto executor = runtime::Executor::create(program->lowered.plan, program->jit->kernels(),
-                                            *file, pool, execOptions);
+  auto executor = codegen::makeExecutor(*program, *file, pool, execOptions);
   EXPECT_TRUE(executor.ok()) << executor.error().message;
   if (!executor.ok())
     return out;

@@ -11,25 +11,38 @@
 namespace kiln::codegen {
 namespace {
 
-TEST(TargetRegistry, KnowsCpuOpenClAndCudaAndBuildsOnlyCpu) {
+#ifdef KILN_HAVE_OPENCL
+const std::vector<std::string> kBuilt = {"cpu", "opencl"};
+const char *const kAvailable = "cpu, opencl";
+#else
+const std::vector<std::string> kBuilt = {"cpu"};
+const char *const kAvailable = "cpu";
+#endif
+
+TEST(TargetRegistry, KnowsCpuOpenClAndCudaAndBuildsCpuAndOpenClWhenFound) {
   EXPECT_EQ(knownTargetNames(), (std::vector<std::string>{"cpu", "opencl", "cuda"}));
-  EXPECT_EQ(builtTargetNames(), (std::vector<std::string>{"cpu"}));
+  EXPECT_EQ(builtTargetNames(), kBuilt);
 }
 
-TEST(TargetRegistry, FindsTheCpuTargetByName) {
-  auto target = findTarget("cpu");
-  ASSERT_TRUE(target) << target.error().message;
-  ASSERT_NE(*target, nullptr);
-  EXPECT_EQ((*target)->name(), "cpu");
+TEST(TargetRegistry, FindsTheBuiltTargetsByName) {
+  for (const std::string &name : kBuilt) {
+    auto target = findTarget(name);
+    ASSERT_TRUE(target) << target.error().message;
+    ASSERT_NE(*target, nullptr);
+    EXPECT_EQ((*target)->name(), name);
+  }
 }
 
 TEST(TargetRegistry, KnownButUnbuiltTargetsSaySo) {
   auto cuda = findTarget("cuda");
   ASSERT_FALSE(cuda);
-  EXPECT_EQ(cuda.error().message, "the CUDA target is not built yet (available: cpu)");
+  EXPECT_EQ(cuda.error().message,
+            std::string("the CUDA target is not built yet (available: ") + kAvailable + ")");
+#ifndef KILN_HAVE_OPENCL
   auto opencl = findTarget("opencl");
   ASSERT_FALSE(opencl);
   EXPECT_EQ(opencl.error().message, "the OpenCL target is not built yet (available: cpu)");
+#endif
 }
 
 TEST(TargetRegistry, UnknownNamesListTheKnownOnes) {
@@ -73,6 +86,26 @@ TEST(CpuTarget, FusedMatmulsNeedTheIntegerDots) {
   lower.integerDots = false;
   EXPECT_FALSE((*target)->supportsFusedMatmuls(lower));
 }
+
+#ifdef KILN_HAVE_OPENCL
+// Its attention kernels take any head size and its matmuls every fused
+// form, so the pipeline runs every pass for it; it decodes the CPU's types.
+TEST(OpenClTarget, AnswersThePipelinesQuestions) {
+  auto target = findTarget("opencl");
+  ASSERT_TRUE(target) << target.error().message;
+  for (int64_t headDim : {8, 12, 16, 64, 80})
+    EXPECT_TRUE((*target)->supportsFlashAttention(headDim)) << headDim;
+  LowerOptions floatDots;
+  floatDots.integerDots = false;
+  EXPECT_TRUE((*target)->supportsFusedMatmuls(LowerOptions{}));
+  EXPECT_TRUE((*target)->supportsFusedMatmuls(floatDots));
+  auto cpu = findTarget("cpu");
+  ASSERT_TRUE(cpu);
+  std::span<const GgmlType> a = (*target)->decodableWeightTypes(),
+                            b = (*cpu)->decodableWeightTypes();
+  EXPECT_EQ(std::vector<GgmlType>(a.begin(), a.end()), std::vector<GgmlType>(b.begin(), b.end()));
+}
+#endif
 
 } // namespace
 } // namespace kiln::codegen

@@ -61,6 +61,7 @@ struct Configuration {
 
 struct ConfigResult {
   std::string name;
+  std::string target, device; // what the kernels ran on
   double compileSeconds = 0;
   eval::ForwardSpeed speed;
   uint64_t activationBytes = 0, kvCacheBytes = 0, weightBytesPerToken = 0;
@@ -138,7 +139,7 @@ prepareConfiguration(const GgufFile &file, const Configuration &config,
   codegen::CompileOptions options;
   KILN_TRY(applyCompileFlags(config.flags, options));
   if (!args.noCache)
-    options.cpu.cacheDir = codegen::cpu::defaultCacheDir();
+    options.cacheDir = codegen::cpu::defaultCacheDir();
 
   progress(config.name + ": compiling");
   auto start = Clock::now();
@@ -146,14 +147,15 @@ prepareConfiguration(const GgufFile &file, const Configuration &config,
   if (!program)
     return std::move(program).takeError();
   result.compileSeconds = secondsSince(start);
+  result.target = std::string(program->kernels->targetName());
+  result.device = program->kernels->deviceName();
   prepared->program = std::move(*program);
 
   const runtime::ExecutionPlan &plan = prepared->program.lowered.plan;
   runtime::ExecutorOptions execOptions;
   execOptions.maxBatch = args.promptTokens; // the prompt in one call
   execOptions.contextLength = args.promptTokens + args.decodeTokens;
-  auto executor = runtime::Executor::create(plan, prepared->program.jit->kernels(), file,
-                                            pool, execOptions);
+  auto executor = codegen::makeExecutor(prepared->program, file, pool, execOptions);
   if (!executor)
     return std::move(executor).takeError();
   prepared->executor = std::move(*executor);
@@ -246,6 +248,8 @@ json configJson(const ConfigResult &config, const BenchReport &report) {
 
 json reportJson(const BenchArgs &args, const BenchReport &report) {
   json out = {{"model", args.model},
+              {"target", report.configs.front().target},
+              {"device", report.configs.front().device},
               {"threads", report.threads},
               {"prompt_tokens", args.promptTokens},
               {"decode_tokens", args.decodeTokens},
@@ -373,6 +377,7 @@ void printReport(const BenchArgs &args, const BenchReport &report) {
               args.model.c_str(), report.threads, (long long)args.promptTokens,
               (long long)args.decodeTokens, args.repeats);
   const ConfigResult &first = report.configs.front();
+  std::printf("target      %s: %s\n\n", first.target.c_str(), first.device.c_str());
   if (!args.compareFusion) {
     printTable({{first.name, "tok/s", "min-max"},
                 {"prefill", format("%.1f", first.speed.prefill.median),

@@ -1,12 +1,16 @@
-// `kiln compile MODEL --emit mlir|llvm|plan`: the model lowered to the kiln
-// dialect, the generated CPU kernels as optimized LLVM IR (for this host's
-// CPU and features), or the execution plan with its activation arena (each
-// buffer's lifetime, size and offset). AOT artifacts (--emit artifact) come
-// later.
+// `kiln compile MODEL --emit mlir|llvm|opencl|plan`: the model lowered to
+// the kiln dialect, the generated CPU kernels as optimized LLVM IR (for this
+// host's CPU and features), the OpenCL target's program source (for the
+// OpenCL device found, else the OpenCL C 1.2 baseline), or the execution
+// plan with its activation arena (each buffer's lifetime, size and offset).
+// AOT artifacts (--emit artifact) come later.
 #include "Command.h"
 #include "CompileFlags.h"
 
 #include "codegen/Compile.h"
+#ifdef KILN_HAVE_OPENCL
+#include "codegen/opencl/OpenClTarget.h"
+#endif
 #include "ModelBuilder.h"
 #include "gguf/GgufFile.h"
 #include "model/ModelSpec.h"
@@ -157,6 +161,44 @@ Result<std::string> planEmission(const GgufFile &file, const CompileArgs &args) 
   return planText(lowered->plan, *memory, args.batch);
 }
 
+// The OpenCL target's whole program: its preambles, then every kernel
+// with its launch shape in a comment.
+Result<std::string> openClEmission(const GgufFile &file, const CompileArgs &args) {
+#ifdef KILN_HAVE_OPENCL
+  auto spec = ModelSpec::fromGguf(file);
+  if (!spec)
+    return std::move(spec).takeError();
+  mlir::MLIRContext context;
+  codegen::CompileOptions options;
+  KILN_TRY(applyCompileFlags(args.compile, options));
+  options.allLogits = args.allLogits;
+  auto module = codegen::buildGraph(context, *spec, options);
+  if (!module)
+    return std::move(module).takeError();
+  auto lowered = codegen::lowerToPlan(module->get(), options.lower);
+  if (!lowered)
+    return std::move(lowered).takeError();
+  std::string why;
+  runtime::opencl::DeviceFacts facts = codegen::opencl::deviceFactsOrBaseline(&why);
+  auto program = codegen::opencl::generateModule(*lowered, facts);
+  if (!program)
+    return std::move(program).takeError();
+  std::string text = "// kiln OpenCL program for " +
+                     (why.empty() ? "'" + facts.device + "' (" + facts.platform + ", " +
+                                        facts.openclC + ")"
+                                  : "the OpenCL C 1.2 baseline (" + why + ")") +
+                     "\n// build options: " + program->buildOptions + "\n// launches:\n";
+  for (const auto &kernel : program->kernels)
+    text += "//   " + kernel.name + ": " + std::to_string(kernel.launch.groups) + " x " +
+            std::to_string(kernel.launch.local) + " work-items" +
+            (kernel.launch.perRow ? " per row" : "") + "\n";
+  return text + program->source;
+#else
+  return makeError("--emit opencl: this kiln was built without OpenCL (no ICD loader and "
+                   "headers at build time; install ocl-icd-opencl-dev and opencl-headers)");
+#endif
+}
+
 int runCompile(const CompileArgs &args) {
   // Refused before any work; "-" is stdout, never a file.
   if (Status distinct = checkNotInput(args.output, args.model);
@@ -166,6 +208,18 @@ int runCompile(const CompileArgs &args) {
   if (!file)
     return reportError(file.error().message);
   std::string text;
+  if (args.emit == "llvm" && args.compile.target != "cpu")
+    return reportError("--emit llvm: the LLVM IR is the CPU target's; --target " +
+                       args.compile.target + " emits " +
+                       (args.compile.target == "opencl" ? "--emit opencl" : "nothing yet"));
+  if (args.emit == "opencl" && args.compile.target != "opencl")
+    return reportError("--emit opencl needs --target opencl");
+  if (args.emit == "opencl") {
+    auto source = openClEmission(*file, args);
+    if (!source)
+      return reportError(source.error().message);
+    text = std::move(source).value();
+  }
   if (args.emit == "llvm") {
     auto ir = kernelIr(*file, args);
     if (!ir)
@@ -218,10 +272,11 @@ Command addCompileCommand(CLI::App &parent) {
   addCompileFlags(*app, args->compile);
   app->add_option("--emit", args->emit,
                   "What to produce: mlir (the graph after the passes), llvm "
-                  "(the generated kernels, optimized, for this CPU) or plan "
+                  "(the generated CPU kernels, optimized, for this CPU), opencl "
+                  "(with --target opencl: the generated OpenCL C program) or plan "
                   "(the kernel calls, and the activation arena: each buffer's "
                   "lifetime, size and offset)")
-      ->check(CLI::IsMember({"mlir", "llvm", "plan"}))
+      ->check(CLI::IsMember({"mlir", "llvm", "opencl", "plan"}))
       ->capture_default_str();
   app->add_option("-o,--output", args->output, "Output file ('-': stdout)")
       ->capture_default_str();

@@ -48,7 +48,7 @@ Result<LoadedModel> loadModel(const GgufFile &file, const PerplexityArgs &args,
   KILN_TRY(applyCompileFlags(args.compile, options));
   options.allLogits = true;
   if (!args.noCache)
-    options.cpu.cacheDir = codegen::cpu::defaultCacheDir();
+    options.cacheDir = codegen::cpu::defaultCacheDir();
   auto program = codegen::compile(file, options);
   if (!program)
     return std::move(program).takeError();
@@ -59,9 +59,7 @@ Result<LoadedModel> loadModel(const GgufFile &file, const PerplexityArgs &args,
   runtime::ExecutorOptions execOptions;
   execOptions.contextLength = n;
   execOptions.maxBatch = n;
-  auto executor = runtime::Executor::create(program->lowered.plan,
-                                            program->jit->kernels(), file, pool,
-                                            execOptions);
+  auto executor = codegen::makeExecutor(*program, file, pool, execOptions);
   if (!executor)
     return std::move(executor).takeError();
   return LoadedModel{std::move(program).value(), std::move(executor).value()};

@@ -64,8 +64,8 @@ void dumpSteps(runtime::Executor &executor, const runtime::ExecutionPlan &plan,
                const std::string &dir) {
   auto calls = std::make_shared<int>(-1);
   auto warned = std::make_shared<bool>(false);
-  executor.setStepObserver([&plan, dir, calls, warned](bool decode, size_t index,
-                                                       void *const *args, int64_t rows) {
+  executor.setStepObserver([&executor, &plan, dir, calls, warned](
+                               bool decode, size_t index, void *const *args, int64_t rows) {
     const runtime::EntryPoint &entry = decode ? plan.decode : plan.prefill;
     if (index == 0)
       ++*calls;
@@ -78,8 +78,10 @@ void dumpSteps(runtime::Executor &executor, const runtime::ExecutionPlan &plan,
                        (decode ? "decode" : "prefill") + "-" + std::to_string(index) +
                        "-" + step.label + ".bin";
     std::ofstream file(path, std::ios::binary);
-    file.write(static_cast<const char *>(args[step.args.size() - 1]),
-               (buffer.singleRow ? 1 : rows) * buffer.cols * buffer.elementBytes);
+    const uint64_t bytes =
+        uint64_t(buffer.singleRow ? 1 : rows) * buffer.cols * buffer.elementBytes;
+    file.write(static_cast<const char *>(executor.hostView(args[step.args.size() - 1], bytes)),
+               std::streamsize(bytes));
     if (!file && !*warned) {
       std::cerr << "kiln: warning: cannot write " << path << "\n";
       *warned = true;
@@ -114,6 +116,8 @@ struct Timings {
   double load = 0, compile = 0, prefill = 0, decode = 0;
   size_t promptTokens = 0, generated = 0;
   uint64_t activationBytes = 0; // the executor's activation arena
+  std::string target = "cpu";
+  bool kernelsCached = false;   // the kernels came from the cache
 };
 
 void reportTimings(const Timings &t, bool json) {
@@ -126,10 +130,12 @@ void reportTimings(const Timings &t, bool json) {
                  "{\"load_s\": %.4f, \"compile_s\": %.4f, \"n_prompt\": %zu, "
                  "\"prefill_s\": %.4f, \"prefill_tok_s\": %.2f, \"n_gen\": %zu, "
                  "\"decode_s\": %.4f, \"decode_tok_s\": %.2f, "
-                 "\"activation_bytes\": %llu}\n",
+                 "\"activation_bytes\": %llu, \"target\": \"%s\", "
+                 "\"kernels_cached\": %s}\n",
                  t.load, t.compile, t.promptTokens, t.prefill, prefillRate,
                  t.generated, t.decode, decodeRate,
-                 static_cast<unsigned long long>(t.activationBytes));
+                 static_cast<unsigned long long>(t.activationBytes), t.target.c_str(),
+                 t.kernelsCached ? "true" : "false");
     return;
   }
   std::fprintf(stderr,
@@ -182,11 +188,13 @@ int runModel(RunArgs args) {
   if (args.printIr)
     options.printIrTo = "-";
   if (!args.noCache)
-    options.cpu.cacheDir = codegen::cpu::defaultCacheDir();
+    options.cacheDir = codegen::cpu::defaultCacheDir();
   auto program = codegen::compile(*file, options);
   if (!program)
     return reportError(program.error().message);
   timings.compile = secondsSince(start);
+  timings.target = std::string(program->kernels->targetName());
+  timings.kernelsCached = program->kernels->cacheHit();
 
   int64_t modelContext = program->spec.contextLength;
   int64_t context = args.context > 0 ? args.context : modelContext;
@@ -216,9 +224,7 @@ int runModel(RunArgs args) {
   runtime::ExecutorOptions execOptions;
   execOptions.contextLength = positions;
   execOptions.maxBatch = std::min<int64_t>(args.batch, positions);
-  auto executor = runtime::Executor::create(program->lowered.plan,
-                                            program->jit->kernels(), *file,
-                                            pool, execOptions);
+  auto executor = codegen::makeExecutor(*program, *file, pool, execOptions);
   if (!executor)
     return reportError(executor.error().message);
   timings.activationBytes = (*executor)->activationBytes();

@@ -1,0 +1,335 @@
+// Matmul kernels in OpenCL C: every variant the plan produces (one weight;
+// several weights reading one input, each with its output; per-part bias
+// and rope; SwiGLU and GELU epilogues; a residual), on f32 input rows
+// (float dots of decoded weights) or q8_0/q8_K rows (integer dots per
+// 32-element chunk, QuantizedActivations.h).
+//
+// Schedule (baseline, no subgroups): a work-group of `local` items
+// computes two adjacent output columns of one part (SwiGLU: of the gate
+// and the up weight) for one input row (dimension 1). Each item sums a
+// strided share of the row (f32 input: vectors of eight elements of
+// f32/f16/bf16 weights, else single elements; q8 input: 32-element
+// chunks), then a tree reduction in local memory; item 0 applies the
+// epilogue. Two columns a group keep a rope pair (even, odd column) in
+// one group, so the rotation happens on the sums before they are stored.
+//
+// The arithmetic is the CPU kernels' (codegen/cpu/MatmulEmitter.cpp) up
+// to the order of float additions: the same decoded weights, exact integer
+// sums per chunk scaled by the same floats, bias, then GELU, then the
+// residual; SwiGLU's silu(gate) * up; rope after the epilogue.
+
+#include "codegen/opencl/OpenClSource.h"
+
+#include "codegen/QuantizedActivations.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+
+namespace kiln::codegen::opencl {
+
+namespace {
+
+constexpr int64_t kColumnsPerGroup = 2;
+
+std::string typeName(GgmlType type) {
+  std::string name(ggmlTypeInfo(type).name);
+  for (char &c : name)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return name;
+}
+
+std::string lit(int64_t v) { return std::to_string(v) + "L"; }
+
+// A float literal that reads back as exactly `v`.
+std::string floatLit(float v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.9ef", static_cast<double>(v));
+  return buf;
+}
+
+// The largest power of two <= n (n >= 1).
+uint32_t powerOfTwoAtMost(uint64_t n) {
+  uint32_t p = 1;
+  while (p * 2ull <= n && p < (1u << 30))
+    p *= 2;
+  return p;
+}
+
+struct PartArgs {
+  int weight = 0;
+  int bias = -1;
+  int out = -1;
+};
+
+} // namespace
+
+Result<KernelSource> emitMatmulSource(const KernelDesc &d, const std::string &name,
+                                      const DeviceFacts &facts) {
+  if (d.kind != KernelKind::Matmul)
+    return makeError("emitMatmulSource: ", kernelKindName(d.kind), " is not a matmul");
+  if (d.parts.empty())
+    return makeError("OpenCL matmul ", name, ": no weights");
+  const int64_t K = d.cols;
+  if (K <= 0)
+    return makeError("OpenCL matmul ", name, ": input width ", std::to_string(K));
+  bool swiglu = d.epilogue == MatmulEpilogue::SwiGlu;
+  if (swiglu && (d.parts.size() != 2 || d.parts[0].rows != d.parts[1].rows))
+    return makeError("OpenCL matmul ", name,
+                     ": SwiGLU needs two weights of the same output width");
+  bool quantized = d.activations != GgmlType::F32;
+  if (quantized && d.activations != GgmlType::Q8_0 && d.activations != GgmlType::Q8_K)
+    return makeError("the OpenCL matmul has no kernel for ", typeName(d.activations),
+                     " activations");
+  for (const MatmulPart &part : d.parts) {
+    std::string type = typeName(part.format);
+    if (!decodableByOpenCl(part.format))
+      return makeError("the OpenCL matmul has no kernel for ", type, " weights");
+    if (part.rows <= 0)
+      return makeError("OpenCL matmul ", name, ": a weight of ", std::to_string(part.rows),
+                       " rows");
+    int64_t block = ggmlTypeInfo(part.format).blockSize;
+    if (K % block != 0)
+      return makeError("OpenCL matmul: ", type, " rows of ", std::to_string(K),
+                       " elements are not whole blocks of ", std::to_string(block));
+    if (quantized && integerDotActivations(part.format) != d.activations)
+      return makeError("the OpenCL matmul has no integer dot of ", type, " weights with ",
+                       typeName(d.activations), " activations");
+    if (part.rope) {
+      if (swiglu)
+        return makeError("OpenCL matmul ", name, ": rope with SwiGLU");
+      if (d.headDim <= 0 || d.headDim % 2 != 0 || part.rows % d.headDim != 0 ||
+          d.ropeDims <= 0 || d.ropeDims > d.headDim || d.ropeDims % 2 != 0)
+        return makeError("OpenCL matmul ", name, ": rope of ", std::to_string(d.ropeDims),
+                         " dimensions over heads of ", std::to_string(d.headDim));
+    }
+  }
+  if (quantized && K % quantizedRowLayout(d.activations, K).block != 0)
+    return makeError("OpenCL matmul: ", typeName(d.activations), " rows of ",
+                     std::to_string(K), " elements are not whole blocks");
+
+  // Arguments in the plan's order: x, per part weight [bias], [residual],
+  // outputs (one per part; one for SwiGLU).
+  std::vector<PartArgs> args(d.parts.size());
+  int index = 1;
+  for (size_t p = 0; p < d.parts.size(); ++p) {
+    args[p].weight = index++;
+    if (d.parts[p].hasBias)
+      args[p].bias = index++;
+  }
+  int residual = d.residual ? index++ : -1;
+  for (size_t p = 0; p < d.parts.size(); ++p) {
+    if (swiglu && p > 0)
+      args[p].out = args[0].out;
+    else
+      args[p].out = index++;
+  }
+
+  // Work-items per group: enough for the row's units of work, a power of
+  // two for the tree, within the device's limit.
+  int64_t units = quantized ? K / 32 : (K % 8 == 0 ? K / 8 : K);
+  uint32_t local = powerOfTwoAtMost(std::max<uint64_t>(1, std::min<uint64_t>(
+                                        facts.maxWorkGroup ? facts.maxWorkGroup : 1, 64)));
+  while (local > 16 && local / 2 >= units)
+    local /= 2;
+  int64_t dots = swiglu ? 2 * kColumnsPerGroup : kColumnsPerGroup;
+  if (facts.localMemBytes != 0 &&
+      static_cast<uint64_t>(local * dots * 4) > facts.localMemBytes)
+    return makeError("OpenCL matmul ", name, ": ", std::to_string(local * dots * 4),
+                     " bytes of local memory, the device has ",
+                     std::to_string(facts.localMemBytes));
+  const std::string L = std::to_string(local);
+  const std::string pre = name + "_";
+
+  std::string s;
+  // GELU (tanh form) as ggml's table computes it: of x rounded to f16,
+  // rounded to f16; 0 at or below -10, x at or above 10.
+  if (d.epilogue == MatmulEpilogue::Gelu) {
+    s += "static inline float " + pre + "round_half(float v) {\n"
+         "  ushort bits;\n"
+         "  vstore_half_rte(v, 0, (__private half *)&bits);\n"
+         "  return vload_half(0, (__private const half *)&bits);\n"
+         "}\n";
+    s += "static inline float " + pre + "gelu(float v) {\n"
+         "  #pragma OPENCL FP_CONTRACT OFF\n"
+         "  float h = " + pre + "round_half(v);\n"
+         "  float inner = (0.7978845608028654f * h) * fma(0.044715f * h, h, 1.0f);\n"
+         "  float g = " + pre + "round_half((0.5f * h) * (1.0f + tanh(inner)));\n"
+         "  return v <= -10.0f ? 0.0f : (v >= 10.0f ? v : g);\n"
+         "}\n";
+  }
+  if (swiglu)
+    s += "static inline float " + pre + "silu(float v) {\n"
+         "  #pragma OPENCL FP_CONTRACT OFF\n"
+         "  return v / (1.0f + exp(-v));\n"
+         "}\n";
+
+  // f32/f16/bf16 rows of whole vectors are read eight elements at a time.
+  auto eightWide = [&](GgmlType format) {
+    return !quantized && K % 8 == 0 &&
+           (format == GgmlType::F32 || format == GgmlType::F16 || format == GgmlType::BF16);
+  };
+  // The sum of one output column over this item's share of the row.
+  auto columnSum = [&](const MatmulPart &part, const std::string &row,
+                       const std::string &acc) {
+    std::string type = typeName(part.format);
+    if (quantized)
+      return "    for (long u = lid; u < " + lit(units) + "; u += " + L + ")\n      " + acc +
+             " = kiln_qdot_" + type + "(" + row + ", u, xq, xd, xe, " + acc + ");\n";
+    if (eightWide(part.format))
+      return "    {\n      float8 lanes = (float8)(0.0f);\n"
+             "      for (long c = lid; c < " + lit(K / 8) + "; c += " + L + ")\n"
+             "        lanes = fma(vload8(c, xf), kiln_load8_" + type + "(" + row + ", c), lanes);\n"
+             "      " + acc + " = ((lanes.s0 + lanes.s4) + (lanes.s2 + lanes.s6)) + "
+             "((lanes.s1 + lanes.s5) + (lanes.s3 + lanes.s7));\n    }\n";
+    return "    for (long k = lid; k < " + lit(K) + "; k += " + L + ")\n      " + acc +
+           " = fma(xf[k], kiln_load_" + type + "(" + row + ", k), " + acc + ");\n";
+  };
+  auto reduce = [&](int64_t count) {
+    std::string r;
+    for (int64_t i = 0; i < count; ++i)
+      r += "    red[" + std::to_string(i * local) + " + lid] = acc" + std::to_string(i) + ";\n";
+    r += "    barrier(CLK_LOCAL_MEM_FENCE);\n"
+         "    for (int step = " + std::to_string(local / 2) + "; step > 0; step >>= 1) {\n"
+         "      if (lid < step) {\n";
+    for (int64_t i = 0; i < count; ++i) {
+      std::string base = std::to_string(i * local);
+      r += "        red[" + base + " + lid] += red[" + base + " + lid + step];\n";
+    }
+    r += "      }\n"
+         "      barrier(CLK_LOCAL_MEM_FENCE);\n"
+         "    }\n";
+    return r;
+  };
+  auto weightRow = [&](const MatmulPart &part, int weightArg, const std::string &column) {
+    int64_t stride = K / ggmlTypeInfo(part.format).blockSize *
+                     ggmlTypeInfo(part.format).bytesPerBlock;
+    return "KILN_ARG(" + std::to_string(weightArg) + ", const uchar) + (" + column + ") * " +
+           lit(stride);
+  };
+  // value = the sum with its bias, GELU and residual, for column `col`.
+  auto finish = [&](const std::string &value, const std::string &col, int64_t N) {
+    std::string v = value;
+    if (d.epilogue == MatmulEpilogue::Gelu)
+      v = pre + "gelu(" + v + ")";
+    if (residual >= 0)
+      v = "KILN_ARG(" + std::to_string(residual) + ", const float)[t * " + lit(N) + " + " +
+          col + "] + " + v;
+    return v;
+  };
+  auto withBias = [&](const std::string &sum, const PartArgs &a, const std::string &col) {
+    if (a.bias < 0)
+      return sum;
+    return "(" + sum + " + KILN_ARG(" + std::to_string(a.bias) + ", const float)[" + col +
+           "])";
+  };
+
+  s += kernelSignature(name, static_cast<uint32_t>(index)) + " {\n";
+  s += "  #pragma OPENCL FP_CONTRACT OFF\n";
+  s += "  __local float red[" + std::to_string(local * dots) + "];\n";
+  s += "  const int lid = (int)get_local_id(0);\n"
+       "  const long group = (long)get_group_id(0);\n"
+       "  const long t = (long)get_global_id(1);\n";
+  if (quantized) {
+    QuantizedRowLayout layout = quantizedRowLayout(d.activations, K);
+    s += "  __global const uchar *xrow = KILN_ARG(0, const uchar) + t * " +
+         lit(layout.rowBytes) + ";\n"
+         "  __global const char *xq = (__global const char *)xrow;\n"
+         "  __global const float *xd = (__global const float *)(xrow + " +
+         lit(layout.scalesOffset) + ");\n"
+         "  __global const uchar *xe = xrow + " + lit(layout.extraOffset) + ";\n";
+  } else {
+    s += "  __global const float *xf = KILN_ARG(0, const float) + t * " + lit(K) + ";\n";
+  }
+
+  if (swiglu) {
+    const MatmulPart &gate = d.parts[0], &up = d.parts[1];
+    int64_t N = gate.rows;
+    int64_t groups = (N + kColumnsPerGroup - 1) / kColumnsPerGroup;
+    s += "  {\n"
+         "    const long n = group * " + lit(kColumnsPerGroup) + ";\n"
+         "    const int pair = n + 1 < " + lit(N) + ";\n"
+         "    float acc0 = 0.0f, acc1 = 0.0f, acc2 = 0.0f, acc3 = 0.0f;\n"
+         "    __global const uchar *g0 = " + weightRow(gate, args[0].weight, "n") + ";\n"
+         "    __global const uchar *g1 = " + weightRow(gate, args[0].weight, "n + pair") + ";\n"
+         "    __global const uchar *u0 = " + weightRow(up, args[1].weight, "n") + ";\n"
+         "    __global const uchar *u1 = " + weightRow(up, args[1].weight, "n + pair") + ";\n";
+    s += columnSum(gate, "g0", "acc0");
+    s += "    if (pair) {\n" + columnSum(gate, "g1", "acc1") + "    }\n";
+    s += columnSum(up, "u0", "acc2");
+    s += "    if (pair) {\n" + columnSum(up, "u1", "acc3") + "    }\n";
+    s += reduce(4);
+    std::string out = "KILN_ARG(" + std::to_string(args[0].out) + ", float)";
+    s += "    if (lid == 0) {\n";
+    for (int c = 0; c < 2; ++c) {
+      std::string col = c == 0 ? "n" : "n + 1";
+      std::string g = withBias("red[" + std::to_string(c * local) + "]", args[0], col);
+      std::string u = withBias("red[" + std::to_string((2 + c) * local) + "]", args[1], col);
+      std::string store = "      " + out + "[t * " + lit(N) + " + " + col + "] = " +
+                          finish(pre + "silu(" + g + ") * " + u, col, N) + ";\n";
+      s += c == 0 ? store : "      if (pair)\n  " + store;
+    }
+    s += "    }\n  }\n}\n";
+    KernelSource source;
+    source.text = std::move(s);
+    source.argCount = static_cast<uint32_t>(index);
+    source.launch.local = local;
+    source.launch.groups = groups;
+    source.launch.perRow = true;
+    return source;
+  }
+
+  int64_t groupBase = 0;
+  for (size_t p = 0; p < d.parts.size(); ++p) {
+    const MatmulPart &part = d.parts[p];
+    int64_t N = part.rows;
+    int64_t groups = (N + kColumnsPerGroup - 1) / kColumnsPerGroup;
+    std::string cond = "group < " + lit(groupBase + groups);
+    s += std::string(p == 0 ? "  if (" : "  else if (") + cond + ") {\n";
+    s += "    const long n = (group - " + lit(groupBase) + ") * " + lit(kColumnsPerGroup) +
+         ";\n"
+         "    const int pair = n + 1 < " + lit(N) + ";\n"
+         "    float acc0 = 0.0f, acc1 = 0.0f;\n"
+         "    __global const uchar *w0 = " + weightRow(part, args[p].weight, "n") + ";\n"
+         "    __global const uchar *w1 = " + weightRow(part, args[p].weight, "n + pair") +
+         ";\n";
+    s += columnSum(part, "w0", "acc0");
+    s += "    if (pair) {\n" + columnSum(part, "w1", "acc1") + "    }\n";
+    s += reduce(2);
+    std::string out = "KILN_ARG(" + std::to_string(args[p].out) + ", float)";
+    s += "    if (lid == 0) {\n";
+    s += "      float v0 = " + finish(withBias("red[0]", args[p], "n"), "n", N) + ";\n";
+    s += "      float v1 = pair ? " +
+         finish(withBias("red[" + std::to_string(local) + "]", args[p], "n + 1"), "n + 1", N) +
+         " : 0.0f;\n";
+    if (part.rope) {
+      // Normal pairing: columns (n, n + 1) of a head are pair (n % hd) / 2,
+      // rotated when it is one of the first ropeDims / 2.
+      s += "      const int ropePair = (int)((n % " + lit(d.headDim) + ") / 2);\n"
+           "      if (ropePair < " + std::to_string(d.ropeDims / 2) + ") {\n"
+           "        float2 cs = kiln_rope_cos_sin(position + t, ropePair, " +
+           std::to_string(d.ropeDims) + ", " + floatLit(d.freqBase) + ", " +
+           floatLit(d.freqScale) + ");\n"
+           "        float x0 = v0, x1 = v1;\n"
+           "        v0 = fma(x0, cs.x, -(x1 * cs.y));\n"
+           "        v1 = fma(x0, cs.y, x1 * cs.x);\n"
+           "      }\n";
+    }
+    s += "      " + out + "[t * " + lit(N) + " + n] = v0;\n"
+         "      if (pair)\n"
+         "        " + out + "[t * " + lit(N) + " + n + 1] = v1;\n"
+         "    }\n  }\n";
+    groupBase += groups;
+  }
+  s += "}\n";
+
+  KernelSource source;
+  source.text = std::move(s);
+  source.argCount = static_cast<uint32_t>(index);
+  source.launch.local = local;
+  source.launch.groups = groupBase;
+  source.launch.perRow = true;
+  return source;
+}
+
+} // namespace kiln::codegen::opencl
