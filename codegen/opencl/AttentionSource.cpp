@@ -48,7 +48,7 @@ uint64_t localBytes(const DeviceFacts &facts) {
 
 // Helpers every attention kernel of this file uses, prefixed with the
 // kernel's name: ggml's exp, f16 rounding, the fixed eight-lane sums.
-std::string attentionHelpers(const std::string &n, bool kvHalf) {
+std::string attentionHelpers(const std::string &n, bool kvHalf, bool adjacent) {
   std::string t;
   // ggml's polynomial exp (AVX2 build), as GgmlNumerics.cpp describes it:
   // n = round(x / ln 2) by the shifter, r = x - n ln 2 in two parts, a
@@ -92,9 +92,11 @@ std::string attentionHelpers(const std::string &n, bool kvHalf) {
   t += "#pragma OPENCL FP_CONTRACT OFF\n";
   t += "  return ((v.s0 + v.s4) + (v.s2 + v.s6)) + ((v.s1 + v.s5) + (v.s3 + v.s7));\n}\n";
   // ((l0+l4) + (l1+l5)) + ((l2+l6) + (l3+l7))
-  t += "static inline float " + n + "_sum_adjacent(float8 v) {\n";
-  t += "#pragma OPENCL FP_CONTRACT OFF\n";
-  t += "  return ((v.s0 + v.s4) + (v.s1 + v.s5)) + ((v.s2 + v.s6) + (v.s3 + v.s7));\n}\n";
+  if (adjacent) {
+    t += "static inline float " + n + "_sum_adjacent(float8 v) {\n";
+    t += "#pragma OPENCL FP_CONTRACT OFF\n";
+    t += "  return ((v.s0 + v.s4) + (v.s1 + v.s5)) + ((v.s2 + v.s6) + (v.s3 + v.s7));\n}\n";
+  }
   if (kvHalf) {
     // To f16 (nearest even) and back, where llama.cpp converts to f16.
     t += "static inline float " + n + "_round_half(float v) {\n";
@@ -259,7 +261,7 @@ Result<KernelSource> emitAttention(const KernelDesc &d, const std::string &name,
   const std::string &n = name;
   bool half = d.kvHalf;
 
-  std::string t = attentionHelpers(n, half);
+  std::string t = attentionHelpers(n, half, true);
   t += kernelSignature(name, 4) + " {\n";
   t += attentionProlog(d);
   t += "  __local float query[" + HD + "];\n";
@@ -376,7 +378,7 @@ Result<KernelSource> emitFlashAttention(const KernelDesc &d, const std::string &
   const std::string &n = name;
   bool half = d.kvHalf;
 
-  std::string t = attentionHelpers(n, half);
+  std::string t = attentionHelpers(n, half, false);
   t += kernelSignature(name, 4) + " {\n";
   t += attentionProlog(d);
   t += "  __local float query[" + HD + "];\n";
