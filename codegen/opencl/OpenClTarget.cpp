@@ -59,9 +59,10 @@ Result<runtime::opencl::OpenClModule> generateModule(const LoweredModel &lowered
     module.source += "\n" + kernel->text + "\n";
     module.kernels.push_back({name, kernel->argCount, kernel->launch});
   }
-  // Sums may be reassociated as the CPU's are; NaNs and infinities keep
-  // their meaning (no -cl-fast-relaxed-math).
-  module.buildOptions = "-cl-std=CL1.2 -cl-mad-enable";
+  // IEEE f32 throughout: no -cl-mad-enable (mad may round less exactly)
+  // and no -cl-fast-relaxed-math (NaNs and infinities keep their meaning;
+  // 1/x stays exact, which the q8 scales need).
+  module.buildOptions = "-cl-std=CL1.2";
   return module;
 }
 
