@@ -29,6 +29,7 @@
 // aggregate when --benchmark_repetitions gives one.
 #include "QuantizedActivations.h"
 #include "cpu/CpuJit.h"
+#include "cpu/CpuSchedule.h"
 #include "quant/Quantize.h"
 #include "runtime/cpu/ThreadPool.h"
 
@@ -105,7 +106,7 @@ public:
     jit_ = std::move(*jit);
     return Status::success();
   }
-  KernelFn fn(uint32_t index) const { return jit_->kernels()[index]; }
+  KernelFn fn(uint32_t index) const { return jit_->kernels()[index].fn; }
 
 private:
   codegen::LoweredModel model_;
@@ -277,15 +278,8 @@ KernelDesc matmul(int64_t K, std::vector<MatmulPart> parts, const Conversion &c,
   return d;
 }
 
-TaskCount matmulTasks(const KernelDesc &d) {
-  int64_t tiles = 0;
-  for (const MatmulPart &part : d.parts) {
-    tiles += (part.rows + KernelDesc::kMatmulTile - 1) / KernelDesc::kMatmulTile;
-    if (d.epilogue == MatmulEpilogue::SwiGlu)
-      break; // gate and up share their tiles
-  }
-  return {tiles, 0};
-}
+// The CPU target's own count (codegen/cpu/CpuSchedule.h).
+TaskCount matmulTasks(const KernelDesc &d) { return codegen::cpu::taskCount(d); }
 
 MatmulPart part(GgmlType format, int64_t rows, bool rope = false) {
   MatmulPart p;

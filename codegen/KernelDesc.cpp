@@ -80,39 +80,4 @@ std::string KernelDesc::key() const {
   return key;
 }
 
-runtime::TaskCount cpuTaskCount(const KernelDesc &d) {
-  switch (d.kind) {
-  case KernelKind::Positions:
-  case KernelKind::LastRow:
-    return {1, 0};
-  case KernelKind::Attention:
-  case KernelKind::FlashAttention:
-    return {d.numHeads, 0};
-  case KernelKind::Matmul: {
-    int64_t tiles = 0;
-    for (const MatmulPart &part : d.parts) {
-      tiles += (part.rows + KernelDesc::kMatmulTile - 1) / KernelDesc::kMatmulTile;
-      if (d.epilogue == MatmulEpilogue::SwiGlu)
-        break; // gate and up share their tiles
-    }
-    return {tiles, 0};
-  }
-  case KernelKind::Embedding:
-  case KernelKind::RmsNorm:
-  case KernelKind::LayerNorm:
-  case KernelKind::Rope:
-  case KernelKind::KvStore:
-  case KernelKind::Add:
-  case KernelKind::Mul:
-  case KernelKind::Silu:
-  case KernelKind::Gelu:
-  case KernelKind::Softmax:
-  case KernelKind::SliceColumns:
-  case KernelKind::RoundActivations:
-  case KernelKind::QuantizeActivations:
-    return {0, 1}; // one task per row
-  }
-  return {0, 1};
-}
-
 } // namespace kiln::codegen

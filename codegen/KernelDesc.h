@@ -1,10 +1,11 @@
 // Kernel descriptions: what one generated kernel computes, with every shape
-// and constant it is specialized to. Target independent: the CPU, CUDA and
-// OpenCL emitters each turn the same description into code.
+// and constant it is specialized to, and the arguments it takes. Target
+// independent: no tile, no task count, no launch shape; the CPU, OpenCL
+// (and CUDA) targets each choose their own schedule for the same
+// description (codegen/cpu/CpuSchedule.h, the OpenCL emitters' LaunchShape).
 #pragma once
 
 #include "quant/GgmlType.h"
-#include "runtime/ExecutionPlan.h"
 
 #include <cstdint>
 #include <string>
@@ -13,33 +14,32 @@
 namespace kiln::codegen {
 
 enum class KernelKind {
-  Embedding,    // args: table, ids, out.          tasks: rows
-  Positions,    // args: out (i32).                tasks: 1
+  Embedding,    // args: table, ids, out.
+  Positions,    // args: out (i32).
   // With `convert` the normalized row is written as the matmul after it
   // reads it (rounded or quantized to `format`), never as f32.
-  RmsNorm,      // args: x, weight, out.           tasks: rows
-  LayerNorm,    // args: x, weight, bias, out.     tasks: rows
+  RmsNorm,      // args: x, weight, out.
+  LayerNorm,    // args: x, weight, bias, out.
   // args: x, then per part weight, [bias]; [residual]; one output per
-  // part (one in all for SwiGLU). tasks: ceil(N / tile) summed over the
-  // parts (SwiGLU: of one part).
+  // part (one in all for SwiGLU).
   Matmul,
-  Rope,         // args: x, out.                   tasks: rows
-  KvStore,      // args: k, v, kcache, vcache.     tasks: rows
-  Attention,    // args: q, kcache, vcache, out.   tasks: heads
-  FlashAttention, // as Attention, online softmax.  tasks: heads
-  Add,          // args: a, b, out.                tasks: rows
-  Mul,          // args: a, b, out.                tasks: rows
-  Silu,         // args: x, out.                   tasks: rows
-  Gelu,         // args: x, out.                   tasks: rows
-  Softmax,      // args: x, out.                   tasks: rows
-  SliceColumns, // args: x, out.                   tasks: rows
-  LastRow,      // args: x, out.                   tasks: 1
+  Rope,         // args: x, out.
+  KvStore,      // args: k, v, kcache, vcache.
+  Attention,    // args: q, kcache, vcache, out.
+  FlashAttention, // as Attention, online softmax.
+  Add,          // args: a, b, out.
+  Mul,          // args: a, b, out.
+  Silu,         // args: x, out.
+  Gelu,         // args: x, out.
+  Softmax,      // args: x, out.
+  SliceColumns, // args: x, out.
+  LastRow,      // args: x, out.
   // The input as llama.cpp's dot products see it: rounded to f16/bf16 or
   // quantized to q8 blocks and back (`format`: F16, BF16, Q8_0, Q8_K).
-  RoundActivations, // args: x, out.               tasks: rows
+  RoundActivations, // args: x, out.
   // The input quantized to q8 blocks for integer dot products (`format`:
   // Q8_0 or Q8_K; layout in QuantizedActivations.h).
-  QuantizeActivations, // args: x, out.            tasks: rows
+  QuantizeActivations, // args: x, out.
 };
 
 const char *kernelKindName(KernelKind kind);
@@ -93,19 +93,9 @@ struct KernelDesc {
   // rounds q and the softmax weights to f16, as llama.cpp's CPU path does.
   bool kvHalf = false;
 
-  // Output columns computed by one matmul task.
-  static constexpr int64_t kMatmulTile = 16;
-
   // A name unique to the computation: equal descriptions share a kernel.
   std::string key() const;
 };
 
-// The number of tasks the CPU kernel of `d` splits its work into, as the
-// plan's steps record it (Step::tasks): one per row for the row kernels
-// (norms, with or without a conversion, included), one for Positions and
-// LastRow, one per query head for attention, and for a matmul its tiles
-// of kMatmulTile output columns summed over the parts (SwiGLU: the tiles
-// of one part, which gate and up share).
-runtime::TaskCount cpuTaskCount(const KernelDesc &d);
 
 } // namespace kiln::codegen

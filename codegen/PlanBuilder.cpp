@@ -53,8 +53,7 @@ private:
   // it is a temporary.
   Slot outputFor(Value result, bool remember = true);
   Status lowerOp(Operation *op, std::vector<Step> &steps);
-  // A call of the kernel of `desc`, with its CPU task count
-  // (cpuTaskCount).
+  // A call of the kernel of `desc`.
   void emitStep(const KernelDesc &desc, std::vector<Slot> args, bool singleRow,
                 std::vector<Step> &steps);
   // kiln.matmul and kiln.fused_matmul alike.
@@ -277,7 +276,6 @@ void PlanLowering::emitStep(const KernelDesc &desc, std::vector<Slot> args,
   Step step;
   step.kernel = kernelFor(desc);
   step.args = std::move(args);
-  step.tasks = cpuTaskCount(desc);
   step.singleRow = singleRow;
   step.label = kernelLabel(desc);
   steps.push_back(std::move(step));

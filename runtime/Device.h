@@ -17,14 +17,13 @@ namespace kiln::runtime {
 
 // One plan step on the device: kernel `kernel` of the loaded table over
 // `args` (device pointers in the order of Step::args), for `rows` tokens
-// from `position`. `tasks` is the CPU's cut of the work (the plan's
-// TaskCount); a device with its own launch shapes (OpenCL) ignores it.
+// from `position`. How the work is cut (CPU tasks, OpenCL work-groups) is
+// the kernel's own, loaded with it.
 struct Launch {
   uint32_t kernel = 0;
   void *const *args = nullptr;
   int64_t rows = 0;
   int64_t position = 0;
-  int64_t tasks = 0;
 };
 
 class Device {

@@ -2,6 +2,8 @@
 // generated kernels, the weights, the activation buffers, and for each entry
 // point (prefill, decode) the kernel calls in order, with their arguments.
 // Plain data, no LLVM: a JIT fills it in process, an AOT artifact stores it.
+// It says what runs, not how a device schedules it (no task counts, no
+// launch shapes: each target's kernels carry their own).
 #pragma once
 
 #include <cstdint>
@@ -9,13 +11,6 @@
 #include <vector>
 
 namespace kiln::runtime {
-
-// The signature of every generated kernel: `args` holds the buffer
-// pointers of the call, `rows` the tokens in flight, `position` the
-// position of the first of them; the kernel does tasks [begin, end) of its
-// work (the runtime splits tasks across threads).
-using KernelFn = void (*)(void *const *args, int64_t rows, int64_t position,
-                          int64_t begin, int64_t end);
 
 // Where a kernel argument lives.
 enum class SlotKind : uint8_t {
@@ -31,16 +26,9 @@ struct Slot {
   uint32_t index = 0;
 };
 
-// The number of tasks of a call: fixed + perRow * rows.
-struct TaskCount {
-  int64_t fixed = 0;
-  int64_t perRow = 0;
-};
-
 struct Step {
   uint32_t kernel = 0;     // index into ExecutionPlan::kernelSymbols
   std::vector<Slot> args;  // in the order the kernel reads them
-  TaskCount tasks;
   bool singleRow = false;  // runs on the last token only (rows = 1)
   std::string label;       // for profiles and errors, e.g. "blk.0.attn_q"
 };

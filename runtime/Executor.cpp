@@ -2,20 +2,11 @@
 
 #include "gguf/GgufFile.h"
 #include "runtime/SystemMemory.h"
-#include "runtime/cpu/CpuDevice.h"
 
 #include <algorithm>
 #include <chrono>
 
 namespace kiln::runtime {
-
-Result<std::unique_ptr<Executor>>
-Executor::create(const ExecutionPlan &plan, std::vector<KernelFn> kernels,
-                 const GgufFile &weights, ThreadPool &pool,
-                 const ExecutorOptions &options) {
-  return create(plan, std::make_unique<CpuDevice>(std::move(kernels), pool), weights,
-                options);
-}
 
 Executor::~Executor() {
   // Null where an allocation failed and create gave up.
@@ -131,7 +122,7 @@ Status Executor::prepare(const EntryPoint &entry, PreparedEntry &out, size_t ker
   for (const Step &step : entry.steps) {
     if (step.kernel >= kernelCount)
       return makeError("plan step '", step.label, "' names a missing kernel");
-    PreparedStep prepared{step.kernel, {}, step.tasks, step.singleRow};
+    PreparedStep prepared{step.kernel, {}, step.singleRow};
     for (const Slot &slot : step.args) {
       void *pointer = nullptr;
       auto check = [&](size_t count) {
@@ -208,7 +199,6 @@ Result<std::span<const float>> Executor::run(PreparedEntry &entry,
     launch.args = step.args.data();
     launch.rows = step.singleRow ? 1 : rows;
     launch.position = position;
-    launch.tasks = step.tasks.fixed + step.tasks.perRow * launch.rows;
     auto start = profiling_ ? std::chrono::steady_clock::now()
                             : std::chrono::steady_clock::time_point();
     device_->launch(launch);

@@ -35,11 +35,6 @@ public:
   static Result<std::unique_ptr<Executor>>
   create(const ExecutionPlan &plan, std::unique_ptr<Device> device,
          const GgufFile &weights, const ExecutorOptions &options = {});
-  // On the CPU, over a pool the caller keeps alive.
-  static Result<std::unique_ptr<Executor>>
-  create(const ExecutionPlan &plan, std::vector<KernelFn> kernels,
-         const GgufFile &weights, ThreadPool &pool,
-         const ExecutorOptions &options = {});
   ~Executor();
   Executor(const Executor &) = delete;
   Executor &operator=(const Executor &) = delete;
@@ -95,7 +90,6 @@ private:
   struct PreparedStep {
     uint32_t kernel;
     std::vector<void *> args;
-    TaskCount tasks;
     bool singleRow;
   };
   struct PreparedEntry {

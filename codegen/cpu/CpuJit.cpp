@@ -3,6 +3,7 @@
 #include "runtime/cpu/CpuDevice.h"
 
 #include "codegen/cpu/CpuKernelEmitter.h"
+#include "codegen/cpu/CpuSchedule.h"
 #include "runtime/KernelCache.h"
 #include "support/Sha256.h"
 
@@ -191,11 +192,12 @@ Result<std::unique_ptr<CpuJit>> CpuJit::compile(const LoweredModel &model,
   std::unique_ptr<CpuJit> result(new CpuJit());
   result->cpuName_ = cpu;
   result->cacheHit_ = cacheHit;
-  for (const std::string &symbol : model.plan.kernelSymbols) {
-    auto address = (*jit)->lookup(symbol);
+  for (size_t i = 0; i < model.plan.kernelSymbols.size(); ++i) {
+    auto address = (*jit)->lookup(model.plan.kernelSymbols[i]);
     if (!address)
       return toError(address.takeError());
-    result->kernels_.push_back(address->toPtr<runtime::KernelFn>());
+    result->kernels_.push_back({address->toPtr<runtime::KernelFn>(),
+                                taskCount(model.kernels[i])});
   }
   result->jit_ = std::move(*jit);
   return result;

@@ -6,6 +6,7 @@
 #include "codegen/KernelModule.h"
 #include "codegen/LoweredModel.h"
 #include "runtime/ExecutionPlan.h"
+#include "runtime/cpu/CpuKernel.h"
 #include "support/Result.h"
 
 #include <memory>
@@ -46,8 +47,8 @@ public:
   Result<std::unique_ptr<runtime::Device>>
   createDevice(runtime::ThreadPool &pool) const override;
 
-  // kernels()[i] runs plan.kernelSymbols[i].
-  const std::vector<runtime::KernelFn> &kernels() const { return kernels_; }
+  // kernels()[i] runs plan.kernelSymbols[i], with its task count.
+  const std::vector<runtime::CpuKernel> &kernels() const { return kernels_; }
   const std::string &cpuName() const { return cpuName_; }
   // The kernels came from the cache (no LLVM optimization or codegen ran).
   bool cacheHit() const override { return cacheHit_; }
@@ -55,7 +56,7 @@ public:
 private:
   CpuJit() = default;
   std::unique_ptr<llvm::orc::LLJIT> jit_;
-  std::vector<runtime::KernelFn> kernels_;
+  std::vector<runtime::CpuKernel> kernels_;
   std::string cpuName_;
   bool cacheHit_ = false;
 };

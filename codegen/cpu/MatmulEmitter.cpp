@@ -4,6 +4,7 @@
 // rope).
 
 #include "codegen/cpu/KernelContext.h"
+#include "codegen/cpu/CpuSchedule.h"
 
 #include "codegen/QuantizedActivations.h"
 #include "codegen/cpu/X86ByteDots.h"
@@ -39,7 +40,7 @@ constexpr int64_t kPanelRows = 8;
 constexpr int64_t kMaxPanelBytes = 1 << 20; // stays in L2
 
 bool usePanels(const KernelDesc &d) {
-  return KernelDesc::kMatmulTile == kLanes && d.outCols % kLanes == 0 &&
+  return kMatmulTile == kLanes && d.outCols % kLanes == 0 &&
          hasBlockVectors(d.format) &&
          d.cols % vectorBlockElements(d.format) == 0 &&
          d.cols * kLanes * 4 <= kMaxPanelBytes;
@@ -454,7 +455,7 @@ void emitMatmulKernel(Kernel &k) {
   auto &b = k.builder;
   LoopEmitter &e = k.e;
   const KernelDesc &d = k.d;
-  int64_t K = d.cols, tile = KernelDesc::kMatmulTile;
+  int64_t K = d.cols, tile = kMatmulTile;
   bool swiglu = d.epilogue == MatmulEpilogue::SwiGlu;
   int index = 1;
   std::vector<Value *> weights, biases, outs;

@@ -7,7 +7,7 @@
 
 namespace kiln::runtime {
 
-CpuDevice::CpuDevice(std::vector<KernelFn> kernels, unsigned threads)
+CpuDevice::CpuDevice(std::vector<CpuKernel> kernels, unsigned threads)
     : ownedPool_(std::make_unique<ThreadPool>(threads)), pool_(*ownedPool_),
       kernels_(std::move(kernels)) {}
 
@@ -41,14 +41,15 @@ void CpuDevice::read(const void *deviceSrc, void *hostDst, uint64_t bytes) {
 }
 
 void CpuDevice::launch(const Launch &launch) {
-  KernelFn fn = kernels_[launch.kernel];
+  const CpuKernel &kernel = kernels_[launch.kernel];
+  const int64_t tasks = kernel.tasks.fixed + kernel.tasks.perRow * launch.rows;
   // One captured reference: fits std::function's inline storage, so the
   // token loop does not allocate.
   struct Call {
     KernelFn fn;
     const Launch &launch;
-  } call{fn, launch};
-  pool_.parallelFor(launch.tasks, [&call](int64_t begin, int64_t end, unsigned) {
+  } call{kernel.fn, launch};
+  pool_.parallelFor(tasks, [&call](int64_t begin, int64_t end, unsigned) {
     call.fn(call.launch.args, call.launch.rows, call.launch.position, begin, end);
   });
 }

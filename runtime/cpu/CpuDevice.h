@@ -4,6 +4,7 @@
 #pragma once
 
 #include "runtime/Device.h"
+#include "runtime/cpu/CpuKernel.h"
 #include "runtime/cpu/ThreadPool.h"
 
 #include <memory>
@@ -14,9 +15,9 @@ class CpuDevice final : public Device {
 public:
   // Runs `kernels` (indexed as ExecutionPlan::kernelSymbols) on a pool of
   // `threads` workers it owns.
-  CpuDevice(std::vector<KernelFn> kernels, unsigned threads);
+  CpuDevice(std::vector<CpuKernel> kernels, unsigned threads);
   // Runs them on a pool its caller owns and keeps alive.
-  CpuDevice(std::vector<KernelFn> kernels, ThreadPool &pool)
+  CpuDevice(std::vector<CpuKernel> kernels, ThreadPool &pool)
       : pool_(pool), kernels_(std::move(kernels)) {}
 
   std::string_view name() const override { return "cpu"; }
@@ -35,7 +36,7 @@ public:
 private:
   std::unique_ptr<ThreadPool> ownedPool_;
   ThreadPool &pool_;
-  std::vector<KernelFn> kernels_;
+  std::vector<CpuKernel> kernels_;
 };
 
 } // namespace kiln::runtime

@@ -535,11 +535,6 @@ Errors compareBits(const ArgInfo &a, const std::vector<uint8_t> &got,
 
 // --- Running a kernel on a target --------------------------------------------
 
-int64_t taskCount(const KernelDesc &d, int64_t rows) {
-  runtime::TaskCount tasks = codegen::cpuTaskCount(d);
-  return tasks.fixed + tasks.perRow * rows;
-}
-
 // One target's compiled kernels on the device they make: each call's
 // buffers are allocated there, written from the host, launched on, and
 // read back whole (inputs too, to see that they were left alone).
@@ -577,7 +572,6 @@ public:
       launch.args = args.data();
       launch.rows = rows;
       launch.position = position;
-      launch.tasks = taskCount(d, rows);
       device_->launch(launch);
       status = device_->synchronize();
     }

@@ -94,7 +94,7 @@ TEST(OpenClRuntime, LaunchesWritesAndReadsThroughOffsets) {
   auto *buffer = static_cast<uint8_t *>(device.allocate(64 * sizeof(float)));
   ASSERT_NE(buffer, nullptr);
   void *args[] = {buffer + 8 * sizeof(float)}; // an offset into the allocation
-  device.launch({0, args, 1, 100, 0});
+  device.launch({0, args, 1, 100});
   ASSERT_TRUE(device.synchronize().ok());
   std::vector<float> values(64, -1.0f);
   device.read(buffer, values.data(), values.size() * sizeof(float));
@@ -116,7 +116,7 @@ TEST(OpenClRuntime, TooMuchMemoryIsRefusedNotACrash) {
   // An argument that is no device buffer: reported, the launch skipped.
   int host = 0;
   void *args[] = {&host};
-  device.launch({0, args, 1, 0, 0});
+  device.launch({0, args, 1, 0});
   Status status = device.synchronize();
   ASSERT_FALSE(status.ok());
   EXPECT_NE(status.message().find("argument 0 is no device buffer"), std::string::npos)

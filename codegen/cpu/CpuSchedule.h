@@ -1,0 +1,23 @@
+// How the CPU target cuts a kernel's work into tasks for the thread pool:
+// its schedule, which the kernel descriptions and the plan do not carry
+// (other targets choose their own). A CPU kernel does tasks [begin, end)
+// of its work (runtime/cpu/CpuKernel.h); the matmul emitter and this count
+// share the tile.
+#pragma once
+
+#include "codegen/KernelDesc.h"
+#include "runtime/cpu/CpuKernel.h"
+
+namespace kiln::codegen::cpu {
+
+// Output columns computed by one matmul task.
+constexpr int64_t kMatmulTile = 16;
+
+// One task per row for the row kernels (norms, with or without a
+// conversion, included), one for Positions and LastRow, one per query head
+// for attention, and for a matmul its tiles of kMatmulTile output columns
+// summed over the parts (SwiGLU: the tiles of one part, which gate and up
+// share).
+runtime::TaskCount taskCount(const KernelDesc &d);
+
+} // namespace kiln::codegen::cpu
