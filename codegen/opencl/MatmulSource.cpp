@@ -132,6 +132,8 @@ Result<KernelSource> emitMatmulSource(const KernelDesc &d, const std::string &na
                                         facts.maxWorkGroup ? facts.maxWorkGroup : 1, 64)));
   while (local > 16 && local / 2 >= units)
     local /= 2;
+  if (quantized)
+    local = 1; // each column's dot in one item, in the CPU's order
   int64_t dots = swiglu ? 2 * kColumnsPerGroup : kColumnsPerGroup;
   if (facts.localMemBytes != 0 &&
       static_cast<uint64_t>(local * dots * 4) > facts.localMemBytes)
@@ -173,9 +175,17 @@ Result<KernelSource> emitMatmulSource(const KernelDesc &d, const std::string &na
   auto columnSum = [&](const MatmulPart &part, const std::string &row,
                        const std::string &acc) {
     std::string type = typeName(part.format);
-    if (quantized)
-      return "    for (long u = lid; u < " + lit(units) + "; u += " + L + ")\n      " + acc +
-             " = kiln_qdot_" + type + "(" + row + ", u, xq, xd, xe, " + acc + ");\n";
+    if (quantized) {
+      // One item per column, in the CPU kernels' order (kiln_xdot_*).
+      std::string blocks = lit(K / ggmlTypeInfo(part.format).blockSize);
+      if (part.format == GgmlType::Q4_0 && part.rows % 8 == 0)
+        return "    for (long b = 0; b < " + blocks + "; ++b)\n      " + acc +
+               " = kiln_xdot_q4_0_total(" + row + ", b, xq, xd, " + acc + ");\n";
+      return "    {\n      float8 lanes = (float8)(0.0f);\n      float4 offsets = (float4)(0.0f);\n"
+             "      for (long b = 0; b < " + blocks + "; ++b)\n        kiln_xdot_" + type + "(" +
+             row + ", b, xq, xd, xe, &lanes, &offsets);\n      " + acc +
+             " = kiln_xdot_result(lanes, offsets);\n    }\n";
+    }
     if (eightWide(part.format))
       return "    {\n      float8 lanes = (float8)(0.0f);\n"
              "      for (long c = lid; c < " + lit(K / 8) + "; c += " + L + ")\n"
