@@ -4,14 +4,17 @@
 // (float dots of decoded weights) or q8_0/q8_K rows (integer dots per
 // 32-element chunk, QuantizedActivations.h).
 //
-// Schedule (baseline, no subgroups): a work-group of `local` items
-// computes two adjacent output columns of one part (SwiGLU: of the gate
-// and the up weight) for one input row (dimension 1). Each item sums a
-// strided share of the row (f32 input: vectors of eight elements of
-// f32/f16/bf16 weights, else single elements; q8 input: 32-element
-// chunks), then a tree reduction in local memory; item 0 applies the
-// epilogue. Two columns a group keep a rope pair (even, odd column) in
-// one group, so the rotation happens on the sums before they are stored.
+// Schedule (baseline, no subgroups): a work-group computes two adjacent
+// output columns of one part (SwiGLU: of the gate and the up weight) for
+// one input row (dimension 1); two columns a group keep a rope pair (even,
+// odd column) together, so the rotation happens before the store.
+// - q8 rows (integer dots) and f32 rows against f32/f16/bf16 weights of
+//   whole vectors: one work-item per group runs each column's dot in the
+//   CPU kernels' order (kiln_xdot_*; the plain matmul's lanes), so the
+//   sums are the CPU's bit for bit.
+// - otherwise (f32 rows against quantized weights, integer dots off; K not
+//   a multiple of 8): `local` items sum strided shares of the row, then a
+//   tree reduction in local memory; item 0 applies the epilogue.
 //
 // The arithmetic is the CPU kernels' (codegen/cpu/MatmulEmitter.cpp) up
 // to the order of float additions: the same decoded weights, exact integer
@@ -132,7 +135,13 @@ Result<KernelSource> emitMatmulSource(const KernelDesc &d, const std::string &na
                                         facts.maxWorkGroup ? facts.maxWorkGroup : 1, 64)));
   while (local > 16 && local / 2 >= units)
     local /= 2;
-  if (quantized)
+  // f32/f16/bf16 weights on f32 rows of whole vectors: the CPU's plain
+  // matmul, whose order one item per column reproduces.
+  bool exactFloat = !quantized && K % 8 == 0;
+  for (const MatmulPart &part : d.parts)
+    exactFloat = exactFloat && (part.format == GgmlType::F32 || part.format == GgmlType::F16 ||
+                                part.format == GgmlType::BF16);
+  if (quantized || exactFloat)
     local = 1; // each column's dot in one item, in the CPU's order
   int64_t dots = swiglu ? 2 * kColumnsPerGroup : kColumnsPerGroup;
   if (facts.localMemBytes != 0 &&
@@ -185,6 +194,34 @@ Result<KernelSource> emitMatmulSource(const KernelDesc &d, const std::string &na
              "      for (long b = 0; b < " + blocks + "; ++b)\n        kiln_xdot_" + type + "(" +
              row + ", b, xq, xd, xe, &lanes, &offsets);\n      " + acc +
              " = kiln_xdot_result(lanes, offsets);\n    }\n";
+    }
+    if (exactFloat) {
+      // One item per column in the CPU's plain-matmul order: one token,
+      // four 8-lane accumulators over chunks of 32, folded, lanes added
+      // adjacent, the rest of K one product at a time; many tokens, one
+      // 8-lane accumulator over K, lanes added interleaved.
+      std::string load = "kiln_load8_" + type + "(" + row + ", ";
+      std::string r = "    if (rows == 1) {\n"
+                      "      float8 a0 = (float8)(0.0f), a1 = a0, a2 = a0, a3 = a0;\n"
+                      "      for (long c = 0; c < " + lit(K / 32 * 4) + "; c += 4) {\n";
+      for (int a = 0; a < 4; ++a) {
+        std::string at = "c + " + std::to_string(a);
+        std::string v = "a" + std::to_string(a);
+        r += "        " + v + " = fma(vload8(" + at + ", xf), " + load + at + "), " + v + ");\n";
+      }
+      r += "      }\n"
+           "      float8 f = (a0 + a2) + (a1 + a3);\n"
+           "      float sum = ((f.s0 + f.s4) + (f.s1 + f.s5)) + ((f.s2 + f.s6) + (f.s3 + f.s7));\n"
+           "      for (long k = " + lit(K / 32 * 32) + "; k < " + lit(K) + "; ++k)\n"
+           "        sum = sum + xf[k] * kiln_load_" + type + "(" + row + ", k);\n"
+           "      " + acc + " = sum;\n"
+           "    } else {\n"
+           "      float8 a = (float8)(0.0f);\n"
+           "      for (long c = 0; c < " + lit(K / 8) + "; ++c)\n"
+           "        a = fma(vload8(c, xf), " + load + "c), a);\n"
+           "      " + acc + " = ((a.s0 + a.s4) + (a.s2 + a.s6)) + ((a.s1 + a.s5) + (a.s3 + a.s7));\n"
+           "    }\n";
+      return r;
     }
     if (eightWide(part.format))
       return "    {\n      float8 lanes = (float8)(0.0f);\n"
