@@ -141,8 +141,12 @@ Result<KernelSource> emitMatmulSource(const KernelDesc &d, const std::string &na
   for (const MatmulPart &part : d.parts)
     exactFloat = exactFloat && (part.format == GgmlType::F32 || part.format == GgmlType::F16 ||
                                 part.format == GgmlType::BF16);
-  if (quantized || exactFloat)
-    local = 1; // each column's dot in one item, in the CPU's order
+  // Exact: each item computes its column pair alone (no barriers), in
+  // groups of kExactItems items.
+  const bool exact = quantized || exactFloat;
+  constexpr uint32_t kExactItems = 16;
+  if (exact)
+    local = std::min<uint32_t>(kExactItems, powerOfTwoAtMost(std::max<uint64_t>(1, facts.maxWorkGroup)));
   int64_t dots = swiglu ? 2 * kColumnsPerGroup : kColumnsPerGroup;
   if (facts.localMemBytes != 0 &&
       static_cast<uint64_t>(local * dots * 4) > facts.localMemBytes)
@@ -232,8 +236,14 @@ Result<KernelSource> emitMatmulSource(const KernelDesc &d, const std::string &na
     return "    for (long k = lid; k < " + lit(K) + "; k += " + L + ")\n      " + acc +
            " = fma(xf[k], kiln_load_" + type + "(" + row + ", k), " + acc + ");\n";
   };
+  // The column sum i after the reduction.
+  auto total = [&](int64_t i) {
+    return exact ? "acc" + std::to_string(i) : "red[" + std::to_string(i * local) + "]";
+  };
   auto reduce = [&](int64_t count) {
     std::string r;
+    if (exact)
+      return r;
     for (int64_t i = 0; i < count; ++i)
       r += "    red[" + std::to_string(i * local) + " + lid] = acc" + std::to_string(i) + ";\n";
     r += "    barrier(CLK_LOCAL_MEM_FENCE);\n"
@@ -273,10 +283,23 @@ Result<KernelSource> emitMatmulSource(const KernelDesc &d, const std::string &na
 
   s += kernelSignature(name, static_cast<uint32_t>(index)) + " {\n";
   s += "  #pragma OPENCL FP_CONTRACT OFF\n";
-  s += "  __local float red[" + std::to_string(local * dots) + "];\n";
-  s += "  const int lid = (int)get_local_id(0);\n"
-       "  const long group = (long)get_group_id(0);\n"
-       "  const long t = (long)get_global_id(1);\n";
+  int64_t pairs = 0;
+  for (const MatmulPart &part : d.parts) {
+    pairs += (part.rows + kColumnsPerGroup - 1) / kColumnsPerGroup;
+    if (swiglu)
+      break;
+  }
+  if (exact) {
+    s += "  const long group = (long)get_global_id(0); // the column pair\n"
+         "  const long t = (long)get_global_id(1);\n"
+         "  if (group >= " + lit(pairs) + ")\n    return;\n";
+  } else {
+    s += "  __local float red[" + std::to_string(local * dots) + "];\n";
+    s += "  const int lid = (int)get_local_id(0);\n"
+         "  const long group = (long)get_group_id(0);\n"
+         "  const long t = (long)get_global_id(1);\n";
+  }
+  const std::string lead = exact ? "    {\n" : "    if (lid == 0) {\n";
   if (quantized) {
     QuantizedRowLayout layout = quantizedRowLayout(d.activations, K);
     s += "  __global const uchar *xrow = KILN_ARG(0, const uchar) + t * " +
@@ -307,11 +330,11 @@ Result<KernelSource> emitMatmulSource(const KernelDesc &d, const std::string &na
     s += "    if (pair) {\n" + columnSum(up, "u1", "acc3") + "    }\n";
     s += reduce(4);
     std::string out = "KILN_ARG(" + std::to_string(args[0].out) + ", float)";
-    s += "    if (lid == 0) {\n";
+    s += lead;
     for (int c = 0; c < 2; ++c) {
       std::string col = c == 0 ? "n" : "n + 1";
-      std::string g = withBias("red[" + std::to_string(c * local) + "]", args[0], col);
-      std::string u = withBias("red[" + std::to_string((2 + c) * local) + "]", args[1], col);
+      std::string g = withBias(total(c), args[0], col);
+      std::string u = withBias(total(2 + c), args[1], col);
       std::string store = "      " + out + "[t * " + lit(N) + " + " + col + "] = " +
                           finish(pre + "silu(" + g + ") * " + u, col, N) + ";\n";
       s += c == 0 ? store : "      if (pair)\n  " + store;
@@ -321,7 +344,7 @@ Result<KernelSource> emitMatmulSource(const KernelDesc &d, const std::string &na
     source.text = std::move(s);
     source.argCount = static_cast<uint32_t>(index);
     source.launch.local = local;
-    source.launch.groups = groups;
+    source.launch.groups = exact ? (groups + local - 1) / local : groups;
     source.launch.perRow = true;
     return source;
   }
@@ -344,10 +367,10 @@ Result<KernelSource> emitMatmulSource(const KernelDesc &d, const std::string &na
     s += "    if (pair) {\n" + columnSum(part, "w1", "acc1") + "    }\n";
     s += reduce(2);
     std::string out = "KILN_ARG(" + std::to_string(args[p].out) + ", float)";
-    s += "    if (lid == 0) {\n";
-    s += "      float v0 = " + finish(withBias("red[0]", args[p], "n"), "n", N) + ";\n";
+    s += lead;
+    s += "      float v0 = " + finish(withBias(total(0), args[p], "n"), "n", N) + ";\n";
     s += "      float v1 = pair ? " +
-         finish(withBias("red[" + std::to_string(local) + "]", args[p], "n + 1"), "n + 1", N) +
+         finish(withBias(total(1), args[p], "n + 1"), "n + 1", N) +
          " : 0.0f;\n";
     if (part.rope) {
       // Normal pairing: columns (n, n + 1) of a head are pair (n % hd) / 2,
@@ -374,7 +397,7 @@ Result<KernelSource> emitMatmulSource(const KernelDesc &d, const std::string &na
   source.text = std::move(s);
   source.argCount = static_cast<uint32_t>(index);
   source.launch.local = local;
-  source.launch.groups = groupBase;
+  source.launch.groups = exact ? (groupBase + local - 1) / local : groupBase;
   source.launch.perRow = true;
   return source;
 }
