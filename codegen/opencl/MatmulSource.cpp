@@ -4,14 +4,17 @@
 // (float dots of decoded weights) or q8_0/q8_K rows (integer dots per
 // 32-element chunk, QuantizedActivations.h).
 //
-// Schedule (baseline, no subgroups): a work-group of `local` items
-// computes two adjacent output columns of one part (SwiGLU: of the gate
-// and the up weight) for one input row (dimension 1). Each item sums a
-// strided share of the row (f32 input: vectors of eight elements of
-// f32/f16/bf16 weights, else single elements; q8 input: 32-element
-// chunks), then a tree reduction in local memory; item 0 applies the
-// epilogue. Two columns a group keep a rope pair (even, odd column) in
-// one group, so the rotation happens on the sums before they are stored.
+// Schedule (baseline, no subgroups): a work-group computes two adjacent
+// output columns of one part (SwiGLU: of the gate and the up weight) for
+// one input row (dimension 1); two columns a group keep a rope pair (even,
+// odd column) together, so the rotation happens before the store.
+// - q8 rows (integer dots) and f32 rows against f32/f16/bf16 weights of
+//   whole vectors: one work-item per group runs each column's dot in the
+//   CPU kernels' order (kiln_xdot_*; the plain matmul's lanes), so the
+//   sums are the CPU's bit for bit.
+// - otherwise (f32 rows against quantized weights, integer dots off; K not
+//   a multiple of 8): `local` items sum strided shares of the row, then a
+//   tree reduction in local memory; item 0 applies the epilogue.
 //
 // The arithmetic is the CPU kernels' (codegen/cpu/MatmulEmitter.cpp) up
 // to the order of float additions: the same decoded weights, exact integer
@@ -132,6 +135,18 @@ Result<KernelSource> emitMatmulSource(const KernelDesc &d, const std::string &na
                                         facts.maxWorkGroup ? facts.maxWorkGroup : 1, 64)));
   while (local > 16 && local / 2 >= units)
     local /= 2;
+  // f32/f16/bf16 weights on f32 rows of whole vectors: the CPU's plain
+  // matmul, whose order one item per column reproduces.
+  bool exactFloat = !quantized && K % 8 == 0;
+  for (const MatmulPart &part : d.parts)
+    exactFloat = exactFloat && (part.format == GgmlType::F32 || part.format == GgmlType::F16 ||
+                                part.format == GgmlType::BF16);
+  // Exact: each item computes its column pair alone (no barriers), in
+  // groups of kExactItems items.
+  const bool exact = quantized || exactFloat;
+  constexpr uint32_t kExactItems = 16;
+  if (exact)
+    local = std::min<uint32_t>(kExactItems, powerOfTwoAtMost(std::max<uint64_t>(1, facts.maxWorkGroup)));
   int64_t dots = swiglu ? 2 * kColumnsPerGroup : kColumnsPerGroup;
   if (facts.localMemBytes != 0 &&
       static_cast<uint64_t>(local * dots * 4) > facts.localMemBytes)
@@ -173,9 +188,45 @@ Result<KernelSource> emitMatmulSource(const KernelDesc &d, const std::string &na
   auto columnSum = [&](const MatmulPart &part, const std::string &row,
                        const std::string &acc) {
     std::string type = typeName(part.format);
-    if (quantized)
-      return "    for (long u = lid; u < " + lit(units) + "; u += " + L + ")\n      " + acc +
-             " = kiln_qdot_" + type + "(" + row + ", u, xq, xd, xe, " + acc + ");\n";
+    if (quantized) {
+      // One item per column, in the CPU kernels' order (kiln_xdot_*).
+      std::string blocks = lit(K / ggmlTypeInfo(part.format).blockSize);
+      if (part.format == GgmlType::Q4_0 && part.rows % 8 == 0)
+        return "    for (long b = 0; b < " + blocks + "; ++b)\n      " + acc +
+               " = kiln_xdot_q4_0_total(" + row + ", b, xq, xd, " + acc + ");\n";
+      return "    {\n      float8 lanes = (float8)(0.0f);\n      float4 offsets = (float4)(0.0f);\n"
+             "      for (long b = 0; b < " + blocks + "; ++b)\n        kiln_xdot_" + type + "(" +
+             row + ", b, xq, xd, xe, &lanes, &offsets);\n      " + acc +
+             " = kiln_xdot_result(lanes, offsets);\n    }\n";
+    }
+    if (exactFloat) {
+      // One item per column in the CPU's plain-matmul order: one token,
+      // four 8-lane accumulators over chunks of 32, folded, lanes added
+      // adjacent, the rest of K one product at a time; many tokens, one
+      // 8-lane accumulator over K, lanes added interleaved.
+      std::string load = "kiln_load8_" + type + "(" + row + ", ";
+      std::string r = "    if (rows == 1) {\n"
+                      "      float8 a0 = (float8)(0.0f), a1 = a0, a2 = a0, a3 = a0;\n"
+                      "      for (long c = 0; c < " + lit(K / 32 * 4) + "; c += 4) {\n";
+      for (int a = 0; a < 4; ++a) {
+        std::string at = "c + " + std::to_string(a);
+        std::string v = "a" + std::to_string(a);
+        r += "        " + v + " = fma(vload8(" + at + ", xf), " + load + at + "), " + v + ");\n";
+      }
+      r += "      }\n"
+           "      float8 f = (a0 + a2) + (a1 + a3);\n"
+           "      float sum = ((f.s0 + f.s4) + (f.s1 + f.s5)) + ((f.s2 + f.s6) + (f.s3 + f.s7));\n"
+           "      for (long k = " + lit(K / 32 * 32) + "; k < " + lit(K) + "; ++k)\n"
+           "        sum = sum + xf[k] * kiln_load_" + type + "(" + row + ", k);\n"
+           "      " + acc + " = sum;\n"
+           "    } else {\n"
+           "      float8 a = (float8)(0.0f);\n"
+           "      for (long c = 0; c < " + lit(K / 8) + "; ++c)\n"
+           "        a = fma(vload8(c, xf), " + load + "c), a);\n"
+           "      " + acc + " = ((a.s0 + a.s4) + (a.s2 + a.s6)) + ((a.s1 + a.s5) + (a.s3 + a.s7));\n"
+           "    }\n";
+      return r;
+    }
     if (eightWide(part.format))
       return "    {\n      float8 lanes = (float8)(0.0f);\n"
              "      for (long c = lid; c < " + lit(K / 8) + "; c += " + L + ")\n"
@@ -185,8 +236,14 @@ Result<KernelSource> emitMatmulSource(const KernelDesc &d, const std::string &na
     return "    for (long k = lid; k < " + lit(K) + "; k += " + L + ")\n      " + acc +
            " = fma(xf[k], kiln_load_" + type + "(" + row + ", k), " + acc + ");\n";
   };
+  // The column sum i after the reduction.
+  auto total = [&](int64_t i) {
+    return exact ? "acc" + std::to_string(i) : "red[" + std::to_string(i * local) + "]";
+  };
   auto reduce = [&](int64_t count) {
     std::string r;
+    if (exact)
+      return r;
     for (int64_t i = 0; i < count; ++i)
       r += "    red[" + std::to_string(i * local) + " + lid] = acc" + std::to_string(i) + ";\n";
     r += "    barrier(CLK_LOCAL_MEM_FENCE);\n"
@@ -226,10 +283,23 @@ Result<KernelSource> emitMatmulSource(const KernelDesc &d, const std::string &na
 
   s += kernelSignature(name, static_cast<uint32_t>(index)) + " {\n";
   s += "  #pragma OPENCL FP_CONTRACT OFF\n";
-  s += "  __local float red[" + std::to_string(local * dots) + "];\n";
-  s += "  const int lid = (int)get_local_id(0);\n"
-       "  const long group = (long)get_group_id(0);\n"
-       "  const long t = (long)get_global_id(1);\n";
+  int64_t pairs = 0;
+  for (const MatmulPart &part : d.parts) {
+    pairs += (part.rows + kColumnsPerGroup - 1) / kColumnsPerGroup;
+    if (swiglu)
+      break;
+  }
+  if (exact) {
+    s += "  const long group = (long)get_global_id(0); // the column pair\n"
+         "  const long t = (long)get_global_id(1);\n"
+         "  if (group >= " + lit(pairs) + ")\n    return;\n";
+  } else {
+    s += "  __local float red[" + std::to_string(local * dots) + "];\n";
+    s += "  const int lid = (int)get_local_id(0);\n"
+         "  const long group = (long)get_group_id(0);\n"
+         "  const long t = (long)get_global_id(1);\n";
+  }
+  const std::string lead = exact ? "    {\n" : "    if (lid == 0) {\n";
   if (quantized) {
     QuantizedRowLayout layout = quantizedRowLayout(d.activations, K);
     s += "  __global const uchar *xrow = KILN_ARG(0, const uchar) + t * " +
@@ -260,11 +330,11 @@ Result<KernelSource> emitMatmulSource(const KernelDesc &d, const std::string &na
     s += "    if (pair) {\n" + columnSum(up, "u1", "acc3") + "    }\n";
     s += reduce(4);
     std::string out = "KILN_ARG(" + std::to_string(args[0].out) + ", float)";
-    s += "    if (lid == 0) {\n";
+    s += lead;
     for (int c = 0; c < 2; ++c) {
       std::string col = c == 0 ? "n" : "n + 1";
-      std::string g = withBias("red[" + std::to_string(c * local) + "]", args[0], col);
-      std::string u = withBias("red[" + std::to_string((2 + c) * local) + "]", args[1], col);
+      std::string g = withBias(total(c), args[0], col);
+      std::string u = withBias(total(2 + c), args[1], col);
       std::string store = "      " + out + "[t * " + lit(N) + " + " + col + "] = " +
                           finish(pre + "silu(" + g + ") * " + u, col, N) + ";\n";
       s += c == 0 ? store : "      if (pair)\n  " + store;
@@ -274,7 +344,7 @@ Result<KernelSource> emitMatmulSource(const KernelDesc &d, const std::string &na
     source.text = std::move(s);
     source.argCount = static_cast<uint32_t>(index);
     source.launch.local = local;
-    source.launch.groups = groups;
+    source.launch.groups = exact ? (groups + local - 1) / local : groups;
     source.launch.perRow = true;
     return source;
   }
@@ -297,10 +367,10 @@ Result<KernelSource> emitMatmulSource(const KernelDesc &d, const std::string &na
     s += "    if (pair) {\n" + columnSum(part, "w1", "acc1") + "    }\n";
     s += reduce(2);
     std::string out = "KILN_ARG(" + std::to_string(args[p].out) + ", float)";
-    s += "    if (lid == 0) {\n";
-    s += "      float v0 = " + finish(withBias("red[0]", args[p], "n"), "n", N) + ";\n";
+    s += lead;
+    s += "      float v0 = " + finish(withBias(total(0), args[p], "n"), "n", N) + ";\n";
     s += "      float v1 = pair ? " +
-         finish(withBias("red[" + std::to_string(local) + "]", args[p], "n + 1"), "n + 1", N) +
+         finish(withBias(total(1), args[p], "n + 1"), "n + 1", N) +
          " : 0.0f;\n";
     if (part.rope) {
       // Normal pairing: columns (n, n + 1) of a head are pair (n % hd) / 2,
@@ -327,7 +397,7 @@ Result<KernelSource> emitMatmulSource(const KernelDesc &d, const std::string &na
   source.text = std::move(s);
   source.argCount = static_cast<uint32_t>(index);
   source.launch.local = local;
-  source.launch.groups = groupBase;
+  source.launch.groups = exact ? (groupBase + local - 1) / local : groupBase;
   source.launch.perRow = true;
   return source;
 }

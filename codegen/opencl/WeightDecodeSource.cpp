@@ -369,6 +369,173 @@ inline float kiln_qdot_q6_k(__global const uchar *w, long u, __global const char
   }
   return fma((float)sum, d[sb] * kiln_load_half(b + 208), acc);
 }
+
+// ---- integer dots in the CPU kernels' order ---------------------------------
+// kiln_xdot_<type>(w, b, q, d, extra, lanes, offset): weight block b (32
+// elements, or a 256 super-block) of row w against the activation row, into
+// eight float lanes and four offset lanes as codegen/llvm/IntegerDot.cpp
+// accumulates them: lane i takes the exact integer sum of elements 4i..4i+3
+// of every 32-chunk of the block (times the per-16 scales), then one fma
+// with the block's float scale; minimum terms go to the offset lanes. The
+// column's result is kiln_xdot_result(lanes, offset).
+inline float8 kiln_wd_lanes(const int *s) {
+  return convert_float8(vload8(0, s));
+}
+inline float kiln_xdot_result(float8 l, float4 o) {
+  float offset = (o.s0 + o.s2) + (o.s1 + o.s3);
+  return (((l.s0 + l.s4) + (l.s2 + l.s6)) + ((l.s1 + l.s5) + (l.s3 + l.s7))) + offset;
+}
+#define KILN_XDOT_ARGS __global const uchar *w, long b, __global const char *q, \
+    __global const float *d, __global const uchar *extra, float8 *lanes, float4 *offset
+inline void kiln_xdot_q8_0(KILN_XDOT_ARGS) {
+  __global const uchar *blk = w + 34 * b;
+  __global const char *qs = (__global const char *)(blk + 2);
+  __global const char *a = q + 32 * b;
+  int s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (int e = 0; e < 32; ++e)
+    s[e >> 2] += (int)qs[e] * (int)a[e];
+  *lanes = fma((float8)(kiln_load_half(blk) * d[b]), kiln_wd_lanes(s), *lanes);
+}
+inline void kiln_xdot_q4_0(KILN_XDOT_ARGS) {
+  __global const uchar *blk = w + 18 * b;
+  __global const char *a = q + 32 * b;
+  int s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (int e = 0; e < 32; ++e)
+    s[e >> 2] += (kiln_wd_nibble(blk + 2, e) - 8) * (int)a[e];
+  *lanes = fma((float8)(kiln_load_half(blk) * d[b]), kiln_wd_lanes(s), *lanes);
+}
+inline void kiln_xdot_q5_0(KILN_XDOT_ARGS) {
+  __global const uchar *blk = w + 22 * b;
+  __global const char *a = q + 32 * b;
+  uint high = kiln_wd_u32(blk + 2);
+  int s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (int e = 0; e < 32; ++e)
+    s[e >> 2] += ((kiln_wd_nibble(blk + 6, e) | (int)(((high >> e) & 1) << 4)) - 16) * (int)a[e];
+  *lanes = fma((float8)(kiln_load_half(blk) * d[b]), kiln_wd_lanes(s), *lanes);
+}
+inline void kiln_xdot_q4_1(KILN_XDOT_ARGS) {
+  __global const uchar *blk = w + 20 * b;
+  __global const char *a = q + 32 * b;
+  int s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (int e = 0; e < 32; ++e)
+    s[e >> 2] += kiln_wd_nibble(blk + 4, e) * (int)a[e];
+  *lanes = fma((float8)(kiln_load_half(blk) * d[b]), kiln_wd_lanes(s), *lanes);
+  (*offset).s0 = fma(kiln_load_half(blk + 2), ((__global const float *)extra)[b], (*offset).s0);
+}
+inline void kiln_xdot_q5_1(KILN_XDOT_ARGS) {
+  __global const uchar *blk = w + 24 * b;
+  __global const char *a = q + 32 * b;
+  uint high = kiln_wd_u32(blk + 4);
+  int s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (int e = 0; e < 32; ++e)
+    s[e >> 2] += (kiln_wd_nibble(blk + 8, e) | (int)(((high >> e) & 1) << 4)) * (int)a[e];
+  *lanes = fma((float8)(kiln_load_half(blk) * d[b]), kiln_wd_lanes(s), *lanes);
+  (*offset).s0 = fma(kiln_load_half(blk + 2), ((__global const float *)extra)[b], (*offset).s0);
+}
+// q4_0 on rows of a multiple of eight columns: the CPU adds each block's
+// whole integer sum into one float per column.
+inline float kiln_xdot_q4_0_total(__global const uchar *w, long b, __global const char *q,
+                                  __global const float *d, float acc) {
+  __global const uchar *blk = w + 18 * b;
+  __global const char *a = q + 32 * b;
+  int total = 0;
+  for (int e = 0; e < 32; ++e)
+    total += (kiln_wd_nibble(blk + 2, e) - 8) * (int)a[e];
+  return fma((float)total, kiln_load_half(blk) * d[b], acc);
+}
+inline void kiln_xdot_q4_k(KILN_XDOT_ARGS) {
+  __global const uchar *blk = w + 144 * b;
+  __global const char *a = q + 256 * b;
+  __global const int *sums = (__global const int *)extra + 16 * b;
+  int s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int m[4];
+  for (int c = 0; c < 8; ++c) {
+    int2 sm = kiln_wd_q4k_scale_min(blk + 4, c);
+    __global const uchar *qs = blk + 16 + 32 * (c >> 1);
+    int shift = 4 * (c & 1);
+    for (int l = 0; l < 32; ++l)
+      s[l >> 2] += sm.x * ((int)((qs[l] >> shift) & 15) * (int)a[32 * c + l]);
+    int term = sm.y * (sums[2 * c] + sums[2 * c + 1]);
+    if (c & 1) m[c >> 1] += term; else m[c >> 1] = term;
+  }
+  float da = d[b];
+  *lanes = fma((float8)(da * kiln_load_half(blk)), kiln_wd_lanes(s), *lanes);
+  *offset = fma((float4)(-(da * kiln_load_half(blk + 2))),
+                (float4)((float)m[0], (float)m[1], (float)m[2], (float)m[3]), *offset);
+}
+inline void kiln_xdot_q5_k(KILN_XDOT_ARGS) {
+  __global const uchar *blk = w + 176 * b;
+  __global const char *a = q + 256 * b;
+  __global const int *sums = (__global const int *)extra + 16 * b;
+  int s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int minTotal = 0;
+  for (int c = 0; c < 8; ++c) {
+    int2 sm = kiln_wd_q4k_scale_min(blk + 4, c);
+    __global const uchar *qs = blk + 48 + 32 * (c >> 1);
+    int shift = 4 * (c & 1);
+    for (int l = 0; l < 32; ++l) {
+      int quant = (int)((qs[l] >> shift) & 15) | (((blk[16 + l] >> c) & 1) << 4);
+      s[l >> 2] += sm.x * (quant * (int)a[32 * c + l]);
+    }
+    minTotal += sm.y * (sums[2 * c] + sums[2 * c + 1]);
+  }
+  float da = d[b];
+  *lanes = fma((float8)(da * kiln_load_half(blk)), kiln_wd_lanes(s), *lanes);
+  (*offset).s0 = fma(-(da * kiln_load_half(blk + 2)), (float)minTotal, (*offset).s0);
+}
+inline void kiln_xdot_q2_k(KILN_XDOT_ARGS) {
+  __global const uchar *blk = w + 84 * b;
+  __global const char *a = q + 256 * b;
+  __global const int *sums = (__global const int *)extra + 16 * b;
+  int s[8], mins[8];
+  for (int i = 0; i < 8; ++i) {
+    s[i] = 0;
+    mins[i] = (int)(blk[2 * i] >> 4) * sums[2 * i] + (int)(blk[2 * i + 1] >> 4) * sums[2 * i + 1];
+  }
+  for (int c = 0; c < 8; ++c) {
+    __global const uchar *qs = blk + 16 + 32 * (c >> 2);
+    int shift = 2 * (c & 3);
+    for (int l = 0; l < 32; ++l) {
+      int scale = blk[2 * c + (l >> 4)] & 15;
+      s[l >> 2] += scale * ((int)((qs[l] >> shift) & 3) * (int)a[32 * c + l]);
+    }
+  }
+  float da = d[b];
+  *lanes = fma((float8)(-(da * kiln_load_half(blk + 82))), kiln_wd_lanes(mins), *lanes);
+  *lanes = fma((float8)(da * kiln_load_half(blk + 80)), kiln_wd_lanes(s), *lanes);
+}
+inline void kiln_xdot_q3_k(KILN_XDOT_ARGS) {
+  __global const uchar *blk = w + 110 * b;
+  __global const char *a = q + 256 * b;
+  int s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (int c = 0; c < 8; ++c) {
+    __global const uchar *qs = blk + 32 + 32 * (c >> 2);
+    int shift = 2 * (c & 3);
+    for (int l = 0; l < 32; ++l) {
+      int quant = (int)((qs[l] >> shift) & 3) - (((blk[l] >> c) & 1) ? 0 : 4);
+      s[l >> 2] += kiln_wd_q3k_scale(blk + 96, 2 * c + (l >> 4)) * (quant * (int)a[32 * c + l]);
+    }
+  }
+  *lanes = fma((float8)(d[b] * kiln_load_half(blk + 108)), kiln_wd_lanes(s), *lanes);
+}
+inline void kiln_xdot_q6_k(KILN_XDOT_ARGS) {
+  __global const uchar *blk = w + 210 * b;
+  __global const char *a = q + 256 * b;
+  __global const char *scales = (__global const char *)(blk + 192);
+  int s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (int c = 0; c < 8; ++c) {
+    int h = c >> 2, k = c & 3;
+    __global const uchar *ql = blk + 64 * h + 32 * (k & 1);
+    __global const uchar *qh = blk + 128 + 32 * h;
+    int lowShift = 4 * (k >> 1), highShift = 2 * k;
+    for (int l = 0; l < 32; ++l) {
+      int quant = ((int)((ql[l] >> lowShift) & 15) | ((int)((qh[l] >> highShift) & 3) << 4)) - 32;
+      s[l >> 2] += (int)scales[2 * c + (l >> 4)] * (quant * (int)a[32 * c + l]);
+    }
+  }
+  *lanes = fma((float8)(d[b] * kiln_load_half(blk + 208)), kiln_wd_lanes(s), *lanes);
+}
+#undef KILN_XDOT_ARGS
 )CL";
 }
 
