@@ -29,27 +29,6 @@ std::string activationPreamble() {
   return R"CL(
 // ---- activation rounding and q8 quantization (ActivationSource.cpp) ----
 
-// v rounded to the nearest f16 (ties to even), as a float: what
-// vstore_half_rte then vload_half give, done in integers (no half
-// variables without cl_khr_fp16). Overflow gives inf; a NaN stays NaN,
-// quiet, its payload cut to f16's 10 bits (as a conversion to f16 and back).
-inline float kiln_round_f16(float v) {
-  uint bits = as_uint(v);
-  uint sign = bits & 0x80000000u;
-  uint magnitude = bits & 0x7fffffffu;
-  if (magnitude > 0x7f800000u)
-    return as_float((bits | 0x00400000u) & 0xffffe000u);
-  if (magnitude >= 0x477ff000u) // 65520 and above round to inf
-    return as_float(sign | 0x7f800000u);
-  if (magnitude < 0x38800000u) {
-    // below f16's smallest normal: multiples of 2^-24 (exact scalings)
-    float q = rint(as_float(magnitude) * 16777216.0f) * 5.9604644775390625e-8f;
-    return as_float(sign | as_uint(q));
-  }
-  uint rounded = (magnitude + 0x0fffu + ((magnitude >> 13) & 1u)) & 0xffffe000u;
-  return as_float(sign | rounded);
-}
-
 // v rounded to bf16 as ggml rounds it (nearest even on the upper 16 bits;
 // NaNs stay NaN, made quiet), as a float.
 inline float kiln_round_bf16(float v) {

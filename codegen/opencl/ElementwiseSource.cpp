@@ -60,17 +60,11 @@ KernelSource binary(const KernelDesc &d, const std::string &name, bool add) {
                         (add ? "+" : "*") + " KILN_ARG(1, const float)[i];\n");
 }
 
-// SiLU x / (1 + e^-x); GELU in its tanh form as ggml's table gives it: of
-// x rounded to half, the result rounded to half, 0 at or below -10 and x
-// at or above 10.
+// SiLU and GELU as the common preamble computes them (kiln_silu,
+// kiln_gelu), which the matmul epilogues share.
 KernelSource unary(const KernelDesc &d, const std::string &name) {
-  std::string value =
-      d.kind == KernelKind::Silu
-          ? "  const float y = x / (1.0f + exp(-x));\n"
-          : "  const float h = kiln_round_to_half(x);\n"
-            "  const float inner = 0.7978845608028654f * h * fma(0.044715f * h, h, 1.0f);\n"
-            "  const float g = kiln_round_to_half(0.5f * h * (1.0f + tanh(inner)));\n"
-            "  const float y = x <= -10.0f ? 0.0f : (x >= 10.0f ? x : g);\n";
+  std::string value = d.kind == KernelKind::Silu ? "  const float y = kiln_silu(x);\n"
+                                                  : "  const float y = kiln_gelu(x);\n";
   return perElement(name, 2, d.cols,
                     "  const long i = t * " + n(d.cols) + " + c;\n"
                     "  const float x = KILN_ARG(0, const float)[i];\n" + value +

@@ -157,27 +157,6 @@ Result<KernelSource> emitMatmulSource(const KernelDesc &d, const std::string &na
   const std::string pre = name + "_";
 
   std::string s;
-  // GELU (tanh form) as ggml's table computes it: of x rounded to f16,
-  // rounded to f16; 0 at or below -10, x at or above 10.
-  if (d.epilogue == MatmulEpilogue::Gelu) {
-    s += "static inline float " + pre + "round_half(float v) {\n"
-         "  ushort bits;\n"
-         "  vstore_half_rte(v, 0, (__private half *)&bits);\n"
-         "  return vload_half(0, (__private const half *)&bits);\n"
-         "}\n";
-    s += "static inline float " + pre + "gelu(float v) {\n"
-         "  #pragma OPENCL FP_CONTRACT OFF\n"
-         "  float h = " + pre + "round_half(v);\n"
-         "  float inner = (0.7978845608028654f * h) * fma(0.044715f * h, h, 1.0f);\n"
-         "  float g = " + pre + "round_half((0.5f * h) * (1.0f + tanh(inner)));\n"
-         "  return v <= -10.0f ? 0.0f : (v >= 10.0f ? v : g);\n"
-         "}\n";
-  }
-  if (swiglu)
-    s += "static inline float " + pre + "silu(float v) {\n"
-         "  #pragma OPENCL FP_CONTRACT OFF\n"
-         "  return v / (1.0f + exp(-v));\n"
-         "}\n";
 
   // f32/f16/bf16 rows of whole vectors are read eight elements at a time.
   auto eightWide = [&](GgmlType format) {
@@ -268,7 +247,7 @@ Result<KernelSource> emitMatmulSource(const KernelDesc &d, const std::string &na
   auto finish = [&](const std::string &value, const std::string &col, int64_t N) {
     std::string v = value;
     if (d.epilogue == MatmulEpilogue::Gelu)
-      v = pre + "gelu(" + v + ")";
+      v = "kiln_gelu(" + v + ")";
     if (residual >= 0)
       v = "KILN_ARG(" + std::to_string(residual) + ", const float)[t * " + lit(N) + " + " +
           col + "] + " + v;
@@ -336,7 +315,7 @@ Result<KernelSource> emitMatmulSource(const KernelDesc &d, const std::string &na
       std::string g = withBias(total(c), args[0], col);
       std::string u = withBias(total(2 + c), args[1], col);
       std::string store = "      " + out + "[t * " + lit(N) + " + " + col + "] = " +
-                          finish(pre + "silu(" + g + ") * " + u, col, N) + ";\n";
+                          finish("kiln_silu(" + g + ") * " + u, col, N) + ";\n";
       s += c == 0 ? store : "      if (pair)\n  " + store;
     }
     s += "    }\n  }\n}\n";

@@ -43,23 +43,40 @@ inline float kiln_half_bits_to_float(ushort h) {
     return as_float(sign | 0x7f800000u | (mantissa << 13));
   return as_float(sign | ((exponent + 112u) << 23) | (mantissa << 13));
 }
-// x rounded to the nearest half (ties to even) and back, in integers: a
-// half variable needs cl_khr_fp16.
-inline float kiln_round_to_half(float x) {
-  uint bits = as_uint(x);
+// v rounded to the nearest f16 (ties to even), as a float: what
+// vstore_half_rte then vload_half give, done in integers (no half
+// variables without cl_khr_fp16). Overflow gives inf; a NaN stays NaN,
+// quiet, its payload cut to f16's 10 bits (as a conversion to f16 and back).
+inline float kiln_round_f16(float v) {
+  uint bits = as_uint(v);
   uint sign = bits & 0x80000000u;
   uint magnitude = bits & 0x7fffffffu;
-  if (magnitude >= 0x7f800000u)
-    return x; // infinities and NaNs
-  if (magnitude >= 0x477ff000u)
-    return as_float(sign | 0x7f800000u); // 65520 and up round to infinity
+  if (magnitude > 0x7f800000u)
+    return as_float((bits | 0x00400000u) & 0xffffe000u);
+  if (magnitude >= 0x477ff000u) // 65520 and above round to inf
+    return as_float(sign | 0x7f800000u);
   if (magnitude < 0x38800000u) {
-    // below 2^-14 halves are subnormal: steps of 2^-24 (exact scalings)
-    float steps = rint(as_float(magnitude) * 16777216.0f);
-    return as_float(as_uint(steps * 5.9604644775390625e-8f) | sign);
+    // below f16's smallest normal: multiples of 2^-24 (exact scalings)
+    float q = rint(as_float(magnitude) * 16777216.0f) * 5.9604644775390625e-8f;
+    return as_float(sign | as_uint(q));
   }
-  uint lsb = (magnitude >> 13) & 1u;
-  return as_float(sign | ((magnitude + 0xfffu + lsb) & ~0x1fffu));
+  uint rounded = (magnitude + 0x0fffu + ((magnitude >> 13) & 1u)) & 0xffffe000u;
+  return as_float(sign | rounded);
+}
+
+// ggml's SiLU, x / (1 + e^-x), and GELU in the tanh form its table gives:
+// of x rounded to half, the result rounded to half; 0 at or below -10, x
+// at or above 10. Not contracted into fma, as the CPU's.
+inline float kiln_silu(float v) {
+  #pragma OPENCL FP_CONTRACT OFF
+  return v / (1.0f + exp(-v));
+}
+inline float kiln_gelu(float v) {
+  #pragma OPENCL FP_CONTRACT OFF
+  float h = kiln_round_f16(v);
+  float inner = (0.7978845608028654f * h) * fma(0.044715f * h, h, 1.0f);
+  float g = kiln_round_f16((0.5f * h) * (1.0f + tanh(inner)));
+  return v <= -10.0f ? 0.0f : (v >= 10.0f ? v : g);
 }
 
 // Work-group reductions (`scratch` holds one float per work-item; the

@@ -43,7 +43,8 @@ std::string kernelSignature(const std::string &name, uint32_t argCount);
 // then each family's shared helpers. commonPreamble has:
 //   float kiln_load_half(__global const uchar *p), kiln_store_half(p, v)
 //   float kiln_half_bits_to_float(ushort)
-//   float kiln_round_to_half(float)   (nearest half, ties to even)
+//   float kiln_round_f16(float)   (nearest half, ties to even, NaN stays NaN)
+//   float kiln_silu(float), kiln_gelu(float)   (ggml's, f16-rounded GELU)
 //   float kiln_group_sum(__local float *scratch, float v), kiln_group_max
 //     (work-group reductions; local size a power of two, scratch one float
 //     per work-item, every item calls and gets the result)

@@ -1,11 +1,11 @@
 // The OpenCL target end to end, against the CPU target on the same plan:
-// greedy continuations must be the same token ids (64 in f32 and f16; 32
-// in q8_0 and q4_0, whose activations are quantized to q8: a sum that
-// differs in its last bit between the targets can round a value to the
-// other q8 step, and after enough tokens a near tie can go the other way),
-// and the teacher-forced logits of a fixed sequence are compared element
-// by element (max-abs difference and top-1 agreement are printed). PoCL
-// runs the OpenCL side on the CPU in CI.
+// greedy continuations must be the same 64 token ids, and the
+// teacher-forced logits of a fixed sequence are compared element by
+// element (max-abs difference and top-1 agreement are printed). The
+// integer-dot matmuls sum in the CPU's order, so q8_0/q4_0 llama logits are
+// bit-identical; the rest differ by float reordering (f32 1e-4 .. 1e-3,
+// gpt2 q8_0 ~2e-2 through its GELU and norms). PoCL runs the OpenCL side
+// on the CPU in CI.
 #include "codegen/Compile.h"
 #include "codegen/TargetRegistry.h"
 #include "TestData.h"
@@ -200,12 +200,12 @@ INSTANTIATE_TEST_SUITE_P(
     SharedModels, OpenClForward,
     testing::Values(ModelCase{"tinyshakes-llama/tinyshakes-llama-f32.gguf", 64},
                     ModelCase{"tinyshakes-llama/tinyshakes-llama-f16.gguf", 64},
-                    ModelCase{"tinyshakes-llama/tinyshakes-llama-q8_0.gguf", 32},
-                    ModelCase{"tinyshakes-llama/tinyshakes-llama-q4_0.gguf", 32},
+                    ModelCase{"tinyshakes-llama/tinyshakes-llama-q8_0.gguf", 64},
+                    ModelCase{"tinyshakes-llama/tinyshakes-llama-q4_0.gguf", 64},
                     ModelCase{"tinyshakes-gpt2/tinyshakes-gpt2-f32.gguf", 64},
                     ModelCase{"tinyshakes-gpt2/tinyshakes-gpt2-f16.gguf", 64},
-                    ModelCase{"tinyshakes-gpt2/tinyshakes-gpt2-q8_0.gguf", 32},
-                    ModelCase{"tinyshakes-gpt2/tinyshakes-gpt2-q4_0.gguf", 32}),
+                    ModelCase{"tinyshakes-gpt2/tinyshakes-gpt2-q8_0.gguf", 64},
+                    ModelCase{"tinyshakes-gpt2/tinyshakes-gpt2-q4_0.gguf", 64}),
     [](const testing::TestParamInfo<ModelCase> &info) {
       std::string name = info.param.path.substr(info.param.path.find('/') + 1);
       name = name.substr(0, name.find('.'));
