@@ -44,6 +44,13 @@ buildGraph(mlir::MLIRContext &context, const ModelSpec &spec,
   return graphFor(context, spec, **target, options);
 }
 
+Result<LoweredModel> lowerGraph(mlir::ModuleOp module, const CompileOptions &options) {
+  auto target = findTarget(options.target);
+  if (!target)
+    return std::move(target).takeError();
+  return lowerToPlan(module, **target, options.lower);
+}
+
 Result<Program> compile(const GgufFile &file, const CompileOptions &options) {
   auto target = findTarget(options.target);
   if (!target)
@@ -62,7 +69,7 @@ Result<Program> compile(const GgufFile &file, const CompileOptions &options) {
       return makeError(options.printIrTo, ": ", ec.message());
     (*module)->print(out);
   }
-  auto lowered = lowerToPlan(module->get(), options.lower);
+  auto lowered = lowerToPlan(module->get(), **target, options.lower);
   if (!lowered)
     return std::move(lowered).takeError();
   return (*target)->compile(std::move(spec).value(), std::move(lowered).value(), options);

@@ -36,6 +36,10 @@ Result<mlir::OwningOpRef<mlir::ModuleOp>>
 buildGraph(mlir::MLIRContext &context, const ModelSpec &spec,
            const CompileOptions &options);
 
+// The execution plan of a graph buildGraph made, lowered for the target
+// of options.target (what --emit plan and --emit opencl show).
+Result<LoweredModel> lowerGraph(mlir::ModuleOp module, const CompileOptions &options);
+
 // Compiles for the target named by options.target; an unknown or not yet
 // built target is an error naming the ones there are.
 Result<Program> compile(const GgufFile &file, const CompileOptions &options = {});

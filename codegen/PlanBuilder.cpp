@@ -24,14 +24,6 @@ using runtime::Slot;
 using runtime::SlotKind;
 using runtime::Step;
 
-// The conversion llama.cpp's CPU path applies to a matmul input before
-// the dot products with f16/bf16/quantized weights (its vec_dot_type);
-// none for f32 weights.
-std::optional<GgmlType> activationRounding(GgmlType weights) {
-  std::optional<GgmlType> type = vecDotType(weights);
-  return type == GgmlType::F32 ? std::nullopt : type;
-}
-
 int64_t colsOf(Value v) { return cast<RankedTensorType>(v.getType()).getDimSize(1); }
 bool isSingleRow(Value v) {
   return cast<RankedTensorType>(v.getType()).getDimSize(0) == 1;
@@ -39,8 +31,8 @@ bool isSingleRow(Value v) {
 
 class PlanLowering {
 public:
-  PlanLowering(LoweredModel &out, const LowerOptions &options)
-      : out_(out), options_(options) {}
+  PlanLowering(LoweredModel &out, const Target &target, const LowerOptions &options)
+      : out_(out), target_(target), options_(options) {}
 
   Status lowerFunction(func::FuncOp func, runtime::EntryPoint &entry);
 
@@ -60,6 +52,7 @@ private:
   Status lowerMatmul(Operation *op, std::vector<Step> &steps);
 
   LoweredModel &out_;
+  const Target &target_;
   const LowerOptions &options_;
   std::map<std::string, uint32_t> kernelIndex_;
   std::map<std::string, uint32_t> weightIndex_;
@@ -313,10 +306,8 @@ Status PlanLowering::lowerMatmul(Operation *op, std::vector<Step> &steps) {
   // The input as the dot products read it: quantized to q8 blocks, rounded
   // as llama.cpp rounds it, or as it is; made once per (value, form) and
   // shared by the matmuls that read it. A fused norm writes it directly.
-  std::optional<GgmlType> quantized =
-      options_.integerDots ? integerDotActivations(d.format) : std::nullopt;
-  std::optional<GgmlType> rounding =
-      options_.matchLlamaCppActivations ? activationRounding(d.format) : std::nullopt;
+  const MatmulInputForm form = target_.matmulInput(d.format, options_);
+  const std::optional<GgmlType> quantized = form.quantized, rounding = form.rounding;
   KernelKind convertKind = KernelKind::RoundActivations;
   RowConversion conversion = RowConversion::None;
   GgmlType convertFormat = GgmlType::F32;
@@ -405,7 +396,8 @@ Status PlanLowering::lowerFunction(func::FuncOp func,
 
 } // namespace
 
-Result<LoweredModel> lowerToPlan(ModuleOp module, const LowerOptions &options) {
+Result<LoweredModel> lowerToPlan(ModuleOp module, const Target &target,
+                                 const LowerOptions &options) {
   LoweredModel out;
   out.plan.kvElementBytes = options.kvCacheF16 ? 2 : 4;
   auto intAttr = [&](const char *name) -> int64_t {
@@ -419,7 +411,7 @@ Result<LoweredModel> lowerToPlan(ModuleOp module, const LowerOptions &options) {
   if (out.plan.contextLength <= 0 || out.plan.vocabSize <= 0)
     return makeError("module lacks the kiln.* size attributes");
 
-  PlanLowering lowering(out, options);
+  PlanLowering lowering(out, target, options);
   for (auto [name, entry] : {std::pair{"prefill", &out.plan.prefill},
                              std::pair{"decode", &out.plan.decode}}) {
     auto func = module.lookupSymbol<func::FuncOp>(name);

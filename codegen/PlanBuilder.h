@@ -5,6 +5,7 @@
 #pragma once
 
 #include "codegen/LoweredModel.h"
+#include "codegen/Target.h"
 #include "support/Result.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -13,7 +14,8 @@
 
 namespace kiln::codegen {
 
-Result<LoweredModel> lowerToPlan(mlir::ModuleOp module,
+// `target` says what form each matmul's input takes (Target::matmulInput).
+Result<LoweredModel> lowerToPlan(mlir::ModuleOp module, const Target &target,
                                  const LowerOptions &options = {});
 
 } // namespace kiln::codegen

@@ -11,12 +11,22 @@
 #include "support/Result.h"
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 
 namespace kiln::codegen {
 
 struct CompileOptions;
+
+// How a matmul reads its input: quantized to q8 blocks for integer dot
+// products (`quantized`: Q8_0 or Q8_K), else rounded as the dot products
+// see it and multiplied in f32 (`rounding`: F16, BF16, Q8_0, Q8_K), else
+// the f32 row as it is.
+struct MatmulInputForm {
+  std::optional<GgmlType> quantized;
+  std::optional<GgmlType> rounding;
+};
 
 class Target {
 public:
@@ -38,6 +48,12 @@ public:
   // prologues and epilogues) exist for matmuls lowered with these
   // options; when not, the pipeline runs the fusion passes off.
   virtual bool supportsFusedMatmuls(const LowerOptions &lower) const = 0;
+
+  // The form the matmuls on `weights` want their input in, under these
+  // lowering options; the plan builder makes that conversion once per
+  // input. The default is llama.cpp's CPU forms (q8 blocks for integer
+  // dots, else its vec_dot_type rounding), which both built targets use.
+  virtual MatmulInputForm matmulInput(GgmlType weights, const LowerOptions &lower) const;
 
   // Generates and loads the kernels of a lowered model.
   virtual Result<Program> compile(ModelSpec spec, LoweredModel lowered,

@@ -179,7 +179,7 @@ Collected collectDescs(const std::string &target) {
       EXPECT_TRUE(module.ok()) << path << ": " << module.error().message;
       if (!module.ok())
         continue;
-      auto lowered = codegen::lowerToPlan(module->get(), variant.options.lower);
+      auto lowered = codegen::lowerGraph(module->get(), variant.options);
       EXPECT_TRUE(lowered.ok()) << path << ": " << lowered.error().message;
       if (!lowered.ok())
         continue;

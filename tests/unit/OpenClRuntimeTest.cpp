@@ -152,7 +152,7 @@ TEST(OpenClSource, SubgroupAndFp16VariantParsesAsOpenClC20) {
   options.target = "opencl";
   auto graph = codegen::buildGraph(mlirContext, *spec, options);
   ASSERT_TRUE(graph.ok()) << graph.error().message;
-  auto lowered = codegen::lowerToPlan(graph->get(), options.lower);
+  auto lowered = codegen::lowerGraph(graph->get(), options);
   ASSERT_TRUE(lowered.ok()) << lowered.error().message;
   DeviceFacts facts;
   facts.fp16 = facts.subgroups = true;

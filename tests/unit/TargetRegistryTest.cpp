@@ -87,6 +87,27 @@ TEST(CpuTarget, FusedMatmulsNeedTheIntegerDots) {
   EXPECT_FALSE((*target)->supportsFusedMatmuls(lower));
 }
 
+// The matmul input forms both targets ask for: llama.cpp's CPU forms.
+TEST(Target, MatmulInputFormsAreLlamaCppsForEveryBuiltTarget) {
+  LowerOptions floatDots;
+  floatDots.integerDots = false;
+  LowerOptions plain = floatDots;
+  plain.matchLlamaCppActivations = false;
+  for (const std::string &name : builtTargetNames()) {
+    auto target = findTarget(name);
+    ASSERT_TRUE(target);
+    const Target &t = **target;
+    EXPECT_EQ(t.matmulInput(GgmlType::Q4_0, {}).quantized, GgmlType::Q8_0) << name;
+    EXPECT_EQ(t.matmulInput(GgmlType::Q4_K, {}).quantized, GgmlType::Q8_K) << name;
+    EXPECT_FALSE(t.matmulInput(GgmlType::F16, {}).quantized) << name;
+    EXPECT_EQ(t.matmulInput(GgmlType::F16, {}).rounding, GgmlType::F16) << name;
+    EXPECT_FALSE(t.matmulInput(GgmlType::F32, {}).rounding) << name;
+    EXPECT_EQ(t.matmulInput(GgmlType::Q4_0, floatDots).rounding, GgmlType::Q8_0) << name;
+    EXPECT_FALSE(t.matmulInput(GgmlType::Q4_0, floatDots).quantized) << name;
+    EXPECT_FALSE(t.matmulInput(GgmlType::Q4_0, plain).rounding) << name;
+  }
+}
+
 #ifdef KILN_HAVE_OPENCL
 // Its attention kernels take any head size and its matmuls every fused
 // form, so the pipeline runs every pass for it; it decodes the CPU's types.

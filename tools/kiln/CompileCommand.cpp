@@ -152,7 +152,7 @@ Result<std::string> planEmission(const GgufFile &file, const CompileArgs &args) 
   auto module = codegen::buildGraph(context, *spec, options);
   if (!module)
     return std::move(module).takeError();
-  auto lowered = codegen::lowerToPlan(module->get(), options.lower);
+  auto lowered = codegen::lowerGraph(module->get(), options);
   if (!lowered)
     return std::move(lowered).takeError();
   auto memory = runtime::planMemory(lowered->plan, args.batch);
@@ -175,7 +175,7 @@ Result<std::string> openClEmission(const GgufFile &file, const CompileArgs &args
   auto module = codegen::buildGraph(context, *spec, options);
   if (!module)
     return std::move(module).takeError();
-  auto lowered = codegen::lowerToPlan(module->get(), options.lower);
+  auto lowered = codegen::lowerGraph(module->get(), options);
   if (!lowered)
     return std::move(lowered).takeError();
   std::string why;
