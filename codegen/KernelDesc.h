@@ -63,6 +63,21 @@ enum class MatmulEpilogue { None, SwiGlu, Gelu };
 // reads it needs it (RoundActivations / QuantizeActivations to `format`).
 enum class RowConversion { None, Round, Quantize };
 
+// One description for every kind; which fields a kind reads:
+//   every kind        kind, cols, outCols
+//   Embedding         format (the table's)
+//   RmsNorm/LayerNorm epsilon; convert and format (the form written)
+//   Round/QuantizeActivations  format (the form written)
+//   Matmul            format, hasBias, activations, parts, epilogue,
+//                     residual; headDim, ropeDims, freqBase, freqScale for
+//                     parts with rope
+//   Rope              headDim, ropeDims, freqBase, freqScale, neox
+//   KvStore           contextLength, kvHalf
+//   Attention/Flash   numHeads, numKvHeads, headDim, scale, contextLength,
+//                     kvHalf
+//   SliceColumns      offset
+// A target's emitter for a kind reads those and nothing else; key()
+// covers every field, so two descriptions share a kernel only when equal.
 struct KernelDesc {
   KernelKind kind = KernelKind::Add;
   int64_t cols = 0;    // input row width (K for matmul)
