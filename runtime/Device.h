@@ -46,9 +46,10 @@ public:
   virtual size_t kernelCount() const = 0;
 
   // Copies between host memory and device memory (a pointer allocate
-  // returned, plus an offset into it). Both finish before they return.
-  virtual void write(void *deviceDst, const void *hostSrc, uint64_t bytes) = 0;
-  virtual void read(const void *deviceSrc, void *hostDst, uint64_t bytes) = 0;
+  // returned, plus an offset into it). Both finish before they return, and
+  // fail with a message naming the device.
+  virtual Status write(void *deviceDst, const void *hostSrc, uint64_t bytes) = 0;
+  virtual Status read(const void *deviceSrc, void *hostDst, uint64_t bytes) = 0;
   // Device pointers are host pointers (the CPU): the executor then reads
   // results in place instead of copying them.
   virtual bool hostAddressable() const = 0;

@@ -191,7 +191,7 @@ Result<std::span<const float>> Executor::run(PreparedEntry &entry,
     tokens_[i] = tokens[i];
   }
   if (deviceTokens_)
-    device_->write(deviceTokens_, tokens_.data(), uint64_t(rows) * sizeof(int32_t));
+    KILN_TRY(device_->write(deviceTokens_, tokens_.data(), uint64_t(rows) * sizeof(int32_t)));
   for (size_t index = 0; index < entry.steps.size(); ++index) {
     PreparedStep &step = entry.steps[index];
     Launch launch;
@@ -219,7 +219,7 @@ Result<std::span<const float>> Executor::run(PreparedEntry &entry,
   if (device_->hostAddressable())
     return std::span<const float>(entry.logits, count);
   hostLogits_.resize(count);
-  device_->read(entry.logits, hostLogits_.data(), count * sizeof(float));
+  KILN_TRY(device_->read(entry.logits, hostLogits_.data(), count * sizeof(float)));
   return std::span<const float>(hostLogits_.data(), count);
 }
 
@@ -227,7 +227,8 @@ const void *Executor::hostView(const void *devicePointer, uint64_t bytes) {
   if (device_->hostAddressable())
     return devicePointer;
   scratch_.resize(bytes);
-  device_->read(devicePointer, scratch_.data(), bytes);
+  if (!device_->read(devicePointer, scratch_.data(), bytes).ok())
+    return nullptr;
   return scratch_.data();
 }
 

@@ -68,7 +68,7 @@ public:
   void setStepObserver(StepObserver observer) { observer_ = std::move(observer); }
   // `bytes` of device memory at `devicePointer` (a step argument) as the
   // host sees them: in place on the CPU, else copied into a scratch buffer
-  // valid until the next hostView call.
+  // valid until the next hostView call; null when the copy failed.
   const void *hostView(const void *devicePointer, uint64_t bytes);
   const Device &device() const { return *device_; }
 

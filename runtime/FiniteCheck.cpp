@@ -46,10 +46,12 @@ std::string locateNonFinite(Executor &executor, const ExecutionPlan &plan,
       return;
     int64_t outRows = buffer.singleRow ? 1 : rows;
     const size_t count = size_t(outRows * buffer.cols);
-    std::span<const float> values(
-        static_cast<const float *>(
-            executor.hostView(args[step.args.size() - 1], count * sizeof(float))),
-        count);
+    const void *view = executor.hostView(args[step.args.size() - 1], count * sizeof(float));
+    if (!view) {
+      found = "a step whose output could not be read back from the device";
+      return;
+    }
+    std::span<const float> values(static_cast<const float *>(view), count);
     if (auto bad = findNonFinite(values)) {
       size_t cols = size_t(buffer.cols > 0 ? buffer.cols : 1);
       found = std::string(decode ? "decode" : "prefill") + " step " +

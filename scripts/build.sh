@@ -15,7 +15,8 @@ common=(
 case "$flavor" in
   release)
     dir=build
-    cmake -S . -B "$dir" "${common[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+    cmake -S . -B "$dir" "${common[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DKILN_REQUIRE_OPENCL="${KILN_REQUIRE_OPENCL:-OFF}" >/dev/null
     ;;
   sanitize)
     dir=build-sanitize

@@ -4,6 +4,7 @@
 #include "codegen/opencl/OpenClSource.h"
 #include "runtime/opencl/OpenClDevice.h"
 
+#include <cstdlib>
 #include <iostream>
 
 namespace kiln::codegen::opencl {
@@ -45,8 +46,40 @@ bool OpenClTarget::supportsFlashAttention(int64_t) const { return true; }
 
 bool OpenClTarget::supportsFusedMatmuls(const LowerOptions &) const { return true; }
 
+namespace {
+
+// "OpenCL C 2.0 ..." -> 2; 1 when unreadable.
+int openClCMajor(const std::string &version) {
+  size_t at = version.find_first_of("0123456789");
+  return at == std::string::npos ? 1 : std::atoi(version.c_str() + at);
+}
+
+// Every plan step hands its kernel as many arguments as the kernel takes:
+// the emitters and the plan builder each spell the argument lists.
+Status checkArguments(const LoweredModel &lowered,
+                      const runtime::opencl::OpenClModule &module) {
+  for (const runtime::EntryPoint *entry : {&lowered.plan.prefill, &lowered.plan.decode})
+    for (const runtime::Step &step : entry->steps) {
+      if (step.kernel >= module.kernels.size())
+        return makeError("plan step '", step.label, "' names a missing kernel");
+      const runtime::opencl::KernelEntry &kernel = module.kernels[step.kernel];
+      if (step.args.size() != kernel.argCount)
+        return makeError("OpenCL kernel '", kernel.name, "' takes ",
+                         std::to_string(kernel.argCount), " arguments, plan step '",
+                         step.label, "' passes ", std::to_string(step.args.size()));
+    }
+  return Status::success();
+}
+
+} // namespace
+
 Result<runtime::opencl::OpenClModule> generateModule(const LoweredModel &lowered,
-                                                     const DeviceFacts &facts) {
+                                                     const DeviceFacts &deviceFacts) {
+  // Subgroup functions are OpenCL C 2.0's: a 1.2 device that lists the
+  // extension gets the baseline reductions.
+  DeviceFacts facts = deviceFacts;
+  const bool openClC2 = openClCMajor(facts.openclC) >= 2;
+  facts.subgroups = facts.subgroups && openClC2;
   runtime::opencl::OpenClModule module;
   module.source = commonPreamble(facts) + weightDecodePreamble() + ropePreamble() +
                   activationPreamble();
@@ -62,7 +95,8 @@ Result<runtime::opencl::OpenClModule> generateModule(const LoweredModel &lowered
   // IEEE f32 throughout: no -cl-mad-enable (mad may round less exactly)
   // and no -cl-fast-relaxed-math (NaNs and infinities keep their meaning;
   // 1/x stays exact, which the q8 scales need).
-  module.buildOptions = "-cl-std=CL1.2";
+  module.buildOptions = facts.subgroups ? "-cl-std=CL2.0" : "-cl-std=CL1.2";
+  KILN_TRY(checkArguments(lowered, module));
   return module;
 }
 

@@ -199,6 +199,8 @@ CalibrationRun::create(const GgufFile &model, const std::string &text,
     if (probe.kind == Probe::Matmul) {
       const float *x = static_cast<const float *>(self->executor_->hostView(
           args[0], uint64_t(rows * probe.cols) * sizeof(float)));
+      if (!x)
+        return; // calibration runs on the CPU, whose views never fail
       for (int64_t r = 0; r < rows; ++r)
         for (int64_t k = 0; k < probe.cols; ++k) {
           double v = x[r * probe.cols + k];
@@ -208,6 +210,8 @@ CalibrationRun::create(const GgufFile &model, const std::string &text,
     } else if (probe.kind == Probe::Embedding) {
       const int32_t *ids = static_cast<const int32_t *>(
           self->executor_->hostView(args[1], uint64_t(rows) * sizeof(int32_t)));
+      if (!ids)
+        return;
       for (int64_t r = 0; r < rows; ++r)
         if (ids[r] >= 0 && size_t(ids[r]) < probe.sums->lookups.size())
           ++probe.sums->lookups[ids[r]];

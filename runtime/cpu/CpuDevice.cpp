@@ -30,14 +30,16 @@ Result<const void *> CpuDevice::upload(std::span<const uint8_t> weight) {
   return static_cast<const void *>(weight.data());
 }
 
-void CpuDevice::write(void *deviceDst, const void *hostSrc, uint64_t bytes) {
+Status CpuDevice::write(void *deviceDst, const void *hostSrc, uint64_t bytes) {
   if (bytes)
     std::memcpy(deviceDst, hostSrc, bytes);
+  return Status::success();
 }
 
-void CpuDevice::read(const void *deviceSrc, void *hostDst, uint64_t bytes) {
+Status CpuDevice::read(const void *deviceSrc, void *hostDst, uint64_t bytes) {
   if (bytes)
     std::memcpy(hostDst, deviceSrc, bytes);
+  return Status::success();
 }
 
 void CpuDevice::launch(const Launch &launch) {

@@ -25,8 +25,8 @@ public:
   void release(void *buffer) override;
   Result<const void *> upload(std::span<const uint8_t> weight) override;
   size_t kernelCount() const override { return kernels_.size(); }
-  void write(void *deviceDst, const void *hostSrc, uint64_t bytes) override;
-  void read(const void *deviceSrc, void *hostDst, uint64_t bytes) override;
+  Status write(void *deviceDst, const void *hostSrc, uint64_t bytes) override;
+  Status read(const void *deviceSrc, void *hostDst, uint64_t bytes) override;
   bool hostAddressable() const override { return true; }
   void launch(const Launch &launch) override;
   Status synchronize() override { return Status::success(); }

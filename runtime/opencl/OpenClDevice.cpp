@@ -103,24 +103,36 @@ void OpenClDevice::fail(std::string message) {
              std::move(message);
 }
 
-void OpenClDevice::write(void *deviceDst, const void *hostSrc, uint64_t bytes) {
+Status OpenClDevice::copyError(std::string message) const {
+  return makeError("OpenCL device '", program_->context()->facts().device, "': ", message);
+}
+
+Status OpenClDevice::write(void *deviceDst, const void *hostSrc, uint64_t bytes) {
+  if (bytes == 0)
+    return Status::success();
   auto [buffer, offset] = resolve(deviceDst);
   if (!buffer)
-    return fail("a copy to an address that is no device buffer");
+    return copyError("a copy to an address that is no device buffer");
   cl_int status = clEnqueueWriteBuffer(program_->context()->queue(), buffer, CL_TRUE, offset,
                                        bytes, hostSrc, 0, nullptr, nullptr);
   if (status != CL_SUCCESS)
-    fail("copying " + std::to_string(bytes) + " bytes to the device: " + errorName(status));
+    return copyError("copying " + std::to_string(bytes) + " bytes to the device: " +
+                     errorName(status));
+  return Status::success();
 }
 
-void OpenClDevice::read(const void *deviceSrc, void *hostDst, uint64_t bytes) {
+Status OpenClDevice::read(const void *deviceSrc, void *hostDst, uint64_t bytes) {
+  if (bytes == 0)
+    return Status::success();
   auto [buffer, offset] = resolve(deviceSrc);
   if (!buffer)
-    return fail("a copy from an address that is no device buffer");
+    return copyError("a copy from an address that is no device buffer");
   cl_int status = clEnqueueReadBuffer(program_->context()->queue(), buffer, CL_TRUE, offset,
                                       bytes, hostDst, 0, nullptr, nullptr);
   if (status != CL_SUCCESS)
-    fail("copying " + std::to_string(bytes) + " bytes from the device: " + errorName(status));
+    return copyError("copying " + std::to_string(bytes) + " bytes from the device: " +
+                     errorName(status));
+  return Status::success();
 }
 
 void OpenClDevice::launch(const Launch &launch) {

@@ -29,8 +29,8 @@ public:
   void release(void *buffer) override;
   Result<const void *> upload(std::span<const uint8_t> weight) override;
   size_t kernelCount() const override { return program_->kernels().size(); }
-  void write(void *deviceDst, const void *hostSrc, uint64_t bytes) override;
-  void read(const void *deviceSrc, void *hostDst, uint64_t bytes) override;
+  Status write(void *deviceDst, const void *hostSrc, uint64_t bytes) override;
+  Status read(const void *deviceSrc, void *hostDst, uint64_t bytes) override;
   bool hostAddressable() const override { return false; }
   void launch(const Launch &launch) override;
   Status synchronize() override;
@@ -45,6 +45,7 @@ private:
   std::pair<cl_mem, uint64_t> resolve(const void *address) const;
   void *track(cl_mem buffer, uint64_t bytes);
   void fail(std::string message);
+  Status copyError(std::string message) const;
 
   std::shared_ptr<OpenClProgram> program_;
   std::map<uintptr_t, Allocation> allocations_;

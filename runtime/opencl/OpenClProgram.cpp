@@ -103,6 +103,15 @@ OpenClProgram::build(std::shared_ptr<OpenClContext> context, OpenClModule module
       return makeError(where, ": the program has no kernel '", entry.name,
                        "': ", errorName(status));
     self->kernels_.push_back(kernel);
+    // What the compiled kernel allows (registers, private arrays) may be
+    // less than the device's maximum: refuse here, not at every launch.
+    size_t allowed = 0;
+    if (clGetKernelWorkGroupInfo(kernel, device, CL_KERNEL_WORK_GROUP_SIZE, sizeof allowed,
+                                 &allowed, nullptr) == CL_SUCCESS &&
+        allowed > 0 && entry.launch.local > allowed)
+      return makeError(where, ": kernel '", entry.name, "' is launched in work-groups of ",
+                       std::to_string(entry.launch.local), ", the compiled kernel allows ",
+                       std::to_string(allowed));
   }
   return self;
 }

@@ -564,7 +564,9 @@ public:
         break;
       }
       args.push_back(p);
-      device_->write(p, b.data(), b.size());
+      status = device_->write(p, b.data(), b.size());
+      if (!status.ok())
+        break;
     }
     if (status.ok()) {
       runtime::Launch launch;
@@ -575,9 +577,8 @@ public:
       device_->launch(launch);
       status = device_->synchronize();
     }
-    if (status.ok())
-      for (size_t i = 0; i < buffers.size(); ++i)
-        device_->read(args[i], buffers[i].data(), buffers[i].size());
+    for (size_t i = 0; status.ok() && i < buffers.size(); ++i)
+      status = device_->read(args[i], buffers[i].data(), buffers[i].size());
     for (void *p : args)
       device_->release(p);
     return status;

@@ -97,8 +97,12 @@ TEST(OpenClRuntime, LaunchesWritesAndReadsThroughOffsets) {
   device.launch({0, args, 1, 100});
   ASSERT_TRUE(device.synchronize().ok());
   std::vector<float> values(64, -1.0f);
-  device.read(buffer, values.data(), values.size() * sizeof(float));
-  ASSERT_TRUE(device.synchronize().ok());
+  ASSERT_TRUE(device.read(buffer, values.data(), values.size() * sizeof(float)).ok());
+  // A copy from an address that is no device buffer fails at once.
+  int host = 0;
+  Status bad = device.read(&host, values.data(), 4);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.message().find("no device buffer"), std::string::npos) << bad.message();
   for (int i = 0; i < 64; ++i)
     EXPECT_EQ(values[i], i >= 8 && i < 16 ? float(100 + i - 8) : 0.0f) << i;
   device.release(buffer);
@@ -114,8 +118,8 @@ TEST(OpenClRuntime, TooMuchMemoryIsRefusedNotACrash) {
   auto weight = device.upload(std::span<const uint8_t>(small.data(), small.size()));
   EXPECT_TRUE(weight.ok()) << weight.error().message;
   // An argument that is no device buffer: reported, the launch skipped.
-  int host = 0;
-  void *args[] = {&host};
+  int hostValue = 0;
+  void *args[] = {&hostValue};
   device.launch({0, args, 1, 0});
   Status status = device.synchronize();
   ASSERT_FALSE(status.ok());
@@ -156,11 +160,19 @@ TEST(OpenClSource, SubgroupAndFp16VariantParsesAsOpenClC20) {
   ASSERT_TRUE(lowered.ok()) << lowered.error().message;
   DeviceFacts facts;
   facts.fp16 = facts.subgroups = true;
+  facts.openclC = "OpenCL C 2.0";
   facts.maxWorkGroup = 256;
   facts.localMemBytes = 32768;
   auto module = codegen::opencl::generateModule(*lowered, facts);
   ASSERT_TRUE(module.ok()) << module.error().message;
   ASSERT_NE(module->source.find("sub_group_reduce_add"), std::string::npos);
+  ASSERT_NE(module->buildOptions.find("-cl-std=CL2.0"), std::string::npos);
+  // A 1.2 device listing the extension gets the baseline reductions.
+  facts.openclC = "OpenCL C 1.2";
+  auto baseline = codegen::opencl::generateModule(*lowered, facts);
+  ASSERT_TRUE(baseline.ok()) << baseline.error().message;
+  EXPECT_EQ(baseline->source.find("KILN_SUBGROUPS 1"), std::string::npos);
+  EXPECT_NE(baseline->buildOptions.find("-cl-std=CL1.2"), std::string::npos);
   const std::filesystem::path path =
       std::filesystem::temp_directory_path() / ("kiln-subgroups-" + std::to_string(getpid()) + ".cl");
   std::ofstream(path) << module->source;

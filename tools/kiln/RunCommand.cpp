@@ -77,11 +77,17 @@ void dumpSteps(runtime::Executor &executor, const runtime::ExecutionPlan &plan,
     std::string path = dir + "/" + std::to_string(*calls) + "-" +
                        (decode ? "decode" : "prefill") + "-" + std::to_string(index) +
                        "-" + step.label + ".bin";
-    std::ofstream file(path, std::ios::binary);
     const uint64_t bytes =
         uint64_t(buffer.singleRow ? 1 : rows) * buffer.cols * buffer.elementBytes;
-    file.write(static_cast<const char *>(executor.hostView(args[step.args.size() - 1], bytes)),
-               std::streamsize(bytes));
+    const void *view = executor.hostView(args[step.args.size() - 1], bytes);
+    if (!view) {
+      if (!*warned)
+        std::cerr << "kiln: warning: cannot read step " << index << " back from the device\n";
+      *warned = true;
+      return;
+    }
+    std::ofstream file(path, std::ios::binary);
+    file.write(static_cast<const char *>(view), std::streamsize(bytes));
     if (!file && !*warned) {
       std::cerr << "kiln: warning: cannot write " << path << "\n";
       *warned = true;
