@@ -236,8 +236,8 @@ KernelDesc rowWise(KernelKind kind, int64_t cols) {
 KernelDesc rmsNorm(int64_t cols, RowConversion convert = RowConversion::None,
                    GgmlType format = GgmlType::F32) {
   KernelDesc d = rowWise(KernelKind::RmsNorm, cols);
-  d.epsilon = kEpsilon;
-  d.convert = convert;
+  d.norm.epsilon = kEpsilon;
+  d.norm.convert = convert;
   d.format = format;
   return d;
 }
@@ -250,9 +250,9 @@ KernelDesc convertRow(const Conversion &c, int64_t cols) {
 
 KernelDesc rope(const LayerShape &s, int64_t cols) {
   KernelDesc d = rowWise(KernelKind::Rope, cols);
-  d.headDim = d.ropeDims = s.headDim;
-  d.freqBase = kFreqBase;
-  d.freqScale = 1.0f;
+  d.rope.headDim = d.rope.ropeDims = s.headDim;
+  d.rope.freqBase = kFreqBase;
+  d.rope.freqScale = 1.0f;
   return d;
 }
 
@@ -264,16 +264,16 @@ KernelDesc matmul(int64_t K, std::vector<MatmulPart> parts, const Conversion &c,
   KernelDesc d;
   d.kind = KernelKind::Matmul;
   d.cols = K;
-  d.parts = std::move(parts);
-  d.format = d.parts[0].format;
-  d.outCols = d.parts[0].rows;
-  d.activations = c.activations;
-  d.epilogue = epilogue;
-  d.residual = residual;
+  d.matmul.parts = std::move(parts);
+  d.format = d.matmul.parts[0].format;
+  d.outCols = d.matmul.parts[0].rows;
+  d.matmul.activations = c.activations;
+  d.matmul.epilogue = epilogue;
+  d.matmul.residual = residual;
   if (ropeOf) {
-    d.headDim = d.ropeDims = ropeOf->headDim;
-    d.freqBase = kFreqBase;
-    d.freqScale = 1.0f;
+    d.rope.headDim = d.rope.ropeDims = ropeOf->headDim;
+    d.rope.freqBase = kFreqBase;
+    d.rope.freqScale = 1.0f;
   }
   return d;
 }
@@ -474,12 +474,12 @@ Status AttentionBench::build() {
   for (bool useFlash : {false, true}) {
     KernelDesc d = rowWise(useFlash ? KernelKind::FlashAttention : KernelKind::Attention,
                            s.hidden);
-    d.numHeads = s.heads;
-    d.numKvHeads = s.kvHeads;
-    d.headDim = s.headDim;
-    d.scale = 1.0f / std::sqrt(float(s.headDim));
-    d.contextLength = context;
-    d.kvHalf = true;
+    d.attention.numHeads = s.heads;
+    d.attention.numKvHeads = s.kvHeads;
+    d.attention.headDim = s.headDim;
+    d.attention.scale = 1.0f / std::sqrt(float(s.headDim));
+    d.attention.contextLength = context;
+    d.attention.kvHalf = true;
     Call call{kernels.add(d), {q.data(), keys.data(), values.data(), out.data()},
               TaskCount{s.heads, 0}};
     (useFlash ? flash : plain).push_back(std::move(call));

@@ -30,53 +30,60 @@ const char *kernelKindName(KernelKind kind) {
 
 std::string kernelLabel(const KernelDesc &d) {
   std::string label = kernelKindName(d.kind);
+  const MatmulDesc &m = d.matmul;
   if (d.kind == KernelKind::Matmul) {
-    if (d.parts.size() > 1 && d.epilogue != MatmulEpilogue::SwiGlu)
-      label += "_x" + std::to_string(d.parts.size());
-    for (const MatmulPart &part : d.parts)
+    if (m.parts.size() > 1 && m.epilogue != MatmulEpilogue::SwiGlu)
+      label += "_x" + std::to_string(m.parts.size());
+    for (const MatmulPart &part : m.parts)
       if (part.rope) {
         label += "_rope";
         break;
       }
-    if (d.epilogue == MatmulEpilogue::SwiGlu)
+    if (m.epilogue == MatmulEpilogue::SwiGlu)
       label += "_swiglu";
-    if (d.epilogue == MatmulEpilogue::Gelu)
+    if (m.epilogue == MatmulEpilogue::Gelu)
       label += "_gelu";
-    if (d.residual)
+    if (m.residual)
       label += "_residual";
   }
-  if (d.convert == RowConversion::Round)
+  if (d.norm.convert == RowConversion::Round)
     label += "_round";
-  if (d.convert == RowConversion::Quantize)
+  if (d.norm.convert == RowConversion::Quantize)
     label += "_quantize";
   return label;
 }
 
+// The spelling predates the per-family descriptions and is kept, so kernel
+// names (symbols, cache keys) stay what they were. A family's fields not
+// spelled here are zero unless that family is the kind's (headDim: the
+// attention's or the rope's, never both).
 std::string KernelDesc::key() const {
+  const MatmulDesc &m = matmul;
+  const int64_t headDim = attention.headDim ? attention.headDim : rope.headDim;
   char buf[512];
   std::snprintf(buf, sizeof buf,
                 "%s_c%lld_o%lld_%s_a%s%s_e%a_s%a_fb%a_fs%a_%s_hd%lld_rd%lld_h%lld_"
                 "kv%lld_off%lld_ctx%lld%s",
                 kernelKindName(kind), (long long)cols, (long long)outCols,
                 std::string(ggmlTypeInfo(format).name).c_str(),
-                std::string(ggmlTypeInfo(activations).name).c_str(),
-                hasBias ? "_bias" : "", epsilon, scale, freqBase, freqScale,
-                neox ? "neox" : "norm", (long long)headDim,
-                (long long)ropeDims, (long long)numHeads,
-                (long long)numKvHeads, (long long)offset,
-                (long long)contextLength, kvHalf ? "_kvf16" : "");
+                std::string(ggmlTypeInfo(m.activations).name).c_str(),
+                m.hasBias ? "_bias" : "", norm.epsilon, attention.scale, rope.freqBase,
+                rope.freqScale, rope.neox ? "neox" : "norm", (long long)headDim,
+                (long long)rope.ropeDims, (long long)attention.numHeads,
+                (long long)attention.numKvHeads, (long long)slice.offset,
+                (long long)attention.contextLength, attention.kvHalf ? "_kvf16" : "");
   std::string key = buf;
-  if (kind == KernelKind::Matmul && (parts.size() > 1 || residual ||
-                                     epilogue != MatmulEpilogue::None ||
-                                     (!parts.empty() && parts[0].rope))) {
-    for (const MatmulPart &part : parts)
+  if (kind == KernelKind::Matmul && (m.parts.size() > 1 || m.residual ||
+                                     m.epilogue != MatmulEpilogue::None ||
+                                     (!m.parts.empty() && m.parts[0].rope))) {
+    for (const MatmulPart &part : m.parts)
       key += "_p" + std::string(ggmlTypeInfo(part.format).name) + "x" +
              std::to_string(part.rows) + (part.hasBias ? "b" : "") +
              (part.rope ? "r" : "");
-    key += "_ep" + std::to_string(int(epilogue)) + (residual ? "_res" : "");
+    key += "_ep" + std::to_string(int(m.epilogue)) + (m.residual ? "_res" : "");
   }
-  if (convert != RowConversion::None)
-    key += "_cv" + std::to_string(int(convert));
+  if (norm.convert != RowConversion::None)
+    key += "_cv" + std::to_string(int(norm.convert));
   return key;
 }
 

@@ -63,54 +63,79 @@ enum class MatmulEpilogue { None, SwiGlu, Gelu };
 // reads it needs it (RoundActivations / QuantizeActivations to `format`).
 enum class RowConversion { None, Round, Quantize };
 
-// One description for every kind; which fields a kind reads:
-//   every kind        kind, cols, outCols
-//   Embedding         format (the table's)
-//   RmsNorm/LayerNorm epsilon; convert and format (the form written)
-//   Round/QuantizeActivations  format (the form written)
-//   Matmul            format, hasBias, activations, parts, epilogue,
-//                     residual; headDim, ropeDims, freqBase, freqScale for
-//                     parts with rope
-//   Rope              headDim, ropeDims, freqBase, freqScale, neox
-//   KvStore           contextLength, kvHalf
-//   Attention/Flash   numHeads, numKvHeads, headDim, scale, contextLength,
-//                     kvHalf
-//   SliceColumns      offset
-// A target's emitter for a kind reads those and nothing else; key()
-// covers every field, so two descriptions share a kernel only when equal.
+// The rotation of rope: read by Rope kernels and by matmul parts with rope.
+struct RopeDesc {
+  int64_t headDim = 0;
+  int64_t ropeDims = 0; // the first ropeDims of each head rotate
+  float freqBase = 0.0f;
+  float freqScale = 0.0f;
+  bool neox = false; // pairs (i, i + ropeDims/2) instead of (2i, 2i + 1)
+};
+
+// Norms: epsilon, and the form of the written row (the form itself is the
+// description's `format`).
+struct NormDesc {
+  float epsilon = 0.0f;
+  RowConversion convert = RowConversion::None;
+};
+
+// Matmuls: the weights (one for a plain matmul: then the description's
+// format and outCols repeat parts[0]), the form of the input rows, the
+// epilogue, and a residual to add.
+struct MatmulDesc {
+  // Input rows: F32, or Q8_0/Q8_K quantized rows (integer dots).
+  GgmlType activations = GgmlType::F32;
+  bool hasBias = false; // parts[0]'s, for a plain matmul
+  std::vector<MatmulPart> parts;
+  MatmulEpilogue epilogue = MatmulEpilogue::None;
+  bool residual = false;
+};
+
+// Attention and the KV store: heads, the cache's length and element type.
+struct AttentionDesc {
+  int64_t numHeads = 0;
+  int64_t numKvHeads = 0;
+  int64_t headDim = 0;
+  float scale = 0.0f;
+  int64_t contextLength = 0; // positions in the KV cache
+  // The KV cache holds f16 (as llama.cpp's default); attention then also
+  // rounds q and the softmax weights to f16, as llama.cpp's CPU path does.
+  bool kvHalf = false;
+};
+
+// SliceColumns: the first column taken.
+struct SliceDesc {
+  int64_t offset = 0;
+};
+
+// What one kernel computes: the kind and row widths every kind has, and
+// per family the description its emitters read:
+//   Embedding                      format (the table's)
+//   RmsNorm/LayerNorm              norm; format (the form written, with
+//                                  norm.convert)
+//   Round/QuantizeActivations      format (the form written)
+//   Matmul                         format, matmul; rope for parts with rope
+//   Rope                           rope
+//   KvStore                        attention.contextLength, .kvHalf
+//   Attention/FlashAttention       attention
+//   SliceColumns                   slice
+// A target's emitter for a kind reads those and nothing else; the other
+// families stay at their defaults. key() covers every field, so two
+// descriptions share a kernel only when equal.
 struct KernelDesc {
   KernelKind kind = KernelKind::Add;
   int64_t cols = 0;    // input row width (K for matmul)
   int64_t outCols = 0; // output row width (N for matmul)
-  GgmlType format = GgmlType::F32; // weight storage (matmul, embedding)
-  // Matmul input rows: F32, or Q8_0/Q8_K quantized rows (integer dots).
-  GgmlType activations = GgmlType::F32;
-  bool hasBias = false;
-  // Matmul: the weights (one for a plain matmul: then format, outCols and
-  // hasBias repeat parts[0]), the epilogue, and a residual to add.
-  std::vector<MatmulPart> parts;
-  MatmulEpilogue epilogue = MatmulEpilogue::None;
-  bool residual = false;
-  // Norms: the form of the output row.
-  RowConversion convert = RowConversion::None;
-  float epsilon = 0.0f;
-  float scale = 0.0f;
-  float freqBase = 0.0f;
-  float freqScale = 0.0f;
-  bool neox = false;
-  int64_t headDim = 0;
-  int64_t ropeDims = 0;
-  int64_t numHeads = 0;
-  int64_t numKvHeads = 0;
-  int64_t offset = 0;        // first column (slice)
-  int64_t contextLength = 0; // attention: positions in the KV cache
-  // The KV cache holds f16 (as llama.cpp's default); attention then also
-  // rounds q and the softmax weights to f16, as llama.cpp's CPU path does.
-  bool kvHalf = false;
+  GgmlType format = GgmlType::F32; // weight storage, or the form written
+
+  MatmulDesc matmul;
+  NormDesc norm;
+  RopeDesc rope;
+  AttentionDesc attention;
+  SliceDesc slice;
 
   // A name unique to the computation: equal descriptions share a kernel.
   std::string key() const;
 };
-
 
 } // namespace kiln::codegen

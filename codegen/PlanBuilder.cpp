@@ -141,7 +141,7 @@ Status PlanLowering::lowerOp(Operation *op, std::vector<Step> &steps) {
         KernelDesc d;
         d.kind = KernelKind::RmsNorm;
         d.cols = d.outCols = colsOf(n.getInput());
-        d.epsilon = n.getEpsilon().convertToFloat();
+        d.norm.epsilon = n.getEpsilon().convertToFloat();
         Slot x = slotOf(n.getInput()), w = slotOf(n.getWeight());
         emit(d, {x, w, outputFor(n.getResult())}, isSingleRow(n.getInput()));
         return Status::success();
@@ -150,7 +150,7 @@ Status PlanLowering::lowerOp(Operation *op, std::vector<Step> &steps) {
         KernelDesc d;
         d.kind = KernelKind::LayerNorm;
         d.cols = d.outCols = colsOf(n.getInput());
-        d.epsilon = n.getEpsilon().convertToFloat();
+        d.norm.epsilon = n.getEpsilon().convertToFloat();
         Slot x = slotOf(n.getInput()), w = slotOf(n.getWeight()),
              b = slotOf(n.getBias());
         emit(d, {x, w, b, outputFor(n.getResult())}, isSingleRow(n.getInput()));
@@ -161,11 +161,11 @@ Status PlanLowering::lowerOp(Operation *op, std::vector<Step> &steps) {
         KernelDesc d;
         d.kind = KernelKind::Rope;
         d.cols = d.outCols = colsOf(r.getInput());
-        d.headDim = r.getHeadDim();
-        d.ropeDims = r.getRopeDims();
-        d.neox = r.getMode() == ir::RopeMode::neox;
-        d.freqBase = r.getFreqBase().convertToFloat();
-        d.freqScale = r.getFreqScale().convertToFloat();
+        d.rope.headDim = r.getHeadDim();
+        d.rope.ropeDims = r.getRopeDims();
+        d.rope.neox = r.getMode() == ir::RopeMode::neox;
+        d.rope.freqBase = r.getFreqBase().convertToFloat();
+        d.rope.freqScale = r.getFreqScale().convertToFloat();
         Slot x = slotOf(r.getInput());
         emit(d, {x, outputFor(r.getResult())}, isSingleRow(r.getInput()));
         return Status::success();
@@ -182,19 +182,19 @@ Status PlanLowering::lowerOp(Operation *op, std::vector<Step> &steps) {
         KernelDesc store;
         store.kind = KernelKind::KvStore;
         store.cols = store.outCols = colsOf(a.getKey());
-        store.contextLength = context.getInt();
-        store.kvHalf = options_.kvCacheF16;
+        store.attention.contextLength = context.getInt();
+        store.attention.kvHalf = options_.kvCacheF16;
         bool single = isSingleRow(a.getQuery());
         emit(store, {slotOf(a.getKey()), slotOf(a.getValue()), kCache, vCache}, single);
         KernelDesc d;
         d.kind = flash ? KernelKind::FlashAttention : KernelKind::Attention;
         d.cols = d.outCols = colsOf(a.getQuery());
-        d.numHeads = a.getNumHeads();
-        d.numKvHeads = a.getNumKvHeads();
-        d.headDim = a.getHeadDim();
-        d.scale = a.getScale().convertToFloat();
-        d.contextLength = context.getInt();
-        d.kvHalf = options_.kvCacheF16;
+        d.attention.numHeads = a.getNumHeads();
+        d.attention.numKvHeads = a.getNumKvHeads();
+        d.attention.headDim = a.getHeadDim();
+        d.attention.scale = a.getScale().convertToFloat();
+        d.attention.contextLength = context.getInt();
+        d.attention.kvHalf = options_.kvCacheF16;
         Slot q = slotOf(a.getQuery());
         emit(d, {q, kCache, vCache, outputFor(a.getResult())}, single);
         return Status::success();
@@ -244,7 +244,7 @@ Status PlanLowering::lowerOp(Operation *op, std::vector<Step> &steps) {
         d.kind = KernelKind::SliceColumns;
         d.cols = colsOf(s.getInput());
         d.outCols = colsOf(s.getResult());
-        d.offset = s.getOffset();
+        d.slice.offset = s.getOffset();
         Slot x = slotOf(s.getInput());
         emit(d, {x, outputFor(s.getResult())}, isSingleRow(s.getResult()));
         return Status::success();
@@ -286,21 +286,21 @@ Status PlanLowering::lowerMatmul(Operation *op, std::vector<Step> &steps) {
     part.rows = type.getRows();
     part.hasBias = !m.biases.empty();
     part.rope = !m.ropeResults.empty() && m.ropeResults[i];
-    d.parts.push_back(part);
+    d.matmul.parts.push_back(part);
   }
-  d.format = d.parts[0].format;
-  d.outCols = d.parts[0].rows;
-  d.hasBias = d.parts[0].hasBias;
+  d.format = d.matmul.parts[0].format;
+  d.outCols = d.matmul.parts[0].rows;
+  d.matmul.hasBias = d.matmul.parts[0].hasBias;
   switch (m.epilogue) {
   case ir::MatmulEpilogue::none: break;
-  case ir::MatmulEpilogue::swiglu: d.epilogue = MatmulEpilogue::SwiGlu; break;
-  case ir::MatmulEpilogue::gelu: d.epilogue = MatmulEpilogue::Gelu; break;
+  case ir::MatmulEpilogue::swiglu: d.matmul.epilogue = MatmulEpilogue::SwiGlu; break;
+  case ir::MatmulEpilogue::gelu: d.matmul.epilogue = MatmulEpilogue::Gelu; break;
   }
-  d.residual = static_cast<bool>(m.residual);
-  d.headDim = m.ropeHeadDim;
-  d.ropeDims = m.ropeDims;
-  d.freqBase = m.ropeFreqBase;
-  d.freqScale = m.ropeFreqScale;
+  d.matmul.residual = static_cast<bool>(m.residual);
+  d.rope.headDim = m.ropeHeadDim;
+  d.rope.ropeDims = m.ropeDims;
+  d.rope.freqBase = m.ropeFreqBase;
+  d.rope.freqScale = m.ropeFreqScale;
   bool single = isSingleRow(m.input);
 
   // The input as the dot products read it: quantized to q8 blocks, rounded
@@ -313,7 +313,7 @@ Status PlanLowering::lowerMatmul(Operation *op, std::vector<Step> &steps) {
   GgmlType convertFormat = GgmlType::F32;
   int64_t bufferCols = d.cols;
   if (quantized) {
-    d.activations = *quantized;
+    d.matmul.activations = *quantized;
     convertKind = KernelKind::QuantizeActivations;
     conversion = RowConversion::Quantize;
     convertFormat = *quantized;
@@ -336,8 +336,8 @@ Status PlanLowering::lowerMatmul(Operation *op, std::vector<Step> &steps) {
       std::vector<Slot> args = {input};
       if (m.normWeight) {
         convert.kind = m.normBias ? KernelKind::LayerNorm : KernelKind::RmsNorm;
-        convert.epsilon = *m.normEpsilon;
-        convert.convert = conversion;
+        convert.norm.epsilon = *m.normEpsilon;
+        convert.norm.convert = conversion;
         args.push_back(slotOf(m.normWeight));
         if (m.normBias)
           args.push_back(slotOf(m.normBias));

@@ -181,7 +181,7 @@ void convertNormRow(Kernel &k, Value *scratch, Value *out, Value *t) {
   flags.setAllowContract();
   b.setFastMathFlags(flags);
   int64_t n = k.d.cols;
-  if (k.d.convert == RowConversion::Round) {
+  if (k.d.norm.convert == RowConversion::Round) {
     roundRow(k, scratch, k.rowPtr(out, t, n), n, k.d.format);
     return;
   }

@@ -18,9 +18,9 @@ using namespace lowering;
 void forEachRopeAngle(Kernel &k, Value *p,
                       const std::function<void(Value *i, Value *cos, Value *sin)> &body) {
   auto &b = k.builder;
-  float thetaScale = std::pow(k.d.freqBase, -2.0f / float(k.d.ropeDims));
-  k.e.reduce(0, k.d.ropeDims / 2, p, [&](Value *i, Value *thetaBase) {
-    Value *theta = b.CreateFMul(thetaBase, k.e.cf(k.d.freqScale));
+  float thetaScale = std::pow(k.d.rope.freqBase, -2.0f / float(k.d.rope.ropeDims));
+  k.e.reduce(0, k.d.rope.ropeDims / 2, p, [&](Value *i, Value *thetaBase) {
+    Value *theta = b.CreateFMul(thetaBase, k.e.cf(k.d.rope.freqScale));
     body(i, k.e.callMath("cosf", theta), k.e.callMath("sinf", theta));
     return b.CreateFMul(thetaBase, k.e.cf(thetaScale));
   });
@@ -41,7 +41,7 @@ void emitRopeRotation(Kernel &k, Value *in, Value *res, Value *a, Value *c,
 void emitRope(Kernel &k) {
   auto &b = k.builder;
   Value *x = k.arg(0), *out = k.arg(1);
-  int64_t width = k.d.cols, hd = k.d.headDim, dims = k.d.ropeDims;
+  int64_t width = k.d.cols, hd = k.d.rope.headDim, dims = k.d.rope.ropeDims;
   int64_t heads = width / hd;
   k.e.forRange(k.begin, k.end, [&](Value *t) {
     Value *in = k.rowPtr(x, t, width), *res = k.rowPtr(out, t, width);
@@ -52,8 +52,8 @@ void emitRope(Kernel &k) {
       });
     Value *p = b.CreateSIToFP(b.CreateAdd(k.position, t), k.e.f32());
     forEachRopeAngle(k, p, [&](Value *i, Value *cos, Value *sin) {
-      Value *i0 = k.d.neox ? i : b.CreateShl(i, k.e.c64(1));
-      Value *i1 = b.CreateAdd(i0, k.e.c64(k.d.neox ? dims / 2 : 1));
+      Value *i0 = k.d.rope.neox ? i : b.CreateShl(i, k.e.c64(1));
+      Value *i1 = b.CreateAdd(i0, k.e.c64(k.d.rope.neox ? dims / 2 : 1));
       k.e.forRange(0, heads, [&](Value *h) {
         Value *headBase = b.CreateMul(h, k.e.c64(hd));
         emitRopeRotation(k, in, res, b.CreateAdd(headBase, i0), b.CreateAdd(headBase, i1),
@@ -67,14 +67,14 @@ namespace {
 
 // The KV cache holds f32, or f16 when the description says so.
 Value *loadCache(Kernel &k, Value *base, Value *index) {
-  if (!k.d.kvHalf)
+  if (!k.d.attention.kvHalf)
     return k.e.loadF32(base, index);
   auto &b = k.builder;
   return b.CreateFPExt(b.CreateLoad(b.getHalfTy(), k.e.at(b.getHalfTy(), base, index)),
                        k.e.f32());
 }
 void storeCache(Kernel &k, Value *value, Value *base, Value *index) {
-  if (!k.d.kvHalf)
+  if (!k.d.attention.kvHalf)
     return k.e.storeF32(value, base, index);
   auto &b = k.builder;
   b.CreateStore(b.CreateFPTrunc(value, b.getHalfTy()),
@@ -82,7 +82,7 @@ void storeCache(Kernel &k, Value *value, Value *base, Value *index) {
 }
 // Rounds to f16 and back, where llama.cpp converts an operand to f16.
 Value *roundToHalf(Kernel &k, Value *value) {
-  if (!k.d.kvHalf)
+  if (!k.d.attention.kvHalf)
     return value;
   auto &b = k.builder;
   return b.CreateFPExt(b.CreateFPTrunc(value, b.getHalfTy()), k.e.f32());
@@ -117,15 +117,15 @@ void emitAttention(Kernel &k) {
   auto &b = k.builder;
   LoopEmitter &e = k.e;
   Value *q = k.arg(0), *kc = k.arg(1), *vc = k.arg(2), *out = k.arg(3);
-  int64_t width = k.d.cols, hd = k.d.headDim;
-  int64_t kvWidth = k.d.numKvHeads * hd;
-  int64_t group = k.d.numHeads / k.d.numKvHeads;
+  int64_t width = k.d.cols, hd = k.d.attention.headDim;
+  int64_t kvWidth = k.d.attention.numKvHeads * hd;
+  int64_t group = k.d.attention.numHeads / k.d.attention.numKvHeads;
   auto *lanes = FixedVectorType::get(e.f32(), 8);
   auto *dbl = b.getDoubleTy();
   int64_t chunks = hd / 8;
   // Positions are padded to a multiple of 32 (llama.cpp pads its KV view
   // so; the padding's weights are zero).
-  int64_t padded = (k.d.contextLength + 31) / 32 * 32;
+  int64_t padded = (k.d.attention.contextLength + 31) / 32 * 32;
   Value *scores = e.scratch(padded);
   Value *query = e.scratch(hd);
   Value *partial = e.scratch(32 * hd);
@@ -134,7 +134,7 @@ void emitAttention(Kernel &k) {
     acc = e.local(lanes);
 
   auto loadCache8 = [&](Value *base, Value *index) -> Value * {
-    if (!k.d.kvHalf)
+    if (!k.d.attention.kvHalf)
       return b.CreateAlignedLoad(lanes, e.at(e.f32(), base, index), Align(4));
     auto *halves = FixedVectorType::get(b.getHalfTy(), 8);
     Value *raw = b.CreateAlignedLoad(halves, e.at(b.getHalfTy(), base, index), Align(2));
@@ -178,7 +178,7 @@ void emitAttention(Kernel &k) {
         Value *key = loadCache(k, kc, b.CreateAdd(keyBase, e.c64(c)));
         dot = emitFma(b, e.loadF32(query, e.c64(c)), key, dot);
       }
-      Value *s = b.CreateFMul(dot, e.cf(k.d.scale));
+      Value *s = b.CreateFMul(dot, e.cf(k.d.attention.scale));
       e.storeF32(s, scores, j);
       return b.CreateMaxNum(m, s);
     });
@@ -253,9 +253,9 @@ void emitFlashAttention(Kernel &k) {
   auto &b = k.builder;
   LoopEmitter &e = k.e;
   Value *q = k.arg(0), *kc = k.arg(1), *vc = k.arg(2), *out = k.arg(3);
-  int64_t width = k.d.cols, hd = k.d.headDim;
-  int64_t kvWidth = k.d.numKvHeads * hd;
-  int64_t group = k.d.numHeads / k.d.numKvHeads;
+  int64_t width = k.d.cols, hd = k.d.attention.headDim;
+  int64_t kvWidth = k.d.attention.numKvHeads * hd;
+  int64_t group = k.d.attention.numHeads / k.d.attention.numKvHeads;
   constexpr int64_t kTile = 32;
   auto *lanes = FixedVectorType::get(e.f32(), 8);
   // Head columns `width` at a time: 32 (four independent FMA chains, as
@@ -269,7 +269,7 @@ void emitFlashAttention(Kernel &k) {
   Value *runningMax = e.local(e.f32()), *runningSum = e.local(e.f32());
 
   auto loadWide = [&](Value *base, Value *index) -> Value * {
-    if (!k.d.kvHalf)
+    if (!k.d.attention.kvHalf)
       return b.CreateAlignedLoad(wide, e.at(e.f32(), base, index), Align(4));
     auto *halves = FixedVectorType::get(b.getHalfTy(), vw);
     return b.CreateFPExt(
@@ -311,7 +311,7 @@ void emitFlashAttention(Kernel &k) {
                                                Align(4)),
                         loadWide(kc, b.CreateAdd(keyBase, e.c64(vw * chunk))), acc);
         Value *s = b.CreateFMul(emitLaneSum(b, foldToEight(acc), LaneTree::Interleaved),
-                                e.cf(k.d.scale));
+                                e.cf(k.d.attention.scale));
         e.storeF32(s, scores, b.CreateSub(j, j0));
         return b.CreateMaxNum(m, s);
       });

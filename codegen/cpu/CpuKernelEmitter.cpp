@@ -15,21 +15,21 @@ using namespace lowering;
 Status emitKernel(Module &module, const KernelDesc &desc,
                   const std::string &symbol, const EmitTarget &target) {
   std::vector<GgmlType> formats = {desc.format};
-  for (const MatmulPart &part : desc.parts)
+  for (const MatmulPart &part : desc.matmul.parts)
     formats.push_back(part.format);
   for (GgmlType format : formats) {
     if ((desc.kind == KernelKind::Matmul || desc.kind == KernelKind::Embedding) &&
         !canDecode(format))
       return makeError("no CPU kernel reads ", std::string(ggmlTypeInfo(format).name),
                        " weights");
-    if (desc.kind == KernelKind::Matmul && desc.activations != GgmlType::F32 &&
+    if (desc.kind == KernelKind::Matmul && desc.matmul.activations != GgmlType::F32 &&
         !hasIntegerDot(format))
       return makeError("no integer dot product for ",
                        std::string(ggmlTypeInfo(format).name), " weights");
   }
-  if (desc.kind == KernelKind::FlashAttention && desc.headDim % 8 != 0)
+  if (desc.kind == KernelKind::FlashAttention && desc.attention.headDim % 8 != 0)
     return makeError("flash attention needs a head size that is a multiple of 8, not ",
-                     std::to_string(desc.headDim));
+                     std::to_string(desc.attention.headDim));
   Kernel k(module, desc, symbol, target);
   switch (desc.kind) {
   case KernelKind::Embedding: emitEmbedding(k); break;

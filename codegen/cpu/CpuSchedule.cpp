@@ -9,12 +9,12 @@ runtime::TaskCount taskCount(const KernelDesc &d) {
     return {1, 0};
   case KernelKind::Attention:
   case KernelKind::FlashAttention:
-    return {d.numHeads, 0};
+    return {d.attention.numHeads, 0};
   case KernelKind::Matmul: {
     int64_t tiles = 0;
-    for (const MatmulPart &part : d.parts) {
+    for (const MatmulPart &part : d.matmul.parts) {
       tiles += (part.rows + kMatmulTile - 1) / kMatmulTile;
-      if (d.epilogue == MatmulEpilogue::SwiGlu)
+      if (d.matmul.epilogue == MatmulEpilogue::SwiGlu)
         break; // gate and up share their tiles
     }
     return {tiles, 0};

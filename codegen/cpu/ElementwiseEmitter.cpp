@@ -120,7 +120,7 @@ void emitSliceColumns(Kernel &k) {
   k.e.forRange(k.begin, k.end, [&](Value *t) {
     Value *in = k.rowPtr(x, t, k.d.cols), *res = k.rowPtr(out, t, k.d.outCols);
     k.e.forRange(0, k.d.outCols, [&](Value *c) {
-      k.e.storeF32(k.e.loadF32(in, k.builder.CreateAdd(c, k.e.c64(k.d.offset))),
+      k.e.storeF32(k.e.loadF32(in, k.builder.CreateAdd(c, k.e.c64(k.d.slice.offset))),
                    res, c);
     });
   });

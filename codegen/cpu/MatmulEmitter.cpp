@@ -194,8 +194,8 @@ void emitMatmul(Kernel &k, const MatmulSlice &slice, bool panels) {
     perColumn();
     return;
   }
-  Value *bias = k.d.hasBias ? k.arg(2) : nullptr;
-  Value *out = k.arg(k.d.hasBias ? 3 : 2);
+  Value *bias = k.d.matmul.hasBias ? k.arg(2) : nullptr;
+  Value *out = k.arg(k.d.matmul.hasBias ? 3 : 2);
   e.ifElse(
       b.CreateICmpSGT(k.rows, e.c64(1)),
       [&] {
@@ -253,7 +253,7 @@ void emitQ40Matmul(Kernel &k, const MatmulSlice &slice, const IntegerDotTarget &
   LoopEmitter &e = k.e;
   int64_t K = k.d.cols;
   Value *x = slice.x, *w = slice.w;
-  QuantizedRowLayout layout = quantizedRowLayout(k.d.activations, K);
+  QuantizedRowLayout layout = quantizedRowLayout(k.d.matmul.activations, K);
   int64_t stride = rowBytes(GgmlType::Q4_0, K);
   auto *lanes = FixedVectorType::get(e.f32(), 8);
   Value *accumulators[4];
@@ -301,7 +301,7 @@ void emitIntegerMatmul(Kernel &k, const MatmulSlice &slice) {
   int64_t K = k.d.cols;
   GgmlType format = slice.format;
   Value *x = slice.x, *w = slice.w;
-  QuantizedRowLayout layout = quantizedRowLayout(k.d.activations, K);
+  QuantizedRowLayout layout = quantizedRowLayout(k.d.matmul.activations, K);
   int64_t stride = rowBytes(format, K);
   int64_t blockElements = integerDotBlockElements(format);
   int64_t blockBytes = rowBytes(format, blockElements);
@@ -456,21 +456,21 @@ void emitMatmulKernel(Kernel &k) {
   LoopEmitter &e = k.e;
   const KernelDesc &d = k.d;
   int64_t K = d.cols, tile = kMatmulTile;
-  bool swiglu = d.epilogue == MatmulEpilogue::SwiGlu;
+  bool swiglu = d.matmul.epilogue == MatmulEpilogue::SwiGlu;
   int index = 1;
   std::vector<Value *> weights, biases, outs;
-  for (const MatmulPart &part : d.parts) {
+  for (const MatmulPart &part : d.matmul.parts) {
     weights.push_back(k.arg(index++));
     biases.push_back(part.hasBias ? k.arg(index++) : nullptr);
   }
-  Value *residual = d.residual ? k.arg(index++) : nullptr;
-  for (size_t r = 0; r < (swiglu ? 1 : d.parts.size()); ++r)
+  Value *residual = d.matmul.residual ? k.arg(index++) : nullptr;
+  for (size_t r = 0; r < (swiglu ? 1 : d.matmul.parts.size()); ++r)
     outs.push_back(k.arg(index++));
-  bool plain = d.parts.size() == 1 && d.epilogue == MatmulEpilogue::None && !residual &&
-               !d.parts[0].rope;
+  bool plain = d.matmul.parts.size() == 1 && d.matmul.epilogue == MatmulEpilogue::None &&
+               !residual && !d.matmul.parts[0].rope;
 
   auto emitSlice = [&](const MatmulSlice &slice) {
-    if (d.activations != GgmlType::F32)
+    if (d.matmul.activations != GgmlType::F32)
       emitIntegerMatmul(k, slice);
     else if (usePlainMatmul(slice.format, K))
       emitPlainMatmul(k, slice);
@@ -489,7 +489,7 @@ void emitMatmulKernel(Kernel &k) {
   };
   // The epilogue steps after the products: GELU, then the residual.
   auto finish = [&](Value *value, Value *t, Value *n, int64_t N, Value *out) {
-    if (d.epilogue == MatmulEpilogue::Gelu)
+    if (d.matmul.epilogue == MatmulEpilogue::Gelu)
       value = emitGeluValue(k, value);
     if (residual)
       value = b.CreateFAdd(e.loadF32(residual, element(t, n, N)), value);
@@ -497,12 +497,12 @@ void emitMatmulKernel(Kernel &k) {
   };
 
   if (swiglu) {
-    int64_t N = d.parts[0].rows;
+    int64_t N = d.matmul.parts[0].rows;
     MatmulSlice gate;
     gate.x = k.arg(0);
     gate.w = weights[0];
     gate.bias = biases[0];
-    gate.format = d.parts[0].format;
+    gate.format = d.matmul.parts[0].format;
     gate.N = N;
     gate.first = clamp(b.CreateMul(k.begin, e.c64(tile)), e.c64(0), e.c64(N));
     gate.last = clamp(b.CreateMul(k.end, e.c64(tile)), gate.first, e.c64(N));
@@ -513,7 +513,7 @@ void emitMatmulKernel(Kernel &k) {
     MatmulSlice up = gate;
     up.w = weights[1];
     up.bias = biases[1];
-    up.format = d.parts[1].format;
+    up.format = d.matmul.parts[1].format;
     up.store = [&](Value *sum, Value *t, Value *n) {
       Value *g = e.loadF32(outs[0], element(t, n, N));
       Value *value = b.CreateFMul(emitSiluValue(k, g, n, N), withBias(sum, biases[1], n));
@@ -524,8 +524,8 @@ void emitMatmulKernel(Kernel &k) {
   }
 
   int64_t taskBase = 0;
-  for (size_t p = 0; p < d.parts.size(); ++p) {
-    const MatmulPart &part = d.parts[p];
+  for (size_t p = 0; p < d.matmul.parts.size(); ++p) {
+    const MatmulPart &part = d.matmul.parts[p];
     int64_t N = part.rows, tiles = (N + tile - 1) / tile;
     Value *lo = clamp(b.CreateSub(k.begin, e.c64(taskBase)), e.c64(0), e.c64(tiles));
     Value *hi = clamp(b.CreateSub(k.end, e.c64(taskBase)), lo, e.c64(tiles));
@@ -547,7 +547,7 @@ void emitMatmulKernel(Kernel &k) {
       continue;
     // Rope on the columns just written: tiles start at even columns, so
     // every (normal) pair lies in one task.
-    int64_t hd = d.headDim;
+    int64_t hd = d.rope.headDim;
     Value *first = slice.first, *last = slice.last;
     e.ifElse(b.CreateICmpSLT(first, last), [&] {
       Value *firstHead = b.CreateUDiv(first, e.c64(hd));

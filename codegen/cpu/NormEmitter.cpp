@@ -34,7 +34,7 @@ void emitRmsNorm(Kernel &k) {
   b.clearFastMathFlags();
   Value *x = k.arg(0), *w = k.arg(1), *out = k.arg(2);
   int64_t n = k.d.cols;
-  Value *scratch = k.d.convert != RowConversion::None ? k.e.scratch(n) : nullptr;
+  Value *scratch = k.d.norm.convert != RowConversion::None ? k.e.scratch(n) : nullptr;
   k.e.forRange(k.begin, k.end, [&](Value *t) {
     Value *in = k.rowPtr(x, t, n), *res = scratch ? scratch : k.rowPtr(out, t, n);
     Value *sum = sumDouble(k, n, [&](Value *c) {
@@ -44,7 +44,7 @@ void emitRmsNorm(Kernel &k) {
     Value *mean = b.CreateFPTrunc(
         b.CreateFDiv(sum, ConstantFP::get(b.getDoubleTy(), double(n))), k.e.f32());
     Value *root = b.CreateUnaryIntrinsic(Intrinsic::sqrt,
-                                         b.CreateFAdd(mean, k.e.cf(k.d.epsilon)));
+                                         b.CreateFAdd(mean, k.e.cf(k.d.norm.epsilon)));
     Value *scale = b.CreateFDiv(k.e.cf(1.0f), root);
     k.e.forRange(0, n, [&](Value *c) {
       Value *v = b.CreateFMul(k.e.loadF32(in, c), scale);
@@ -62,7 +62,7 @@ void emitLayerNorm(Kernel &k) {
   Value *x = k.arg(0), *w = k.arg(1), *bias = k.arg(2), *out = k.arg(3);
   int64_t n = k.d.cols;
   auto *dbl = b.getDoubleTy();
-  Value *scratch = k.d.convert != RowConversion::None ? k.e.scratch(n) : nullptr;
+  Value *scratch = k.d.norm.convert != RowConversion::None ? k.e.scratch(n) : nullptr;
   k.e.forRange(k.begin, k.end, [&](Value *t) {
     Value *in = k.rowPtr(x, t, n), *res = scratch ? scratch : k.rowPtr(out, t, n);
     Value *sum = sumDouble(k, n, [&](Value *c) { return k.e.loadF32(in, c); });
@@ -75,7 +75,7 @@ void emitLayerNorm(Kernel &k) {
     Value *variance = b.CreateFPTrunc(
         b.CreateFDiv(sum2, ConstantFP::get(dbl, double(n))), k.e.f32());
     Value *root = b.CreateUnaryIntrinsic(
-        Intrinsic::sqrt, b.CreateFAdd(variance, k.e.cf(k.d.epsilon)));
+        Intrinsic::sqrt, b.CreateFAdd(variance, k.e.cf(k.d.norm.epsilon)));
     Value *scale = b.CreateFDiv(k.e.cf(1.0f), root);
     k.e.forRange(0, n, [&](Value *c) {
       Value *v = b.CreateFMul(b.CreateFSub(k.e.loadF32(in, c), mean), scale);

@@ -120,15 +120,16 @@ std::string cacheLoad8(bool kvHalf, const std::string &p, const std::string &ind
 }
 
 Status checkAttentionShape(const KernelDesc &d) {
-  if (d.headDim <= 0 || d.numHeads <= 0 || d.numKvHeads <= 0 || d.contextLength <= 0)
+  const AttentionDesc &a = d.attention;
+  if (a.headDim <= 0 || a.numHeads <= 0 || a.numKvHeads <= 0 || a.contextLength <= 0)
     return makeError("OpenCL attention: head size, head counts and context length must be "
                      "positive");
-  if (d.numHeads % d.numKvHeads != 0)
-    return makeError("OpenCL attention: ", num(d.numHeads), " heads are not a multiple of ",
-                     num(d.numKvHeads), " KV heads");
-  if (d.cols != d.numHeads * d.headDim)
+  if (a.numHeads % a.numKvHeads != 0)
+    return makeError("OpenCL attention: ", num(a.numHeads), " heads are not a multiple of ",
+                     num(a.numKvHeads), " KV heads");
+  if (d.cols != a.numHeads * a.headDim)
     return makeError("OpenCL attention: a query row of ", num(d.cols), " is not ",
-                     num(d.numHeads), " heads of ", num(d.headDim));
+                     num(a.numHeads), " heads of ", num(a.headDim));
   return Status::success();
 }
 
@@ -137,7 +138,7 @@ Status checkAttentionShape(const KernelDesc &d) {
 // Columns past rope_dims pass through.
 Result<KernelSource> emitRope(const KernelDesc &d, const std::string &name,
                               const DeviceFacts &facts) {
-  int64_t width = d.cols, hd = d.headDim, dims = d.ropeDims;
+  int64_t width = d.cols, hd = d.rope.headDim, dims = d.rope.ropeDims;
   if (hd <= 0 || width % hd != 0 || dims <= 0 || dims > hd)
     return makeError("OpenCL rope: row ", num(width), ", head ", num(hd), ", rope dims ",
                      num(dims), " do not fit");
@@ -157,11 +158,11 @@ Result<KernelSource> emitRope(const KernelDesc &d, const std::string &name,
     t += "    for (int c = " + num(dims) + " + lid; c < " + num(hd) + "; c += " + L + ")\n";
     t += "      res[h * " + num(hd) + " + c] = in[h * " + num(hd) + " + c];\n";
   }
-  std::string i0 = d.neox ? "i" : "2 * i";
-  std::string i1 = d.neox ? "i + " + num(dims / 2) : "2 * i + 1";
+  std::string i0 = d.rope.neox ? "i" : "2 * i";
+  std::string i1 = d.rope.neox ? "i + " + num(dims / 2) : "2 * i + 1";
   t += "  for (int i = lid; i < " + num(pairs) + "; i += " + L + ") {\n";
   t += "    const float2 cs = kiln_rope_cos_sin(position + t, i, " + num(dims) + ", " +
-       lit(d.freqBase) + ", " + lit(d.freqScale) + ");\n";
+       lit(d.rope.freqBase) + ", " + lit(d.rope.freqScale) + ");\n";
   t += "    for (int h = 0; h < " + num(heads) + "; ++h) {\n";
   t += "      const int a = h * " + num(hd) + " + " + i0 + ";\n";
   t += "      const int c = h * " + num(hd) + " + " + i1 + ";\n";
@@ -195,7 +196,7 @@ Result<KernelSource> emitKvStore(const KernelDesc &d, const std::string &name,
   t += "  const float k = KILN_ARG(0, float)[t * " + W + " + c];\n";
   t += "  const float v = KILN_ARG(1, float)[t * " + W + " + c];\n";
   t += "  const long at = (position + t) * " + W + " + c;\n";
-  if (d.kvHalf) {
+  if (d.attention.kvHalf) {
     t += "  vstore_half_rte(k, at, KILN_ARG(2, half));\n";
     t += "  vstore_half_rte(v, at, KILN_ARG(3, half));\n";
   } else {
@@ -213,8 +214,8 @@ Result<KernelSource> emitKvStore(const KernelDesc &d, const std::string &name,
 // The start of both attention kernels: row, head, the head's q (rounded to
 // f16 with kvHalf) in local memory, and the cache pointers of its KV head.
 std::string attentionProlog(const KernelDesc &d) {
-  int64_t hd = d.headDim, group = d.numHeads / d.numKvHeads;
-  std::string CT = d.kvHalf ? "half" : "float";
+  int64_t hd = d.attention.headDim, group = d.attention.numHeads / d.attention.numKvHeads;
+  std::string CT = d.attention.kvHalf ? "half" : "float";
   std::string t;
   t += "#pragma OPENCL FP_CONTRACT OFF\n";
   // No early return for rows past `rows` (dimension 1 is exactly the rows
@@ -236,9 +237,9 @@ std::string attentionProlog(const KernelDesc &d) {
 }
 
 std::string queryToLocal(const KernelDesc &d, const std::string &n, const std::string &L) {
-  std::string value = d.kvHalf ? n + "_round_half(qrow[c])" : "qrow[c]";
-  return "  for (int c = lid; c < " + num(d.headDim) + "; c += " + L + ")\n    query[c] = " +
-         value + ";\n  barrier(CLK_LOCAL_MEM_FENCE);\n";
+  std::string value = d.attention.kvHalf ? n + "_round_half(qrow[c])" : "qrow[c]";
+  return "  for (int c = lid; c < " + num(d.attention.headDim) + "; c += " + L +
+         ")\n    query[c] = " + value + ";\n  barrier(CLK_LOCAL_MEM_FENCE);\n";
 }
 
 // Attention: one work-group per (head, row). Work-items take positions for
@@ -248,18 +249,18 @@ Result<KernelSource> emitAttention(const KernelDesc &d, const std::string &name,
                                    const DeviceFacts &facts) {
   if (Status s = checkAttentionShape(d); !s)
     return std::move(s).takeError();
-  int64_t hd = d.headDim, kvWidth = d.numKvHeads * hd;
-  int64_t padded = (d.contextLength + 31) / 32 * 32;
+  int64_t hd = d.attention.headDim, kvWidth = d.attention.numKvHeads * hd;
+  int64_t padded = (d.attention.contextLength + 31) / 32 * 32;
   uint32_t local = groupSize(64, facts);
   uint64_t need = uint64_t(padded + hd + local) * 4 + uint64_t(local) * 8;
   if (need > localBytes(facts))
-    return makeError("OpenCL attention: ", num(d.contextLength),
+    return makeError("OpenCL attention: ", num(d.attention.contextLength),
                      " positions of scores need more local memory than the device's ",
                      num(int64_t(localBytes(facts))), " bytes (use flash attention)");
   std::string L = num(local), HD = num(hd), KVW = num(kvWidth);
   int64_t chunks = hd / 8;
   const std::string &n = name;
-  bool half = d.kvHalf;
+  bool half = d.attention.kvHalf;
 
   std::string t = attentionHelpers(n, half, true);
   t += kernelSignature(name, 4) + " {\n";
@@ -292,7 +293,7 @@ Result<KernelSource> emitAttention(const KernelDesc &d, const std::string &name,
   t += "      dot = " + n + "_sum_adjacent((acc0 + acc2) + (acc1 + acc3));\n    }\n";
   for (int64_t c = 8 * chunks; c < hd; ++c)
     t += "    dot = fma(query[" + num(c) + "], " + cacheLoad(half, "key", num(c)) + ", dot);\n";
-  t += "    const float s = dot * " + lit(d.scale) + ";\n";
+  t += "    const float s = dot * " + lit(d.attention.scale) + ";\n";
   t += "    scores[j] = s;\n    m = fmax(m, s);\n  }\n";
   // The maximum.
   t += "  maxes[lid] = m;\n  barrier(CLK_LOCAL_MEM_FENCE);\n";
@@ -352,7 +353,7 @@ Result<KernelSource> emitAttention(const KernelDesc &d, const std::string &name,
   KernelSource source;
   source.text = std::move(t);
   source.argCount = 4;
-  source.launch = LaunchShape{local, d.numHeads, true};
+  source.launch = LaunchShape{local, d.attention.numHeads, true};
   return source;
 }
 
@@ -367,7 +368,7 @@ Result<KernelSource> emitFlashAttention(const KernelDesc &d, const std::string &
     return std::move(s).takeError();
   constexpr int64_t kTile = 32;
   uint32_t local = groupSize(kTile, facts);
-  int64_t hd = d.headDim, kvWidth = d.numKvHeads * hd;
+  int64_t hd = d.attention.headDim, kvWidth = d.attention.numKvHeads * hd;
   std::string L = num(local), T = num(kTile), HD = num(hd), KVW = num(kvWidth);
   int64_t perItem = (hd + local - 1) / local;
   // The CPU's dot: columns `vw` at a time (64, 32 or 8), each lane an FMA
@@ -376,7 +377,7 @@ Result<KernelSource> emitFlashAttention(const KernelDesc &d, const std::string &
   int64_t vw = hd % 64 == 0 ? 64 : hd % 32 == 0 ? 32 : 8;
   int64_t chunks = hd / vw, parts = vw / 8;
   const std::string &n = name;
-  bool half = d.kvHalf;
+  bool half = d.attention.kvHalf;
 
   std::string t = attentionHelpers(n, half, false);
   t += kernelSignature(name, 4) + " {\n";
@@ -409,7 +410,7 @@ Result<KernelSource> emitFlashAttention(const KernelDesc &d, const std::string &
   // Head sizes that are not a multiple of 8: the rest one by one.
   for (int64_t c = vw * chunks; c < hd; ++c)
     t += "      dot = fma(query[" + num(c) + "], " + cacheLoad(half, "key", num(c)) + ", dot);\n";
-  t += "      weights[q] = dot * " + lit(d.scale) + ";\n";
+  t += "      weights[q] = dot * " + lit(d.attention.scale) + ";\n";
   t += "    }\n";
   t += "    barrier(CLK_LOCAL_MEM_FENCE);\n";
   t += "    float tileMax = -INFINITY;\n";
@@ -445,7 +446,7 @@ Result<KernelSource> emitFlashAttention(const KernelDesc &d, const std::string &
   KernelSource source;
   source.text = std::move(t);
   source.argCount = 4;
-  source.launch = LaunchShape{local, d.numHeads, true};
+  source.launch = LaunchShape{local, d.attention.numHeads, true};
   return source;
 }
 

@@ -99,7 +99,7 @@ KernelSource softmax(const KernelDesc &d, const std::string &name) {
 KernelSource sliceColumns(const KernelDesc &d, const std::string &name) {
   return perElement(name, 2, d.outCols,
                     "  KILN_ARG(1, float)[t * " + n(d.outCols) + " + c] = KILN_ARG(0, const "
-                    "float)[t * " + n(d.cols) + " + " + n(d.offset) + " + c];\n");
+                    "float)[t * " + n(d.cols) + " + " + n(d.slice.offset) + " + c];\n");
 }
 
 KernelSource lastRow(const KernelDesc &d, const std::string &name) {

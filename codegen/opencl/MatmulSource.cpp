@@ -71,20 +71,20 @@ Result<KernelSource> emitMatmulSource(const KernelDesc &d, const std::string &na
                                       const DeviceFacts &facts) {
   if (d.kind != KernelKind::Matmul)
     return makeError("emitMatmulSource: ", kernelKindName(d.kind), " is not a matmul");
-  if (d.parts.empty())
+  if (d.matmul.parts.empty())
     return makeError("OpenCL matmul ", name, ": no weights");
   const int64_t K = d.cols;
   if (K <= 0)
     return makeError("OpenCL matmul ", name, ": input width ", std::to_string(K));
-  bool swiglu = d.epilogue == MatmulEpilogue::SwiGlu;
-  if (swiglu && (d.parts.size() != 2 || d.parts[0].rows != d.parts[1].rows))
+  bool swiglu = d.matmul.epilogue == MatmulEpilogue::SwiGlu;
+  if (swiglu && (d.matmul.parts.size() != 2 || d.matmul.parts[0].rows != d.matmul.parts[1].rows))
     return makeError("OpenCL matmul ", name,
                      ": SwiGLU needs two weights of the same output width");
-  bool quantized = d.activations != GgmlType::F32;
-  if (quantized && d.activations != GgmlType::Q8_0 && d.activations != GgmlType::Q8_K)
-    return makeError("the OpenCL matmul has no kernel for ", typeName(d.activations),
+  bool quantized = d.matmul.activations != GgmlType::F32;
+  if (quantized && d.matmul.activations != GgmlType::Q8_0 && d.matmul.activations != GgmlType::Q8_K)
+    return makeError("the OpenCL matmul has no kernel for ", typeName(d.matmul.activations),
                      " activations");
-  for (const MatmulPart &part : d.parts) {
+  for (const MatmulPart &part : d.matmul.parts) {
     std::string type = typeName(part.format);
     if (!decodableByOpenCl(part.format))
       return makeError("the OpenCL matmul has no kernel for ", type, " weights");
@@ -95,33 +95,33 @@ Result<KernelSource> emitMatmulSource(const KernelDesc &d, const std::string &na
     if (K % block != 0)
       return makeError("OpenCL matmul: ", type, " rows of ", std::to_string(K),
                        " elements are not whole blocks of ", std::to_string(block));
-    if (quantized && integerDotActivations(part.format) != d.activations)
+    if (quantized && integerDotActivations(part.format) != d.matmul.activations)
       return makeError("the OpenCL matmul has no integer dot of ", type, " weights with ",
-                       typeName(d.activations), " activations");
+                       typeName(d.matmul.activations), " activations");
     if (part.rope) {
       if (swiglu)
         return makeError("OpenCL matmul ", name, ": rope with SwiGLU");
-      if (d.headDim <= 0 || d.headDim % 2 != 0 || part.rows % d.headDim != 0 ||
-          d.ropeDims <= 0 || d.ropeDims > d.headDim || d.ropeDims % 2 != 0)
-        return makeError("OpenCL matmul ", name, ": rope of ", std::to_string(d.ropeDims),
-                         " dimensions over heads of ", std::to_string(d.headDim));
+      if (d.rope.headDim <= 0 || d.rope.headDim % 2 != 0 || part.rows % d.rope.headDim != 0 ||
+          d.rope.ropeDims <= 0 || d.rope.ropeDims > d.rope.headDim || d.rope.ropeDims % 2 != 0)
+        return makeError("OpenCL matmul ", name, ": rope of ", std::to_string(d.rope.ropeDims),
+                         " dimensions over heads of ", std::to_string(d.rope.headDim));
     }
   }
-  if (quantized && K % quantizedRowLayout(d.activations, K).block != 0)
-    return makeError("OpenCL matmul: ", typeName(d.activations), " rows of ",
+  if (quantized && K % quantizedRowLayout(d.matmul.activations, K).block != 0)
+    return makeError("OpenCL matmul: ", typeName(d.matmul.activations), " rows of ",
                      std::to_string(K), " elements are not whole blocks");
 
   // Arguments in the plan's order: x, per part weight [bias], [residual],
   // outputs (one per part; one for SwiGLU).
-  std::vector<PartArgs> args(d.parts.size());
+  std::vector<PartArgs> args(d.matmul.parts.size());
   int index = 1;
-  for (size_t p = 0; p < d.parts.size(); ++p) {
+  for (size_t p = 0; p < d.matmul.parts.size(); ++p) {
     args[p].weight = index++;
-    if (d.parts[p].hasBias)
+    if (d.matmul.parts[p].hasBias)
       args[p].bias = index++;
   }
-  int residual = d.residual ? index++ : -1;
-  for (size_t p = 0; p < d.parts.size(); ++p) {
+  int residual = d.matmul.residual ? index++ : -1;
+  for (size_t p = 0; p < d.matmul.parts.size(); ++p) {
     if (swiglu && p > 0)
       args[p].out = args[0].out;
     else
@@ -138,7 +138,7 @@ Result<KernelSource> emitMatmulSource(const KernelDesc &d, const std::string &na
   // f32/f16/bf16 weights on f32 rows of whole vectors: the CPU's plain
   // matmul, whose order one item per column reproduces.
   bool exactFloat = !quantized && K % 8 == 0;
-  for (const MatmulPart &part : d.parts)
+  for (const MatmulPart &part : d.matmul.parts)
     exactFloat = exactFloat && (part.format == GgmlType::F32 || part.format == GgmlType::F16 ||
                                 part.format == GgmlType::BF16);
   // Exact: each item computes its column pair alone (no barriers), in
@@ -246,7 +246,7 @@ Result<KernelSource> emitMatmulSource(const KernelDesc &d, const std::string &na
   // value = the sum with its bias, GELU and residual, for column `col`.
   auto finish = [&](const std::string &value, const std::string &col, int64_t N) {
     std::string v = value;
-    if (d.epilogue == MatmulEpilogue::Gelu)
+    if (d.matmul.epilogue == MatmulEpilogue::Gelu)
       v = "kiln_gelu(" + v + ")";
     if (residual >= 0)
       v = "KILN_ARG(" + std::to_string(residual) + ", const float)[t * " + lit(N) + " + " +
@@ -263,7 +263,7 @@ Result<KernelSource> emitMatmulSource(const KernelDesc &d, const std::string &na
   s += kernelSignature(name, static_cast<uint32_t>(index)) + " {\n";
   s += "  #pragma OPENCL FP_CONTRACT OFF\n";
   int64_t pairs = 0;
-  for (const MatmulPart &part : d.parts) {
+  for (const MatmulPart &part : d.matmul.parts) {
     pairs += (part.rows + kColumnsPerGroup - 1) / kColumnsPerGroup;
     if (swiglu)
       break;
@@ -280,7 +280,7 @@ Result<KernelSource> emitMatmulSource(const KernelDesc &d, const std::string &na
   }
   const std::string lead = exact ? "    {\n" : "    if (lid == 0) {\n";
   if (quantized) {
-    QuantizedRowLayout layout = quantizedRowLayout(d.activations, K);
+    QuantizedRowLayout layout = quantizedRowLayout(d.matmul.activations, K);
     s += "  __global const uchar *xrow = KILN_ARG(0, const uchar) + t * " +
          lit(layout.rowBytes) + ";\n"
          "  __global const char *xq = (__global const char *)xrow;\n"
@@ -292,7 +292,7 @@ Result<KernelSource> emitMatmulSource(const KernelDesc &d, const std::string &na
   }
 
   if (swiglu) {
-    const MatmulPart &gate = d.parts[0], &up = d.parts[1];
+    const MatmulPart &gate = d.matmul.parts[0], &up = d.matmul.parts[1];
     int64_t N = gate.rows;
     int64_t groups = (N + kColumnsPerGroup - 1) / kColumnsPerGroup;
     s += "  {\n"
@@ -329,8 +329,8 @@ Result<KernelSource> emitMatmulSource(const KernelDesc &d, const std::string &na
   }
 
   int64_t groupBase = 0;
-  for (size_t p = 0; p < d.parts.size(); ++p) {
-    const MatmulPart &part = d.parts[p];
+  for (size_t p = 0; p < d.matmul.parts.size(); ++p) {
+    const MatmulPart &part = d.matmul.parts[p];
     int64_t N = part.rows;
     int64_t groups = (N + kColumnsPerGroup - 1) / kColumnsPerGroup;
     std::string cond = "group < " + lit(groupBase + groups);
@@ -354,11 +354,11 @@ Result<KernelSource> emitMatmulSource(const KernelDesc &d, const std::string &na
     if (part.rope) {
       // Normal pairing: columns (n, n + 1) of a head are pair (n % hd) / 2,
       // rotated when it is one of the first ropeDims / 2.
-      s += "      const int ropePair = (int)((n % " + lit(d.headDim) + ") / 2);\n"
-           "      if (ropePair < " + std::to_string(d.ropeDims / 2) + ") {\n"
+      s += "      const int ropePair = (int)((n % " + lit(d.rope.headDim) + ") / 2);\n"
+           "      if (ropePair < " + std::to_string(d.rope.ropeDims / 2) + ") {\n"
            "        float2 cs = kiln_rope_cos_sin(position + t, ropePair, " +
-           std::to_string(d.ropeDims) + ", " + floatLit(d.freqBase) + ", " +
-           floatLit(d.freqScale) + ");\n"
+           std::to_string(d.rope.ropeDims) + ", " + floatLit(d.rope.freqBase) + ", " +
+           floatLit(d.rope.freqScale) + ");\n"
            "        float x0 = v0, x1 = v1;\n"
            "        v0 = fma(x0, cs.x, -(x1 * cs.y));\n"
            "        v1 = fma(x0, cs.y, x1 * cs.x);\n"

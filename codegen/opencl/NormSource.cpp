@@ -47,7 +47,7 @@ Result<KernelSource> emitNormSource(const KernelDesc &d, const std::string &name
     return makeError("the OpenCL norm kernels have no ", kernelKindName(d.kind));
   if (d.cols <= 0)
     return makeError("OpenCL norm: a row of ", std::to_string(d.cols), " columns");
-  if (!std::isfinite(d.epsilon))
+  if (!std::isfinite(d.norm.epsilon))
     return makeError("OpenCL norm: epsilon is not finite");
 
   KernelSource source;
@@ -61,9 +61,9 @@ Result<KernelSource> emitNormSource(const KernelDesc &d, const std::string &name
   std::string loop = "  for (int i = get_local_id(0); i < " + n + "; i += " + L + ") {\n";
   std::string value = layer ? "((x[i] - mean) * scale) * w[i] + b[i]" : "(x[i] * scale) * w[i]";
   std::string locals, write;
-  if (d.convert != RowConversion::None) {
+  if (d.norm.convert != RowConversion::None) {
     auto conversion =
-        rowConversion(d.convert, d.format, d.cols, kLocal, outArg, value, facts);
+        rowConversion(d.norm.convert, d.format, d.cols, kLocal, outArg, value, facts);
     if (!conversion)
       return std::move(conversion).takeError();
     locals = std::move(conversion->first);
@@ -91,7 +91,7 @@ Result<KernelSource> emitNormSource(const KernelDesc &d, const std::string &name
     text += loop + "    float v = x[i];\n    kiln_act_sum_add(&hi, &lo, v * v);\n  }\n";
   }
   text += "  const float spread = " + mean;
-  text += "  const float scale = 1.0f / sqrt(spread + " + floatLiteral(d.epsilon) + ");\n";
+  text += "  const float scale = 1.0f / sqrt(spread + " + floatLiteral(d.norm.epsilon) + ");\n";
   text += write + "}\n";
   source.text = std::move(text);
   return source;

@@ -73,7 +73,7 @@ Tolerance toleranceFor(const KernelDesc &d) {
     return {0, 0, "exact: the same f32 input quantized by the same rule"};
   case KernelKind::RmsNorm:
   case KernelKind::LayerNorm:
-    if (d.convert != RowConversion::None)
+    if (d.norm.convert != RowConversion::None)
       return {1e-5, 0.01,
               "the normalized row within f32 rounding, so a value on a "
               "rounding boundary may land one step away (<= 1% of values)"};
@@ -91,7 +91,7 @@ Tolerance toleranceFor(const KernelDesc &d) {
             "(2^-10 relative, 1e-3 of the row's largest value at most)"};
   case KernelKind::Attention:
   case KernelKind::FlashAttention:
-    if (d.kvHalf && d.kind == KernelKind::Attention)
+    if (d.attention.kvHalf && d.kind == KernelKind::Attention)
       return {5e-4, 0,
               "the softmax weights are rounded to f16: a weight on a boundary "
               "moves one f16 ulp (2^-11 of it) between exp implementations, so "
@@ -99,9 +99,9 @@ Tolerance toleranceFor(const KernelDesc &d) {
     return {2e-5, 0, "f32 dot products and softmax sums in another order, ggml's exp"};
   case KernelKind::Matmul: {
     bool rope = false;
-    for (const auto &part : d.parts)
+    for (const auto &part : d.matmul.parts)
       rope |= part.rope;
-    if (d.epilogue == MatmulEpilogue::Gelu)
+    if (d.matmul.epilogue == MatmulEpilogue::Gelu)
       return {2e-3, 0, "GELU rounds its input and result to f16: one f16 ulp"};
     if (rope)
       return {1e-4, 0, "f32 sums, then rope (angle drift as for rope)"};
@@ -198,24 +198,25 @@ Collected collectDescs(const std::string &target) {
   std::vector<std::string> derivedOrigins;
   for (const KernelDesc &d : out.descs) {
     bool attention = d.kind == KernelKind::Attention || d.kind == KernelKind::FlashAttention;
-    if (attention && d.numKvHeads == d.numHeads && d.numHeads % 4 == 0) {
+    if (attention && d.attention.numKvHeads == d.attention.numHeads &&
+        d.attention.numHeads % 4 == 0) {
       KernelDesc gqa = d;
-      gqa.numKvHeads = d.numHeads / 4;
+      gqa.attention.numKvHeads = d.attention.numHeads / 4;
       derived.push_back(gqa);
       derivedOrigins.push_back("derived: grouped-query attention");
     }
-    if (d.kind == KernelKind::Rope && !d.neox && d.ropeDims == d.headDim) {
+    if (d.kind == KernelKind::Rope && !d.rope.neox && d.rope.ropeDims == d.rope.headDim) {
       for (bool neox : {true, false})
-        for (int64_t dims : {d.headDim, d.headDim / 2}) {
-          if (!neox && dims == d.headDim)
+        for (int64_t dims : {d.rope.headDim, d.rope.headDim / 2}) {
+          if (!neox && dims == d.rope.headDim)
             continue;
           KernelDesc rope = d;
-          rope.neox = neox;
-          rope.ropeDims = dims;
+          rope.rope.neox = neox;
+          rope.rope.ropeDims = dims;
           derived.push_back(rope);
           derivedOrigins.push_back(std::string("derived: ") + (neox ? "neox " : "") +
                                    "rope on " + std::to_string(dims) + " of " +
-                                   std::to_string(d.headDim) + " dims");
+                                   std::to_string(d.rope.headDim) + " dims");
         }
     }
   }
@@ -672,23 +673,23 @@ TEST_P(KernelConformance, EveryDescriptionMatchesTheReference) {
     std::string kind = label;
     if (d.kind == KernelKind::Matmul || d.kind == KernelKind::Embedding ||
         d.kind == KernelKind::RoundActivations ||
-        d.kind == KernelKind::QuantizeActivations || d.convert != RowConversion::None)
+        d.kind == KernelKind::QuantizeActivations || d.norm.convert != RowConversion::None)
       kind += std::string(" ") + std::string(ggmlTypeInfo(d.format).name);
-    if (d.kind == KernelKind::Matmul && d.activations != GgmlType::F32)
-      kind += std::string(" x ") + std::string(ggmlTypeInfo(d.activations).name);
+    if (d.kind == KernelKind::Matmul && d.matmul.activations != GgmlType::F32)
+      kind += std::string(" x ") + std::string(ggmlTypeInfo(d.matmul.activations).name);
     if (d.kind == KernelKind::Attention || d.kind == KernelKind::FlashAttention ||
         d.kind == KernelKind::KvStore)
-      kind += d.kvHalf ? " f16 kv" : " f32 kv";
-    if (d.numKvHeads != d.numHeads)
+      kind += d.attention.kvHalf ? " f16 kv" : " f32 kv";
+    if (d.attention.numKvHeads != d.attention.numHeads)
       kind += " gqa";
     if (d.kind == KernelKind::Rope)
-      kind += std::string(d.neox ? " neox" : " normal") +
-              (d.ropeDims < d.headDim ? " partial" : "");
+      kind += std::string(d.rope.neox ? " neox" : " normal") +
+              (d.rope.ropeDims < d.rope.headDim ? " partial" : "");
     KindReport &report = reports[kind];
     report.tolerance = toleranceFor(d);
     ++report.descs;
     for (Case c : kCases) {
-      if (d.contextLength > 0 && c.position + c.rows > d.contextLength)
+      if (d.attention.contextLength > 0 && c.position + c.rows > d.attention.contextLength)
         continue;
       std::vector<ArgInfo> args = test::kernelArgs(d, c.rows, kVocab);
       std::vector<std::vector<uint8_t>> inputs =

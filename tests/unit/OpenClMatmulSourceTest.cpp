@@ -28,11 +28,11 @@ KernelDesc matmul(GgmlType weights, GgmlType activations, int64_t K, int64_t N) 
   d.cols = K;
   d.outCols = N;
   d.format = weights;
-  d.activations = activations;
+  d.matmul.activations = activations;
   MatmulPart part;
   part.format = weights;
   part.rows = N;
-  d.parts.push_back(part);
+  d.matmul.parts.push_back(part);
   return d;
 }
 
@@ -46,28 +46,28 @@ DeviceFacts pocl() {
 // q, k, v: bias on each, rope on q and k.
 KernelDesc qkv(GgmlType weights, GgmlType activations) {
   KernelDesc d = matmul(weights, activations, 256, 64);
-  d.parts[0].hasBias = d.hasBias = true;
-  d.parts[0].rope = true;
-  MatmulPart k = d.parts[0];
+  d.matmul.parts[0].hasBias = d.matmul.hasBias = true;
+  d.matmul.parts[0].rope = true;
+  MatmulPart k = d.matmul.parts[0];
   k.rows = 32;
   MatmulPart v = k;
   v.rope = false;
-  d.parts.push_back(k);
-  d.parts.push_back(v);
-  d.headDim = 16;
-  d.ropeDims = 16;
-  d.freqBase = 10000.0f;
-  d.freqScale = 1.0f;
+  d.matmul.parts.push_back(k);
+  d.matmul.parts.push_back(v);
+  d.rope.headDim = 16;
+  d.rope.ropeDims = 16;
+  d.rope.freqBase = 10000.0f;
+  d.rope.freqScale = 1.0f;
   return d;
 }
 
 KernelDesc swiglu(GgmlType gate, GgmlType up, GgmlType activations) {
   KernelDesc d = matmul(gate, activations, 256, 45);
-  MatmulPart part = d.parts[0];
+  MatmulPart part = d.matmul.parts[0];
   part.format = up;
-  d.parts.push_back(part);
-  d.epilogue = MatmulEpilogue::SwiGlu;
-  d.residual = true;
+  d.matmul.parts.push_back(part);
+  d.matmul.epilogue = MatmulEpilogue::SwiGlu;
+  d.matmul.residual = true;
   return d;
 }
 
@@ -124,9 +124,9 @@ TEST(OpenClMatmulSource, ArgumentsFollowThePlanStep) {
 
   // x, w, b, residual, out
   KernelDesc gelu = matmul(GgmlType::F32, GgmlType::F32, 128, 30);
-  gelu.parts[0].hasBias = gelu.hasBias = true;
-  gelu.epilogue = MatmulEpilogue::Gelu;
-  gelu.residual = true;
+  gelu.matmul.parts[0].hasBias = gelu.matmul.hasBias = true;
+  gelu.matmul.epilogue = MatmulEpilogue::Gelu;
+  gelu.matmul.residual = true;
   auto g = emitMatmulSource(gelu, "m", pocl());
   ASSERT_TRUE(g) << g.error().message;
   EXPECT_EQ(g.value().argCount, 5u);
@@ -170,9 +170,9 @@ TEST(OpenClMatmulSource, ParsesAsOpenClC12) {
   add(swiglu(GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q8_K));
   add(swiglu(GgmlType::F16, GgmlType::F16, GgmlType::F32));
   KernelDesc gelu = matmul(GgmlType::Q8_0, GgmlType::Q8_0, 128, 30);
-  gelu.parts[0].hasBias = gelu.hasBias = true;
-  gelu.epilogue = MatmulEpilogue::Gelu;
-  gelu.residual = true;
+  gelu.matmul.parts[0].hasBias = gelu.matmul.hasBias = true;
+  gelu.matmul.epilogue = MatmulEpilogue::Gelu;
+  gelu.matmul.residual = true;
   add(gelu);
   test::TempDir temp;
   std::string path = temp.file("matmul.cl");

@@ -12,6 +12,7 @@
 
 namespace kiln::test {
 
+using codegen::AttentionDesc;
 using codegen::KernelDesc;
 using codegen::KernelKind;
 using codegen::MatmulEpilogue;
@@ -71,18 +72,18 @@ uint64_t quantizedRowBytes(GgmlType format, int64_t cols) {
 // The rope angle of pair i (of ropeDims / 2) at position p, exactly:
 // p * freqScale * freqBase^(-2i / ropeDims).
 double ropeAngle(const KernelDesc &d, int64_t p, int64_t i) {
-  return double(p) * double(d.freqScale) *
-         std::pow(double(d.freqBase), -2.0 * double(i) / double(d.ropeDims));
+  return double(p) * double(d.rope.freqScale) *
+         std::pow(double(d.rope.freqBase), -2.0 * double(i) / double(d.rope.ropeDims));
 }
 
 // Rotates pairs (a, c) of every head of `row` (heads of headDim) for
 // position p: pair i is (2i, 2i+1), or (i, i + ropeDims/2) for neox.
 void ropeRow(const KernelDesc &d, std::vector<float> &row, int64_t p, bool neox) {
-  int64_t heads = int64_t(row.size()) / d.headDim;
+  int64_t heads = int64_t(row.size()) / d.rope.headDim;
   for (int64_t h = 0; h < heads; ++h)
-    for (int64_t i = 0; i < d.ropeDims / 2; ++i) {
-      int64_t a = h * d.headDim + (neox ? i : 2 * i);
-      int64_t c = a + (neox ? d.ropeDims / 2 : 1);
+    for (int64_t i = 0; i < d.rope.ropeDims / 2; ++i) {
+      int64_t a = h * d.rope.headDim + (neox ? i : 2 * i);
+      int64_t c = a + (neox ? d.rope.ropeDims / 2 : 1);
       double theta = ropeAngle(d, p, i);
       double x0 = row[a], x1 = row[c];
       row[a] = float(x0 * std::cos(theta) - x1 * std::sin(theta));
@@ -101,7 +102,7 @@ std::vector<float> normRow(const KernelDesc &d, const std::vector<float> &x,
     for (float v : x)
       sum += double(v) * double(v);
     float mean = float(sum / double(n));
-    float scale = 1.0f / std::sqrt(mean + d.epsilon);
+    float scale = 1.0f / std::sqrt(mean + d.norm.epsilon);
     for (int64_t c = 0; c < n; ++c)
       out[c] = (x[c] * scale) * w[c];
     return out;
@@ -114,7 +115,7 @@ std::vector<float> normRow(const KernelDesc &d, const std::vector<float> &x,
   for (float v : x)
     sum2 += double(v - mean) * double(v - mean);
   float variance = float(sum2 / double(n));
-  float scale = 1.0f / std::sqrt(variance + d.epsilon);
+  float scale = 1.0f / std::sqrt(variance + d.norm.epsilon);
   for (int64_t c = 0; c < n; ++c)
     out[c] = ((x[c] - mean) * scale) * w[c] + (*bias)[c];
   return out;
@@ -158,7 +159,7 @@ PartWeights partWeights(const KernelDesc &d, GgmlType format, int64_t N,
   uint64_t stride = storedBytes(format, K);
   PartWeights w;
   w.values.resize(N * K);
-  bool sums = readsBlockSums(format, d.activations);
+  bool sums = readsBlockSums(format, d.matmul.activations);
   const GgmlTypeInfo &info = ggmlTypeInfo(format);
   for (int64_t n = 0; n < N; ++n) {
     std::vector<uint8_t> row(weights.data() + n * stride, weights.data() + (n + 1) * stride);
@@ -183,17 +184,17 @@ double matmulDot(const KernelDesc &d, const PartWeights &w, int64_t n,
   int64_t K = d.cols;
   const float *wrow = w.values.data() + n * K;
   double sum = 0;
-  if (d.activations == GgmlType::F32) {
+  if (d.matmul.activations == GgmlType::F32) {
     for (int64_t k = 0; k < K; ++k)
       sum += double(wrow[k]) * double(loadF32(input, t * K + k));
     return sum;
   }
-  uint64_t rowBytes = quantizedRowBytes(d.activations, K);
+  uint64_t rowBytes = quantizedRowBytes(d.matmul.activations, K);
   const uint8_t *xrow = input.data() + t * rowBytes;
   for (int64_t k = 0; k < K; ++k)
-    sum += double(wrow[k]) * double(quantizedRowValue(d.activations, xrow, K, k));
+    sum += double(wrow[k]) * double(quantizedRowValue(d.matmul.activations, xrow, K, k));
   if (!w.mins.empty()) {
-    codegen::QuantizedRowLayout layout = codegen::quantizedRowLayout(d.activations, K);
+    codegen::QuantizedRowLayout layout = codegen::quantizedRowLayout(d.matmul.activations, K);
     for (int64_t b = 0; b < K / 32; ++b) {
       float s;
       std::memcpy(&s, xrow + layout.extraOffset + 4 * b, 4);
@@ -205,27 +206,27 @@ double matmulDot(const KernelDesc &d, const PartWeights &w, int64_t n,
 
 void matmulReference(const KernelDesc &d, const std::vector<std::span<uint8_t>> &args,
                      int64_t rows, int64_t position) {
-  bool swiglu = d.epilogue == MatmulEpilogue::SwiGlu;
+  bool swiglu = d.matmul.epilogue == MatmulEpilogue::SwiGlu;
   size_t index = 1;
   std::vector<std::span<uint8_t>> weights, biases, outs;
-  for (const MatmulPart &part : d.parts) {
+  for (const MatmulPart &part : d.matmul.parts) {
     weights.push_back(args[index++]);
     biases.push_back(part.hasBias ? args[index++] : std::span<uint8_t>());
   }
-  std::span<uint8_t> residual = d.residual ? args[index++] : std::span<uint8_t>();
-  for (size_t r = 0; r < (swiglu ? 1 : d.parts.size()); ++r)
+  std::span<uint8_t> residual = d.matmul.residual ? args[index++] : std::span<uint8_t>();
+  for (size_t r = 0; r < (swiglu ? 1 : d.matmul.parts.size()); ++r)
     outs.push_back(args[index++]);
   std::span<uint8_t> input = args[0];
 
   // part p's products plus its bias, rows x N.
   auto products = [&](size_t p) {
-    int64_t N = d.parts[p].rows;
-    PartWeights w = partWeights(d, d.parts[p].format, N, weights[p]);
+    int64_t N = d.matmul.parts[p].rows;
+    PartWeights w = partWeights(d, d.matmul.parts[p].format, N, weights[p]);
     std::vector<std::vector<float>> result(rows, std::vector<float>(N));
     for (int64_t t = 0; t < rows; ++t)
       for (int64_t n = 0; n < N; ++n) {
         double sum = matmulDot(d, w, n, input, t);
-        if (d.parts[p].hasBias)
+        if (d.matmul.parts[p].hasBias)
           sum += loadF32(biases[p], n);
         result[t][n] = float(sum);
       }
@@ -237,9 +238,9 @@ void matmulReference(const KernelDesc &d, const std::vector<std::span<uint8_t>> 
     for (int64_t t = 0; t < rows; ++t) {
       std::vector<float> &row = values[t];
       for (int64_t n = 0; n < N; ++n) {
-        if (d.epilogue == MatmulEpilogue::Gelu)
+        if (d.matmul.epilogue == MatmulEpilogue::Gelu)
           row[n] = geluReference(row[n]);
-        if (d.residual)
+        if (d.matmul.residual)
           row[n] = loadF32(residual, t * N + n) + row[n];
       }
       if (rope) // fused rope: always the normal pairing
@@ -255,9 +256,9 @@ void matmulReference(const KernelDesc &d, const std::vector<std::span<uint8_t>> 
     finish(gate, 0, false);
     return;
   }
-  for (size_t p = 0; p < d.parts.size(); ++p) {
+  for (size_t p = 0; p < d.matmul.parts.size(); ++p) {
     std::vector<std::vector<float>> values = products(p);
-    finish(values, p, d.parts[p].rope);
+    finish(values, p, d.matmul.parts[p].rope);
   }
 }
 
@@ -268,27 +269,28 @@ void matmulReference(const KernelDesc &d, const std::vector<std::span<uint8_t>> 
 void attentionReference(const KernelDesc &d, const std::vector<std::span<uint8_t>> &args,
                         int64_t rows, int64_t position) {
   std::span<uint8_t> q = args[0], kc = args[1], vc = args[2], out = args[3];
-  int64_t hd = d.headDim, width = d.cols;
-  int64_t kvWidth = d.numKvHeads * hd;
-  int64_t group = d.numHeads / d.numKvHeads;
-  bool roundWeights = d.kvHalf && d.kind == KernelKind::Attention;
+  int64_t hd = d.attention.headDim, width = d.cols;
+  int64_t kvWidth = d.attention.numKvHeads * hd;
+  int64_t group = d.attention.numHeads / d.attention.numKvHeads;
+  bool roundWeights = d.attention.kvHalf && d.kind == KernelKind::Attention;
   for (int64_t t = 0; t < rows; ++t) {
     std::vector<float> result(width);
     int64_t count = position + t + 1; // causal: itself and every earlier position
-    for (int64_t h = 0; h < d.numHeads; ++h) {
+    for (int64_t h = 0; h < d.attention.numHeads; ++h) {
       int64_t kvOffset = (h / group) * hd;
       std::vector<float> query(hd);
       for (int64_t c = 0; c < hd; ++c) {
         float v = loadF32(q, t * width + h * hd + c);
-        query[c] = d.kvHalf ? roundHalf(v) : v;
+        query[c] = d.attention.kvHalf ? roundHalf(v) : v;
       }
       std::vector<double> scores(count);
       double max = -INFINITY;
       for (int64_t j = 0; j < count; ++j) {
         double dot = 0;
         for (int64_t c = 0; c < hd; ++c)
-          dot += double(query[c]) * double(loadCache(kc, j * kvWidth + kvOffset + c, d.kvHalf));
-        scores[j] = dot * double(d.scale);
+          dot += double(query[c]) *
+                 double(loadCache(kc, j * kvWidth + kvOffset + c, d.attention.kvHalf));
+        scores[j] = dot * double(d.attention.scale);
         max = std::max(max, scores[j]);
       }
       double sum = 0;
@@ -302,7 +304,7 @@ void attentionReference(const KernelDesc &d, const std::vector<std::span<uint8_t
         if (roundWeights)
           w = roundHalf(float(w));
         for (int64_t c = 0; c < hd; ++c)
-          acc[c] += w * double(loadCache(vc, j * kvWidth + kvOffset + c, d.kvHalf));
+          acc[c] += w * double(loadCache(vc, j * kvWidth + kvOffset + c, d.attention.kvHalf));
       }
       for (int64_t c = 0; c < hd; ++c)
         result[h * hd + c] = float(acc[c]);
@@ -341,9 +343,10 @@ std::vector<ArgInfo> kernelArgs(const KernelDesc &d, int64_t rows, int64_t vocab
     args.back().format = convert == RowConversion::Round ? format : GgmlType::F32;
   };
   auto cache = [&](std::string name, int64_t cols, ArgRole role) {
+    const AttentionDesc &a = d.attention;
     args.push_back({std::move(name), ArgData::KvCache, role,
-                    d.kvHalf ? GgmlType::F16 : GgmlType::F32, d.contextLength, cols,
-                    uint64_t(d.contextLength * cols * (d.kvHalf ? 2 : 4))});
+                    a.kvHalf ? GgmlType::F16 : GgmlType::F32, a.contextLength, cols,
+                    uint64_t(a.contextLength * cols * (a.kvHalf ? 2 : 4))});
   };
   switch (d.kind) {
   case KernelKind::Embedding:
@@ -363,26 +366,26 @@ std::vector<ArgInfo> kernelArgs(const KernelDesc &d, int64_t rows, int64_t vocab
     vector("weight", d.cols);
     if (d.kind == KernelKind::LayerNorm)
       vector("bias", d.cols);
-    converted(d.convert, d.format);
+    converted(d.norm.convert, d.format);
     break;
   case KernelKind::Matmul: {
-    if (d.activations == GgmlType::F32)
+    if (d.matmul.activations == GgmlType::F32)
       f32Rows("x", rows, d.cols);
     else
-      quantRows("x", d.activations, d.cols, ArgRole::Input);
-    for (size_t p = 0; p < d.parts.size(); ++p) {
-      const MatmulPart &part = d.parts[p];
+      quantRows("x", d.matmul.activations, d.cols, ArgRole::Input);
+    for (size_t p = 0; p < d.matmul.parts.size(); ++p) {
+      const MatmulPart &part = d.matmul.parts[p];
       args.push_back({"weight" + std::to_string(p), ArgData::WeightRows, ArgRole::Input,
                       part.format, part.rows, d.cols,
                       part.rows * storedBytes(part.format, d.cols)});
       if (part.hasBias)
         vector("bias" + std::to_string(p), part.rows);
     }
-    if (d.residual)
-      f32Rows("residual", rows, d.parts[0].rows);
-    bool swiglu = d.epilogue == MatmulEpilogue::SwiGlu;
-    for (size_t p = 0; p < (swiglu ? 1 : d.parts.size()); ++p)
-      f32Rows("out" + std::to_string(p), rows, d.parts[p].rows, ArgRole::Output);
+    if (d.matmul.residual)
+      f32Rows("residual", rows, d.matmul.parts[0].rows);
+    bool swiglu = d.matmul.epilogue == MatmulEpilogue::SwiGlu;
+    for (size_t p = 0; p < (swiglu ? 1 : d.matmul.parts.size()); ++p)
+      f32Rows("out" + std::to_string(p), rows, d.matmul.parts[p].rows, ArgRole::Output);
     break;
   }
   case KernelKind::Rope:
@@ -401,8 +404,8 @@ std::vector<ArgInfo> kernelArgs(const KernelDesc &d, int64_t rows, int64_t vocab
   case KernelKind::Attention:
   case KernelKind::FlashAttention:
     f32Rows("q", rows, d.cols);
-    cache("kcache", d.numKvHeads * d.headDim, ArgRole::Input);
-    cache("vcache", d.numKvHeads * d.headDim, ArgRole::Input);
+    cache("kcache", d.attention.numKvHeads * d.attention.headDim, ArgRole::Input);
+    cache("vcache", d.attention.numKvHeads * d.attention.headDim, ArgRole::Input);
     f32Rows("out", rows, d.cols, ArgRole::Output);
     break;
   case KernelKind::Add:
@@ -541,7 +544,7 @@ void runReference(const KernelDesc &d, const std::vector<std::span<uint8_t>> &ar
     std::vector<float> bias = layer ? loadRow(args[2], 0, d.cols) : std::vector<float>();
     std::span<uint8_t> out = args[layer ? 3 : 2];
     for (int64_t t = 0; t < rows; ++t)
-      storeConverted(out, t, normRow(d, loadRow(args[0], t, d.cols), w, &bias), d.convert,
+      storeConverted(out, t, normRow(d, loadRow(args[0], t, d.cols), w, &bias), d.norm.convert,
                      d.format);
     return;
   }
@@ -550,7 +553,7 @@ void runReference(const KernelDesc &d, const std::vector<std::span<uint8_t>> &ar
   case KernelKind::Rope:
     for (int64_t t = 0; t < rows; ++t) {
       std::vector<float> row = loadRow(args[0], t, d.cols);
-      ropeRow(d, row, position + t, d.neox); // columns past ropeDims as they are
+      ropeRow(d, row, position + t, d.rope.neox); // columns past ropeDims as they are
       storeRow(args[1], t, row);
     }
     return;
@@ -558,8 +561,8 @@ void runReference(const KernelDesc &d, const std::vector<std::span<uint8_t>> &ar
     for (int64_t t = 0; t < rows; ++t)
       for (int64_t c = 0; c < d.cols; ++c) {
         int64_t at = (position + t) * d.cols + c;
-        storeCache(args[2], at, loadF32(args[0], t * d.cols + c), d.kvHalf);
-        storeCache(args[3], at, loadF32(args[1], t * d.cols + c), d.kvHalf);
+        storeCache(args[2], at, loadF32(args[0], t * d.cols + c), d.attention.kvHalf);
+        storeCache(args[3], at, loadF32(args[1], t * d.cols + c), d.attention.kvHalf);
       }
     return;
   case KernelKind::Attention:
@@ -597,7 +600,8 @@ void runReference(const KernelDesc &d, const std::vector<std::span<uint8_t>> &ar
     for (int64_t t = 0; t < rows; ++t) {
       std::vector<float> row = loadRow(args[0], t, d.cols);
       storeRow(args[1], t,
-               std::vector<float>(row.begin() + d.offset, row.begin() + d.offset + d.outCols));
+               std::vector<float>(row.begin() + d.slice.offset,
+                                  row.begin() + d.slice.offset + d.outCols));
     }
     return;
   case KernelKind::LastRow:
