@@ -121,6 +121,8 @@ struct ModelCase {
   // The integer-dot matmuls sum in the CPU's order: these logits must be
   // the CPU's bit for bit.
   bool bitIdentical = false;
+  // How ctest names the case (instead of the struct's bytes).
+  friend void PrintTo(const ModelCase &c, std::ostream *os) { *os << c.path; }
 };
 
 class OpenClForward : public testing::TestWithParam<ModelCase> {};
