@@ -84,6 +84,9 @@ std::string KernelDesc::key() const {
   }
   if (norm.convert != RowConversion::None)
     key += "_cv" + std::to_string(int(norm.convert));
+  for (size_t i = 0; i < m.parts.size(); ++i)
+    if (m.parts[i].layout != runtime::WeightLayout::Gguf)
+      key += "_l" + std::to_string(i) + std::string(runtime::weightLayoutName(m.parts[i].layout));
   return key;
 }
 

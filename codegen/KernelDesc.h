@@ -6,6 +6,7 @@
 #pragma once
 
 #include "quant/GgmlType.h"
+#include "runtime/WeightLayout.h"
 
 #include <cstdint>
 #include <string>
@@ -55,6 +56,8 @@ struct MatmulPart {
   int64_t rows = 0; // N: output columns
   bool hasBias = false;
   bool rope = false; // rotate the result (normal pairing; rope fields)
+  // How the weight is laid out in memory (the target asked for it).
+  runtime::WeightLayout layout = runtime::WeightLayout::Gguf;
 };
 
 enum class MatmulEpilogue { None, SwiGlu, Gelu };

@@ -38,7 +38,9 @@ public:
 
 private:
   uint32_t kernelFor(const KernelDesc &desc);
-  uint32_t weightFor(WeightOp op);
+  // The plan's weight `name` in `layout`, listed once per pair.
+  uint32_t weightFor(const std::string &name,
+                     runtime::WeightLayout layout = runtime::WeightLayout::Gguf);
   uint32_t allocate(const ActivationBuffer &shape);
   Slot slotOf(Value value);
   // A buffer for `result`'s shape; remembered as the value's slot unless
@@ -55,7 +57,7 @@ private:
   const Target &target_;
   const LowerOptions &options_;
   std::map<std::string, uint32_t> kernelIndex_;
-  std::map<std::string, uint32_t> weightIndex_;
+  std::map<std::pair<std::string, runtime::WeightLayout>, uint32_t> weightIndex_;
   llvm::DenseMap<Value, Slot> slots_;
   // Rounded or quantized copies of a value made for matmuls: q, k and v
   // (gate and up) share one.
@@ -81,11 +83,13 @@ uint32_t PlanLowering::kernelFor(const KernelDesc &desc) {
   return index;
 }
 
-uint32_t PlanLowering::weightFor(WeightOp op) {
-  std::string name = op.getName().str();
-  auto [it, added] = weightIndex_.emplace(name, out_.plan.weightNames.size());
-  if (added)
+uint32_t PlanLowering::weightFor(const std::string &name, runtime::WeightLayout layout) {
+  auto [it, added] =
+      weightIndex_.emplace(std::make_pair(name, layout), out_.plan.weightNames.size());
+  if (added) {
     out_.plan.weightNames.push_back(name);
+    out_.plan.weightLayouts.push_back(layout);
+  }
   return it->second;
 }
 
@@ -119,7 +123,7 @@ Status PlanLowering::lowerOp(Operation *op, std::vector<Step> &steps) {
 
   return llvm::TypeSwitch<Operation *, Status>(op)
       .Case([&](WeightOp w) {
-        slots_[w.getResult()] = Slot{SlotKind::Weight, weightFor(w)};
+        slots_[w.getResult()] = Slot{SlotKind::Weight, weightFor(w.getName().str())};
         return Status::success();
       })
       .Case([&](EmbeddingOp e) {
@@ -312,6 +316,8 @@ Status PlanLowering::lowerMatmul(Operation *op, std::vector<Step> &steps) {
   RowConversion conversion = RowConversion::None;
   GgmlType convertFormat = GgmlType::F32;
   int64_t bufferCols = d.cols;
+  for (MatmulPart &part : d.matmul.parts)
+    part.layout = target_.matmulWeightLayout(part.format, part.rows, d.cols, form);
   if (quantized) {
     d.matmul.activations = *quantized;
     convertKind = KernelKind::QuantizeActivations;
@@ -360,7 +366,17 @@ Status PlanLowering::lowerMatmul(Operation *op, std::vector<Step> &steps) {
 
   std::vector<Slot> args = {input};
   for (auto [i, w] : llvm::enumerate(m.weights)) {
-    args.push_back(slotOf(w));
+    const runtime::WeightLayout layout = d.matmul.parts[i].layout;
+    if (layout == runtime::WeightLayout::Gguf) {
+      args.push_back(slotOf(w));
+    } else {
+      auto weight = w.getDefiningOp<WeightOp>();
+      if (!weight)
+        return makeError("a matmul weight in layout ",
+                         std::string(runtime::weightLayoutName(layout)),
+                         " is not a kiln.weight");
+      args.push_back(Slot{SlotKind::Weight, weightFor(weight.getName().str(), layout)});
+    }
     if (!m.biases.empty())
       args.push_back(slotOf(m.biases[i]));
   }
@@ -394,6 +410,37 @@ Status PlanLowering::lowerFunction(func::FuncOp func,
   return Status::success();
 }
 
+// Every kiln.weight gets its file-layout entry when it is defined; a
+// weight whose only readers take it in another layout leaves that entry
+// unread. Drops those, keeping the order of the rest.
+void dropUnreadWeights(runtime::ExecutionPlan &plan) {
+  std::vector<bool> read(plan.weightNames.size(), false);
+  for (const runtime::EntryPoint *entry : {&plan.prefill, &plan.decode})
+    for (const Step &step : entry->steps)
+      for (const Slot &slot : step.args)
+        if (slot.kind == SlotKind::Weight)
+          read[slot.index] = true;
+  std::vector<uint32_t> renumbered(read.size());
+  std::vector<std::string> names;
+  std::vector<runtime::WeightLayout> layouts;
+  for (size_t i = 0; i < read.size(); ++i) {
+    renumbered[i] = uint32_t(names.size());
+    if (read[i]) {
+      names.push_back(plan.weightNames[i]);
+      layouts.push_back(plan.weightLayouts[i]);
+    }
+  }
+  if (names.size() == read.size())
+    return;
+  for (runtime::EntryPoint *entry : {&plan.prefill, &plan.decode})
+    for (Step &step : entry->steps)
+      for (Slot &slot : step.args)
+        if (slot.kind == SlotKind::Weight)
+          slot.index = renumbered[slot.index];
+  plan.weightNames = std::move(names);
+  plan.weightLayouts = std::move(layouts);
+}
+
 } // namespace
 
 Result<LoweredModel> lowerToPlan(ModuleOp module, const Target &target,
@@ -419,6 +466,7 @@ Result<LoweredModel> lowerToPlan(ModuleOp module, const Target &target,
       return makeError("module has no @", name, " function");
     KILN_TRY(lowering.lowerFunction(func, *entry));
   }
+  dropUnreadWeights(out.plan);
   return out;
 }
 

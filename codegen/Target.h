@@ -8,6 +8,7 @@
 
 #include "codegen/Program.h"
 #include "quant/GgmlType.h"
+#include "runtime/WeightLayout.h"
 #include "support/Result.h"
 
 #include <cstdint>
@@ -54,6 +55,15 @@ public:
   // input. The default is llama.cpp's CPU forms (q8 blocks for integer
   // dots, else its vec_dot_type rounding), which both built targets use.
   virtual MatmulInputForm matmulInput(GgmlType weights, const LowerOptions &lower) const;
+  // The layout a matmul's weight of `rows` x `cols` in `weights` is loaded
+  // in when its input comes in `input` (runtime/WeightLayout.h): the
+  // target's kernels for that matmul read it. The default is the file's.
+  virtual runtime::WeightLayout matmulWeightLayout(GgmlType weights, int64_t rows,
+                                                   int64_t cols,
+                                                   const MatmulInputForm &input) const {
+    (void)weights, (void)rows, (void)cols, (void)input;
+    return runtime::WeightLayout::Gguf;
+  }
 
   // Generates and loads the kernels of a lowered model.
   virtual Result<Program> compile(ModelSpec spec, LoweredModel lowered,

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <set>
 #include <span>
 #include <string>
 #include <utility>
@@ -137,9 +138,13 @@ Result<KernelProfile> profileForward(runtime::Executor &executor,
 }
 
 uint64_t weightBytesPerToken(const runtime::ExecutionPlan &plan, const GgufFile &weights) {
+  // A tensor loaded in two layouts (ExecutionPlan::weightLayouts) is one
+  // tensor's bytes: each kernel reads one of the copies.
   uint64_t bytes = 0;
+  std::set<std::string_view> counted;
   for (const std::string &name : plan.weightNames)
-    if (const GgufTensorInfo *tensor = weights.findTensor(name))
+    if (const GgufTensorInfo *tensor = weights.findTensor(name);
+        tensor && counted.insert(name).second)
       bytes += tensor->byteSize;
   return bytes;
 }

@@ -6,6 +6,8 @@
 // launch shapes: each target's kernels carry their own).
 #pragma once
 
+#include "runtime/WeightLayout.h"
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -49,6 +51,10 @@ struct ActivationBuffer {
 struct ExecutionPlan {
   std::vector<std::string> kernelSymbols;
   std::vector<std::string> weightNames; // GGUF tensor names
+  // The layout each weight is loaded in (weightLayouts[i] for
+  // weightNames[i]; missing entries are Gguf). A tensor two kernels read in
+  // different layouts is listed once per layout.
+  std::vector<WeightLayout> weightLayouts;
   std::vector<ActivationBuffer> buffers;
   int64_t numLayers = 0;
   int64_t kvWidth = 0;        // elements per token per layer, K and V each

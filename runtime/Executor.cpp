@@ -44,12 +44,27 @@ Executor::create(const ExecutionPlan &plan, std::unique_ptr<Device> device,
                      std::to_string(plan.contextLength));
 
   std::vector<const void *> weightPointers;
-  for (const std::string &name : plan.weightNames) {
+  for (size_t i = 0; i < plan.weightNames.size(); ++i) {
+    const std::string &name = plan.weightNames[i];
     const GgufTensorInfo *tensor = weights.findTensor(name);
     if (!tensor)
       return makeError(weights.source(), ": tensor '", name,
                        "' the plan needs is missing");
-    auto onDevice = dev.upload(weights.tensorData(*tensor));
+    std::span<const uint8_t> data = weights.tensorData(*tensor);
+    const WeightLayout layout =
+        i < plan.weightLayouts.size() ? plan.weightLayouts[i] : WeightLayout::Gguf;
+    if (layout != WeightLayout::Gguf) {
+      // Reordered once, here; the device reads the copy (kept while the
+      // executor lives: the CPU device reads it in place).
+      const int64_t rows = tensor->dims.size() > 1 ? tensor->dims[1] : 1;
+      auto packed = repackWeight(layout, data, rows, tensor->dims.empty() ? 0 : tensor->dims[0]);
+      if (!packed)
+        return makeError(weights.source(), ": tensor '", name, "': ",
+                         packed.error().message);
+      exec->repackedWeights_.push_back(std::move(packed).value());
+      data = exec->repackedWeights_.back();
+    }
+    auto onDevice = dev.upload(data);
     if (!onDevice)
       return std::move(onDevice).takeError();
     weightPointers.push_back(onDevice.value());

@@ -114,6 +114,8 @@ private:
   void *deviceTokens_ = nullptr;
   std::vector<float> hostLogits_;
   std::vector<uint8_t> scratch_;
+  // Weights in another layout than the file's (ExecutionPlan::weightLayouts).
+  std::vector<std::vector<uint8_t>> repackedWeights_;
   MemoryPlan memoryPlan_;
   // Device memory, released by the destructor.
   void *arena_ = nullptr;

@@ -27,6 +27,17 @@ Status emitKernel(Module &module, const KernelDesc &desc,
       return makeError("no integer dot product for ",
                        std::string(ggmlTypeInfo(format).name), " weights");
   }
+  // Only q4_0 on q8_0 rows, eight columns at a time, reads a repacked layout.
+  for (const MatmulPart &part : desc.matmul.parts)
+    if (part.layout == runtime::WeightLayout::Q4_0x8 &&
+        (part.format != GgmlType::Q4_0 || part.rows % 8 != 0 || desc.cols % 32 != 0 ||
+         desc.matmul.activations == GgmlType::F32))
+      return makeError("no CPU kernel reads ", std::string(ggmlTypeInfo(part.format).name),
+                       " weights of ", std::to_string(part.rows), " rows in layout q4_0x8");
+    else if (part.layout != runtime::WeightLayout::Gguf &&
+             part.layout != runtime::WeightLayout::Q4_0x8)
+      return makeError("no CPU kernel reads weight layout ",
+                       std::string(runtime::weightLayoutName(part.layout)));
   if (desc.kind == KernelKind::FlashAttention && desc.attention.headDim % 8 != 0)
     return makeError("flash attention needs a head size that is a multiple of 8, not ",
                      std::to_string(desc.attention.headDim));

@@ -20,6 +20,16 @@ std::span<const GgmlType> CpuTarget::decodableWeightTypes() const { return kDeco
 // The flash kernel reads a head 8 floats at a time.
 bool CpuTarget::supportsFlashAttention(int64_t headDim) const { return headDim % 8 == 0; }
 
+// q4_0 on q8_0 rows goes eight columns at a time (the matmul emitter's
+// emitQ40Matmul): it streams those columns' blocks interleaved.
+runtime::WeightLayout CpuTarget::matmulWeightLayout(GgmlType weights, int64_t rows,
+                                                    int64_t cols,
+                                                    const MatmulInputForm &input) const {
+  if (weights == GgmlType::Q4_0 && input.quantized && rows % 8 == 0 && cols % 32 == 0)
+    return runtime::WeightLayout::Q4_0x8;
+  return runtime::WeightLayout::Gguf;
+}
+
 // The fused matmul kernels are written for the integer and the plain dot
 // products; the float-dot fallback (integerDots off) runs unfused.
 bool CpuTarget::supportsFusedMatmuls(const LowerOptions &lower) const {

@@ -12,6 +12,8 @@ public:
   std::span<const GgmlType> decodableWeightTypes() const override;
   bool supportsFlashAttention(int64_t headDim) const override;
   bool supportsFusedMatmuls(const LowerOptions &lower) const override;
+  runtime::WeightLayout matmulWeightLayout(GgmlType weights, int64_t rows, int64_t cols,
+                                           const MatmulInputForm &input) const override;
   Result<Program> compile(ModelSpec spec, LoweredModel lowered,
                           const CompileOptions &options) const override;
 };

@@ -26,6 +26,7 @@ namespace {
 struct MatmulSlice {
   Value *x = nullptr, *w = nullptr, *bias = nullptr;
   GgmlType format = GgmlType::F32;
+  runtime::WeightLayout layout = runtime::WeightLayout::Gguf;
   int64_t N = 0;
   Value *first = nullptr, *last = nullptr;
   std::function<void(Value *sum, Value *t, Value *n)> store;
@@ -259,6 +260,10 @@ void emitQ40Matmul(Kernel &k, const MatmulSlice &slice, const IntegerDotTarget &
   Value *accumulators[4];
   for (Value *&acc : accumulators)
     acc = e.local(lanes);
+  // Repacked (runtime::WeightLayout::Q4_0x8): group n0/8's blocks are one
+  // array of 144-byte records, eight scales then eight nibble arrays.
+  const bool packed = slice.layout == runtime::WeightLayout::Q4_0x8;
+  const int64_t blocksPerRow = K / 32;
   forEachMicroTile(k, slice, {2, 8, 8}, [&](Value *t0, int64_t R, Value *n0, int64_t C, bool) {
     // Tiles start at multiples of 16 and N is a multiple of 8, so every
     // task's columns split into groups of 8: the single-column loop that
@@ -272,7 +277,17 @@ void emitQ40Matmul(Kernel &k, const MatmulSlice &slice, const IntegerDotTarget &
       rows.push_back({row, e.at(b.getInt8Ty(), row, e.c64(layout.scalesOffset)), nullptr});
       b.CreateStore(ConstantAggregateZero::get(lanes), accumulators[r]);
     }
-    e.forRange(0, K / 32, [&](Value *blockIndex) {
+    Value *group = packed ? e.at(b.getInt8Ty(), w,
+                                 b.CreateMul(b.CreateUDiv(n0, e.c64(8)),
+                                             e.c64(blocksPerRow * 144)))
+                          : nullptr;
+    e.forRange(0, blocksPerRow, [&](Value *blockIndex) {
+      if (packed) {
+        Value *record = e.at(b.getInt8Ty(), group, b.CreateMul(blockIndex, e.c64(144)));
+        emitQ40EightPackedColumns(e, target, record, blockIndex, rows,
+                                  ArrayRef<Value *>(accumulators, R));
+        return;
+      }
       Value *blocks[8];
       for (int64_t c = 0; c < 8; ++c)
         blocks[c] = e.at(b.getInt8Ty(), w,
@@ -503,6 +518,7 @@ void emitMatmulKernel(Kernel &k) {
     gate.w = weights[0];
     gate.bias = biases[0];
     gate.format = d.matmul.parts[0].format;
+    gate.layout = d.matmul.parts[0].layout;
     gate.N = N;
     gate.first = clamp(b.CreateMul(k.begin, e.c64(tile)), e.c64(0), e.c64(N));
     gate.last = clamp(b.CreateMul(k.end, e.c64(tile)), gate.first, e.c64(N));
@@ -514,6 +530,7 @@ void emitMatmulKernel(Kernel &k) {
     up.w = weights[1];
     up.bias = biases[1];
     up.format = d.matmul.parts[1].format;
+    up.layout = d.matmul.parts[1].layout;
     up.store = [&](Value *sum, Value *t, Value *n) {
       Value *g = e.loadF32(outs[0], element(t, n, N));
       Value *value = b.CreateFMul(emitSiluValue(k, g, n, N), withBias(sum, biases[1], n));
@@ -535,6 +552,7 @@ void emitMatmulKernel(Kernel &k) {
     slice.w = weights[p];
     slice.bias = biases[p];
     slice.format = part.format;
+    slice.layout = part.layout;
     slice.N = N;
     slice.first = clamp(b.CreateMul(lo, e.c64(tile)), e.c64(0), e.c64(N));
     slice.last = clamp(b.CreateMul(hi, e.c64(tile)), slice.first, e.c64(N));

@@ -336,20 +336,19 @@ Value *emitDotResult(LoopEmitter &e, const DotAccumulators &acc) {
   return b.CreateFAdd(emitLaneSum(b, lanes, LaneTree::Interleaved), offset);
 }
 
-void emitQ40EightColumns(LoopEmitter &e, const IntegerDotTarget &target,
-                         ArrayRef<Value *> blocks, Value *blockIndex,
-                         ArrayRef<QuantizedRow> rows, ArrayRef<Value *> acc) {
+namespace {
+
+// The eight columns' block sums with each row, given their nibble arrays
+// (16 bytes each, at nibbles[c]) and their eight f16 scales as integers.
+void q40EightColumns(LoopEmitter &e, const IntegerDotTarget &target,
+                     ArrayRef<Value *> nibbles, Value *halves, Value *blockIndex,
+                     ArrayRef<QuantizedRow> rows, ArrayRef<Value *> acc) {
   auto &b = e.b;
   Bytes v{e, b, target.hooks};
   auto *floats = FixedVectorType::get(e.f32(), 8);
   Value *quants[8];
-  // The eight f16 scales gathered as integers, converted at once.
-  Value *halves = PoisonValue::get(FixedVectorType::get(b.getInt16Ty(), 8));
-  for (unsigned c = 0; c < 8; ++c) {
-    quants[c] = b.CreateSub(v.nibbles(blocks[c], e.c64(2)), v.splat(8));
-    Value *bits = b.CreateAlignedLoad(b.getInt16Ty(), blocks[c], Align(1));
-    halves = b.CreateInsertElement(halves, bits, uint64_t(c));
-  }
+  for (unsigned c = 0; c < 8; ++c)
+    quants[c] = b.CreateSub(v.nibbles(nibbles[c], e.c64(0)), v.splat(8));
   Value *scales = b.CreateFPExt(
       b.CreateBitCast(halves, FixedVectorType::get(b.getHalfTy(), 8)), floats);
   // Eight vectors of eight partial sums -> one vector of their totals, in
@@ -380,6 +379,35 @@ void emitQ40EightColumns(LoopEmitter &e, const IntegerDotTarget &target,
                          b.CreateLoad(floats, acc[r]));
     b.CreateStore(sum, acc[r]);
   }
+}
+
+} // namespace
+
+void emitQ40EightColumns(LoopEmitter &e, const IntegerDotTarget &target,
+                         ArrayRef<Value *> blocks, Value *blockIndex,
+                         ArrayRef<QuantizedRow> rows, ArrayRef<Value *> acc) {
+  auto &b = e.b;
+  // The eight f16 scales gathered as integers, converted at once.
+  Value *halves = PoisonValue::get(FixedVectorType::get(b.getInt16Ty(), 8));
+  Value *nibbles[8];
+  for (unsigned c = 0; c < 8; ++c) {
+    Value *bits = b.CreateAlignedLoad(b.getInt16Ty(), blocks[c], Align(1));
+    halves = b.CreateInsertElement(halves, bits, uint64_t(c));
+    nibbles[c] = e.at(b.getInt8Ty(), blocks[c], e.c64(2));
+  }
+  q40EightColumns(e, target, nibbles, halves, blockIndex, rows, acc);
+}
+
+void emitQ40EightPackedColumns(LoopEmitter &e, const IntegerDotTarget &target,
+                               Value *record, Value *blockIndex,
+                               ArrayRef<QuantizedRow> rows, ArrayRef<Value *> acc) {
+  auto &b = e.b;
+  Value *halves =
+      b.CreateAlignedLoad(FixedVectorType::get(b.getInt16Ty(), 8), record, Align(1));
+  Value *nibbles[8];
+  for (unsigned c = 0; c < 8; ++c)
+    nibbles[c] = e.at(b.getInt8Ty(), record, e.c64(16 + 16 * c));
+  q40EightColumns(e, target, nibbles, halves, blockIndex, rows, acc);
 }
 
 bool hasIntegerDot(GgmlType weights) {

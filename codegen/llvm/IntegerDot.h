@@ -73,6 +73,13 @@ void emitQ40EightColumns(LoopEmitter &e, const IntegerDotTarget &target,
                          llvm::ArrayRef<llvm::Value *> blocks, llvm::Value *blockIndex,
                          llvm::ArrayRef<QuantizedRow> rows,
                          llvm::ArrayRef<llvm::Value *> acc);
+// The same over one 144-byte record of weights repacked in groups of eight
+// rows (runtime::WeightLayout::Q4_0x8): eight f16 scales, then the eight
+// rows' 16 nibble bytes. The sums are the same, bit for bit.
+void emitQ40EightPackedColumns(LoopEmitter &e, const IntegerDotTarget &target,
+                               llvm::Value *record, llvm::Value *blockIndex,
+                               llvm::ArrayRef<QuantizedRow> rows,
+                               llvm::ArrayRef<llvm::Value *> acc);
 
 // acc[r] += weight block `blockIndex` (stored at `block`) . rows[r]'s block.
 void emitBlockIntegerDot(LoopEmitter &e, const IntegerDotTarget &target,

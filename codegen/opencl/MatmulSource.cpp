@@ -88,6 +88,9 @@ Result<KernelSource> emitMatmulSource(const KernelDesc &d, const std::string &na
     std::string type = typeName(part.format);
     if (!decodableByOpenCl(part.format))
       return makeError("the OpenCL matmul has no kernel for ", type, " weights");
+    if (part.layout != runtime::WeightLayout::Gguf)
+      return makeError("the OpenCL matmul reads weights in their GGUF blocks, not in layout ",
+                       std::string(runtime::weightLayoutName(part.layout)));
     if (part.rows <= 0)
       return makeError("OpenCL matmul ", name, ": a weight of ", std::to_string(part.rows),
                        " rows");

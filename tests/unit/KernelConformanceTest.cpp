@@ -553,11 +553,25 @@ public:
   }
   std::string deviceName() const { return program_.kernels->deviceName(); }
 
-  Status run(size_t kernel, const KernelDesc &d, std::vector<std::vector<uint8_t>> &buffers,
-             int64_t rows, int64_t position) {
+  // `args` is kernelArgs(d, rows); a weight the description reads in
+  // another layout than the file's is written in that layout, as the
+  // executor loads it, and read back in the file's.
+  Status run(size_t kernel, const KernelDesc &d, const std::vector<ArgInfo> &infos,
+             std::vector<std::vector<uint8_t>> &buffers, int64_t rows, int64_t position) {
     std::vector<void *> args;
+    std::vector<std::vector<uint8_t>> written = buffers;
     Status status;
-    for (auto &b : buffers) {
+    for (size_t i = 0; i < written.size() && status.ok(); ++i) {
+      runtime::WeightLayout layout = layoutOf(d, infos[i]);
+      if (layout != runtime::WeightLayout::Gguf) {
+        auto packed = runtime::repackWeight(layout, written[i], infos[i].rows, infos[i].cols);
+        if (!packed) {
+          status = packed.error();
+          break;
+        }
+        written[i] = std::move(packed).value();
+      }
+      std::vector<uint8_t> &b = written[i];
       void *p = device_->allocate(b.size());
       if (!p) {
         status = makeError("the device could not allocate ", std::to_string(b.size()),
@@ -566,8 +580,6 @@ public:
       }
       args.push_back(p);
       status = device_->write(p, b.data(), b.size());
-      if (!status.ok())
-        break;
     }
     if (status.ok()) {
       runtime::Launch launch;
@@ -578,11 +590,26 @@ public:
       device_->launch(launch);
       status = device_->synchronize();
     }
-    for (size_t i = 0; status.ok() && i < buffers.size(); ++i)
-      status = device_->read(args[i], buffers[i].data(), buffers[i].size());
+    for (size_t i = 0; status.ok() && i < buffers.size(); ++i) {
+      std::vector<uint8_t> back(written[i].size());
+      status = device_->read(args[i], back.data(), back.size());
+      // A repacked weight left as written still holds the file's bytes
+      // (buffers[i]); one the kernel changed is handed back as it is.
+      if (layoutOf(d, infos[i]) == runtime::WeightLayout::Gguf || back != written[i])
+        buffers[i] = std::move(back);
+    }
     for (void *p : args)
       device_->release(p);
     return status;
+  }
+
+  static runtime::WeightLayout layoutOf(const KernelDesc &d, const ArgInfo &info) {
+    if (d.kind != KernelKind::Matmul || info.data != ArgData::WeightRows)
+      return runtime::WeightLayout::Gguf;
+    for (size_t p = 0; p < d.matmul.parts.size(); ++p)
+      if (info.name == "weight" + std::to_string(p))
+        return d.matmul.parts[p].layout;
+    return runtime::WeightLayout::Gguf;
   }
 
 private:
@@ -699,7 +726,7 @@ TEST_P(KernelConformance, EveryDescriptionMatchesTheReference) {
       for (auto &b : expected)
         spans.push_back(b);
       test::runReference(d, spans, c.rows, c.position);
-      Status ran = runner->run(k, d, got, c.rows, c.position);
+      Status ran = runner->run(k, d, args, got, c.rows, c.position);
       ++report.calls;
       if (!ran.ok()) {
         ADD_FAILURE() << target << " " << d.key() << " (" << kind << ") rows " << c.rows

@@ -62,9 +62,18 @@ std::string mib(uint64_t bytes) {
 std::string slotText(const runtime::ExecutionPlan &plan, const runtime::Slot &slot) {
   switch (slot.kind) {
   case runtime::SlotKind::Tokens: return "tokens";
-  case runtime::SlotKind::Weight:
-    return slot.index < plan.weightNames.size() ? plan.weightNames[slot.index]
-                                                : "w" + std::to_string(slot.index);
+  case runtime::SlotKind::Weight: {
+    if (slot.index >= plan.weightNames.size())
+      return "w" + std::to_string(slot.index);
+    // A weight the target reads reordered says so: name@layout.
+    runtime::WeightLayout layout = slot.index < plan.weightLayouts.size()
+                                       ? plan.weightLayouts[slot.index]
+                                       : runtime::WeightLayout::Gguf;
+    return layout == runtime::WeightLayout::Gguf
+               ? plan.weightNames[slot.index]
+               : plan.weightNames[slot.index] + "@" +
+                     std::string(runtime::weightLayoutName(layout));
+  }
   case runtime::SlotKind::Activation: return "a" + std::to_string(slot.index);
   case runtime::SlotKind::KeyCache: return "kcache." + std::to_string(slot.index);
   case runtime::SlotKind::ValueCache: return "vcache." + std::to_string(slot.index);

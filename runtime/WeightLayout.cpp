@@ -1,0 +1,60 @@
+#include "runtime/WeightLayout.h"
+
+#include <cstring>
+#include <string>
+
+namespace kiln::runtime {
+
+namespace {
+
+constexpr int64_t kQ4_0BlockBytes = 18; // f16 scale + 16 bytes of nibbles
+constexpr int64_t kQ4_0GroupRows = 8;
+
+Result<std::vector<uint8_t>> packQ4_0x8(std::span<const uint8_t> gguf, int64_t rows,
+                                        int64_t cols) {
+  const int64_t blocks = cols / 32;
+  if (rows <= 0 || cols <= 0 || cols % 32 != 0 || rows % kQ4_0GroupRows != 0)
+    return makeError("weight layout q4_0x8: ", std::to_string(rows), " rows of ",
+                     std::to_string(cols), " elements: needs rows a multiple of 8 and "
+                     "columns a multiple of 32");
+  const uint64_t rowBytes = uint64_t(blocks) * kQ4_0BlockBytes;
+  if (gguf.size() != rowBytes * uint64_t(rows))
+    return makeError("weight layout q4_0x8: ", std::to_string(gguf.size()),
+                     " bytes for ", std::to_string(rows), " q4_0 rows of ",
+                     std::to_string(cols), " elements (", std::to_string(rowBytes * rows),
+                     " expected)");
+  std::vector<uint8_t> out(gguf.size());
+  uint8_t *to = out.data();
+  for (int64_t g = 0; g < rows / kQ4_0GroupRows; ++g)
+    for (int64_t j = 0; j < blocks; ++j) {
+      for (int64_t r = 0; r < kQ4_0GroupRows; ++r) {
+        const uint8_t *block =
+            gguf.data() + uint64_t(g * kQ4_0GroupRows + r) * rowBytes + j * kQ4_0BlockBytes;
+        std::memcpy(to + 2 * r, block, 2);
+        std::memcpy(to + 16 + 16 * r, block + 2, 16);
+      }
+      to += kQ4_0GroupRows * kQ4_0BlockBytes;
+    }
+  return out;
+}
+
+} // namespace
+
+std::string_view weightLayoutName(WeightLayout layout) {
+  switch (layout) {
+  case WeightLayout::Gguf: return "gguf";
+  case WeightLayout::Q4_0x8: return "q4_0x8";
+  }
+  return "?";
+}
+
+Result<std::vector<uint8_t>> repackWeight(WeightLayout layout, std::span<const uint8_t> gguf,
+                                          int64_t rows, int64_t cols) {
+  switch (layout) {
+  case WeightLayout::Gguf: return std::vector<uint8_t>(gguf.begin(), gguf.end());
+  case WeightLayout::Q4_0x8: return packQ4_0x8(gguf, rows, cols);
+  }
+  return makeError("unknown weight layout ", std::to_string(int(layout)));
+}
+
+} // namespace kiln::runtime

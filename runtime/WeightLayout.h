@@ -1,0 +1,37 @@
+// How a weight matrix is laid out in device memory. The plan says it per
+// weight (ExecutionPlan::weightLayouts): Gguf is the file's own rows of
+// blocks, read in place; another layout is the same blocks reordered for
+// the kernels of one target, made once when the executor loads the weights
+// (a byte shuffle: no value changes, so results stay bit for bit those of
+// the file's blocks). The target that asks for a layout generates the
+// kernels that read it (codegen's Target::matmulWeightLayout).
+#pragma once
+
+#include "support/Result.h"
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+namespace kiln::runtime {
+
+enum class WeightLayout : uint8_t {
+  Gguf,
+  // q4_0 in groups of eight rows (rows % 8 == 0): for group g and block j
+  // (of K/32), 144 bytes at (g * K/32 + j) * 144: the eight rows' f16
+  // scales, then their eight 16-byte nibble arrays, row 8g first. A kernel
+  // computing eight output columns streams one contiguous array and loads
+  // the eight scales at once.
+  Q4_0x8,
+};
+
+std::string_view weightLayoutName(WeightLayout layout);
+
+// The bytes of a GGUF weight of `rows` rows of `cols` elements in
+// `layout`; an error naming the layout and the shape when the weight does
+// not fit it (wrong size, rows or cols not a multiple of the group).
+Result<std::vector<uint8_t>> repackWeight(WeightLayout layout, std::span<const uint8_t> gguf,
+                                          int64_t rows, int64_t cols);
+
+} // namespace kiln::runtime
