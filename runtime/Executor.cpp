@@ -57,7 +57,8 @@ Executor::create(const ExecutionPlan &plan, std::unique_ptr<Device> device,
       // Reordered once, here; the device reads the copy (kept while the
       // executor lives: the CPU device reads it in place).
       const int64_t rows = tensor->dims.size() > 1 ? tensor->dims[1] : 1;
-      auto packed = repackWeight(layout, data, rows, tensor->dims.empty() ? 0 : tensor->dims[0]);
+      auto packed = repackWeight(layout, tensor->type, data, rows,
+                                 tensor->dims.empty() ? 0 : tensor->dims[0]);
       if (!packed)
         return makeError(weights.source(), ": tensor '", name, "': ",
                          packed.error().message);

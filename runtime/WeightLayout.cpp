@@ -38,21 +38,58 @@ Result<std::vector<uint8_t>> packQ4_0x8(std::span<const uint8_t> gguf, int64_t r
   return out;
 }
 
+constexpr int64_t kRows4 = 4;
+
+Result<std::vector<uint8_t>> packRows4(GgmlType type, std::span<const uint8_t> gguf,
+                                       int64_t rows, int64_t cols) {
+  const GgmlTypeInfo &info = ggmlTypeInfo(type);
+  const int64_t blockSize = info.blockSize, blockBytes = int64_t(info.bytesPerBlock);
+  if (rows <= 0 || cols <= 0 || blockSize <= 0 || cols % blockSize != 0 ||
+      rows % kRows4 != 0)
+    return makeError("weight layout rows4: ", std::to_string(rows), " rows of ",
+                     std::to_string(cols), " ", std::string(info.name),
+                     " elements: needs rows a multiple of 4 and whole blocks");
+  const int64_t blocks = cols / blockSize;
+  const uint64_t rowBytes = uint64_t(blocks * blockBytes);
+  if (gguf.size() != rowBytes * uint64_t(rows))
+    return makeError("weight layout rows4: ", std::to_string(gguf.size()), " bytes for ",
+                     std::to_string(rows), " ", std::string(info.name), " rows of ",
+                     std::to_string(cols), " elements (", std::to_string(rowBytes * rows),
+                     " expected)");
+  std::vector<uint8_t> out(gguf.size());
+  uint8_t *to = out.data();
+  for (int64_t g = 0; g < rows / kRows4; ++g)
+    for (int64_t j = 0; j < blocks; ++j)
+      for (int64_t r = 0; r < kRows4; ++r) {
+        std::memcpy(to, gguf.data() + uint64_t(g * kRows4 + r) * rowBytes + j * blockBytes,
+                    size_t(blockBytes));
+        to += blockBytes;
+      }
+  return out;
+}
+
 } // namespace
 
 std::string_view weightLayoutName(WeightLayout layout) {
   switch (layout) {
   case WeightLayout::Gguf: return "gguf";
   case WeightLayout::Q4_0x8: return "q4_0x8";
+  case WeightLayout::Rows4: return "rows4";
   }
   return "?";
 }
 
-Result<std::vector<uint8_t>> repackWeight(WeightLayout layout, std::span<const uint8_t> gguf,
-                                          int64_t rows, int64_t cols) {
+Result<std::vector<uint8_t>> repackWeight(WeightLayout layout, GgmlType type,
+                                          std::span<const uint8_t> gguf, int64_t rows,
+                                          int64_t cols) {
   switch (layout) {
   case WeightLayout::Gguf: return std::vector<uint8_t>(gguf.begin(), gguf.end());
-  case WeightLayout::Q4_0x8: return packQ4_0x8(gguf, rows, cols);
+  case WeightLayout::Q4_0x8:
+    if (type != GgmlType::Q4_0)
+      return makeError("weight layout q4_0x8: the weight is ",
+                       std::string(ggmlTypeInfo(type).name), ", not q4_0");
+    return packQ4_0x8(gguf, rows, cols);
+  case WeightLayout::Rows4: return packRows4(type, gguf, rows, cols);
   }
   return makeError("unknown weight layout ", std::to_string(int(layout)));
 }

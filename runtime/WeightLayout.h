@@ -7,6 +7,7 @@
 // kernels that read it (codegen's Target::matmulWeightLayout).
 #pragma once
 
+#include "quant/GgmlType.h"
 #include "support/Result.h"
 
 #include <cstdint>
@@ -24,14 +25,21 @@ enum class WeightLayout : uint8_t {
   // computing eight output columns streams one contiguous array and loads
   // the eight scales at once.
   Q4_0x8,
+  // Any block format (rows % 4 == 0): the blocks of each four consecutive
+  // rows interleaved, block j of rows 4g..4g+3 one after another, then
+  // block j + 1. A kernel computing four output columns reads one stream;
+  // row n's block j is at (n/4) * 4 * rowBytes + (j * 4 + n % 4) * blockBytes.
+  Rows4,
 };
 
 std::string_view weightLayoutName(WeightLayout layout);
 
-// The bytes of a GGUF weight of `rows` rows of `cols` elements in
-// `layout`; an error naming the layout and the shape when the weight does
-// not fit it (wrong size, rows or cols not a multiple of the group).
-Result<std::vector<uint8_t>> repackWeight(WeightLayout layout, std::span<const uint8_t> gguf,
-                                          int64_t rows, int64_t cols);
+// The bytes of a GGUF weight of `rows` rows of `cols` elements of `type`
+// in `layout`; an error naming the layout and the shape when the weight
+// does not fit it (wrong size or type, rows or cols not a multiple of the
+// group).
+Result<std::vector<uint8_t>> repackWeight(WeightLayout layout, GgmlType type,
+                                          std::span<const uint8_t> gguf, int64_t rows,
+                                          int64_t cols);
 
 } // namespace kiln::runtime

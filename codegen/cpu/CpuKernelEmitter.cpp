@@ -34,10 +34,11 @@ Status emitKernel(Module &module, const KernelDesc &desc,
          desc.matmul.activations == GgmlType::F32))
       return makeError("no CPU kernel reads ", std::string(ggmlTypeInfo(part.format).name),
                        " weights of ", std::to_string(part.rows), " rows in layout q4_0x8");
-    else if (part.layout != runtime::WeightLayout::Gguf &&
-             part.layout != runtime::WeightLayout::Q4_0x8)
-      return makeError("no CPU kernel reads weight layout ",
-                       std::string(runtime::weightLayoutName(part.layout)));
+    else if (part.layout == runtime::WeightLayout::Rows4 &&
+             (part.rows % 4 != 0 || desc.matmul.activations == GgmlType::F32 ||
+              (part.format == GgmlType::Q4_0 && part.rows % 8 == 0)))
+      return makeError("no CPU kernel reads ", std::string(ggmlTypeInfo(part.format).name),
+                       " weights of ", std::to_string(part.rows), " rows in layout rows4");
   if (desc.kind == KernelKind::FlashAttention && desc.attention.headDim % 8 != 0)
     return makeError("flash attention needs a head size that is a multiple of 8, not ",
                      std::to_string(desc.attention.headDim));

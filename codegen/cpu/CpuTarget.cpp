@@ -20,13 +20,18 @@ std::span<const GgmlType> CpuTarget::decodableWeightTypes() const { return kDeco
 // The flash kernel reads a head 8 floats at a time.
 bool CpuTarget::supportsFlashAttention(int64_t headDim) const { return headDim % 8 == 0; }
 
-// q4_0 on q8_0 rows goes eight columns at a time (the matmul emitter's
-// emitQ40Matmul): it streams those columns' blocks interleaved.
+// The integer-dot matmuls stream their columns' blocks interleaved: q4_0
+// eight columns at a time (emitQ40Matmul), the other formats four in
+// decode (emitIntegerMatmul).
 runtime::WeightLayout CpuTarget::matmulWeightLayout(GgmlType weights, int64_t rows,
                                                     int64_t cols,
                                                     const MatmulInputForm &input) const {
-  if (weights == GgmlType::Q4_0 && input.quantized && rows % 8 == 0 && cols % 32 == 0)
+  if (!input.quantized || cols % ggmlTypeInfo(weights).blockSize != 0)
+    return runtime::WeightLayout::Gguf;
+  if (weights == GgmlType::Q4_0 && rows % 8 == 0)
     return runtime::WeightLayout::Q4_0x8;
+  if (rows % 4 == 0)
+    return runtime::WeightLayout::Rows4;
   return runtime::WeightLayout::Gguf;
 }
 

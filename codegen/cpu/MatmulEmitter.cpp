@@ -326,6 +326,8 @@ void emitIntegerMatmul(Kernel &k, const MatmulSlice &slice) {
     emitQ40Matmul(k, slice, target);
     return;
   }
+  const bool interleaved = slice.layout == runtime::WeightLayout::Rows4;
+  const int64_t blockStep = interleaved ? 4 * blockBytes : blockBytes;
   auto *lanes = FixedVectorType::get(e.f32(), kDotLanes);
   std::vector<DotAccumulators> accumulators;
   for (int64_t i = 0; i < 8; ++i)
@@ -345,11 +347,18 @@ void emitIntegerMatmul(Kernel &k, const MatmulSlice &slice) {
                     accumulators[i].offset);
     }
     std::vector<Value *> weightRows;
-    for (int64_t c = 0; c < C; ++c)
-      weightRows.push_back(e.at(b.getInt8Ty(), w,
-                                b.CreateMul(b.CreateAdd(n0, e.c64(c)), e.c64(stride))));
+    for (int64_t c = 0; c < C; ++c) {
+      Value *n = b.CreateAdd(n0, e.c64(c));
+      // Rows4: row n's blocks interleaved with those of its group of four.
+      Value *start = interleaved
+                         ? b.CreateAdd(b.CreateMul(b.CreateUDiv(n, e.c64(4)), e.c64(4 * stride)),
+                                       b.CreateMul(b.CreateURem(n, e.c64(4)),
+                                                   e.c64(blockBytes)))
+                         : b.CreateMul(n, e.c64(stride));
+      weightRows.push_back(e.at(b.getInt8Ty(), w, start));
+    }
     e.forRange(0, K / blockElements, [&](Value *blockIndex) {
-      Value *offset = b.CreateMul(blockIndex, e.c64(blockBytes));
+      Value *offset = b.CreateMul(blockIndex, e.c64(blockStep));
       for (int64_t c = 0; c < C; ++c)
         emitBlockIntegerDot(e, target, format, e.at(b.getInt8Ty(), weightRows[c], offset),
                             blockIndex, rows,

@@ -564,7 +564,8 @@ public:
     for (size_t i = 0; i < written.size() && status.ok(); ++i) {
       runtime::WeightLayout layout = layoutOf(d, infos[i]);
       if (layout != runtime::WeightLayout::Gguf) {
-        auto packed = runtime::repackWeight(layout, written[i], infos[i].rows, infos[i].cols);
+        auto packed = runtime::repackWeight(layout, infos[i].format, written[i], infos[i].rows,
+                                            infos[i].cols);
         if (!packed) {
           status = packed.error();
           break;

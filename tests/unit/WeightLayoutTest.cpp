@@ -23,7 +23,7 @@ std::vector<uint8_t> numberedQ4_0(int64_t rows, int64_t blocks) {
 TEST(WeightLayout, Q4_0x8InterleavesEightRowsPerBlock) {
   const int64_t rows = 16, blocks = 3;
   std::vector<uint8_t> gguf = numberedQ4_0(rows, blocks);
-  auto packed = repackWeight(WeightLayout::Q4_0x8, gguf, rows, blocks * 32);
+  auto packed = repackWeight(WeightLayout::Q4_0x8, GgmlType::Q4_0, gguf, rows, blocks * 32);
   ASSERT_TRUE(packed.ok()) << packed.error().message;
   ASSERT_EQ(packed->size(), gguf.size());
   for (int64_t g = 0; g < rows / 8; ++g)
@@ -41,23 +41,55 @@ TEST(WeightLayout, Q4_0x8InterleavesEightRowsPerBlock) {
 
 TEST(WeightLayout, Q4_0x8RefusesShapesItCannotHold) {
   std::vector<uint8_t> gguf = numberedQ4_0(12, 2);
-  auto rows = repackWeight(WeightLayout::Q4_0x8, gguf, 12, 64);
+  auto rows = repackWeight(WeightLayout::Q4_0x8, GgmlType::Q4_0, gguf, 12, 64);
   ASSERT_FALSE(rows.ok());
   EXPECT_NE(rows.error().message.find("multiple of 8"), std::string::npos)
       << rows.error().message;
   std::vector<uint8_t> short16 = numberedQ4_0(16, 2);
   short16.pop_back();
-  auto size = repackWeight(WeightLayout::Q4_0x8, short16, 16, 64);
+  auto size = repackWeight(WeightLayout::Q4_0x8, GgmlType::Q4_0, short16, 16, 64);
   ASSERT_FALSE(size.ok());
   EXPECT_NE(size.error().message.find("expected"), std::string::npos) << size.error().message;
 }
 
 TEST(WeightLayout, GgufIsTheFileBytes) {
   std::vector<uint8_t> gguf = numberedQ4_0(8, 1);
-  auto same = repackWeight(WeightLayout::Gguf, gguf, 8, 32);
+  auto same = repackWeight(WeightLayout::Gguf, GgmlType::Q4_0, gguf, 8, 32);
   ASSERT_TRUE(same.ok());
   EXPECT_EQ(*same, gguf);
   EXPECT_EQ(weightLayoutName(WeightLayout::Q4_0x8), "q4_0x8");
+}
+
+} // namespace
+} // namespace kiln::runtime
+
+namespace kiln::runtime {
+namespace {
+
+TEST(WeightLayout, Rows4InterleavesFourRowsBlockByBlock) {
+  // q8_0: 34-byte blocks; 8 rows of 3 blocks.
+  const int64_t rows = 8, blocks = 3, bb = 34;
+  std::vector<uint8_t> gguf(size_t(rows * blocks * bb));
+  for (size_t i = 0; i < gguf.size(); ++i)
+    gguf[i] = uint8_t(i * 13 + i / 251);
+  auto packed = repackWeight(WeightLayout::Rows4, GgmlType::Q8_0, gguf, rows, blocks * 32);
+  ASSERT_TRUE(packed.ok()) << packed.error().message;
+  ASSERT_EQ(packed->size(), gguf.size());
+  // Row n's block j where the CPU kernels look for it.
+  for (int64_t n = 0; n < rows; ++n)
+    for (int64_t j = 0; j < blocks; ++j)
+      for (int64_t i = 0; i < bb; ++i)
+        EXPECT_EQ((*packed)[size_t((n / 4) * 4 * blocks * bb + (j * 4 + n % 4) * bb + i)],
+                  gguf[size_t((n * blocks + j) * bb + i)])
+            << n << " " << j << " " << i;
+  auto odd = repackWeight(WeightLayout::Rows4, GgmlType::Q8_0,
+                          std::span<const uint8_t>(gguf.data(), size_t(6 * blocks * bb)), 6,
+                          blocks * 32);
+  ASSERT_FALSE(odd.ok());
+  EXPECT_NE(odd.error().message.find("multiple of 4"), std::string::npos);
+  auto wrongType = repackWeight(WeightLayout::Q4_0x8, GgmlType::Q8_0, gguf, rows, blocks * 32);
+  ASSERT_FALSE(wrongType.ok());
+  EXPECT_NE(wrongType.error().message.find("not q4_0"), std::string::npos);
 }
 
 } // namespace
