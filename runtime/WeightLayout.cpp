@@ -68,6 +68,34 @@ Result<std::vector<uint8_t>> packRows4(GgmlType type, std::span<const uint8_t> g
   return out;
 }
 
+Result<std::vector<uint8_t>> packPairs32(GgmlType type, std::span<const uint8_t> gguf,
+                                         int64_t rows, int64_t cols) {
+  const GgmlTypeInfo &info = ggmlTypeInfo(type);
+  if (info.blockSize != 1)
+    return makeError("weight layout pairs32: the weight is ", std::string(info.name),
+                     ", not f32, f16 or bf16");
+  if (rows <= 0 || cols <= 0 || rows % 2 != 0 || cols % 32 != 0)
+    return makeError("weight layout pairs32: ", std::to_string(rows), " rows of ",
+                     std::to_string(cols), " elements: needs rows a multiple of 2 and "
+                     "columns a multiple of 32");
+  const uint64_t run = 32 * uint64_t(info.bytesPerBlock), rowBytes = uint64_t(cols) *
+                                                                      info.bytesPerBlock;
+  if (gguf.size() != rowBytes * uint64_t(rows))
+    return makeError("weight layout pairs32: ", std::to_string(gguf.size()), " bytes for ",
+                     std::to_string(rows), " ", std::string(info.name), " rows of ",
+                     std::to_string(cols), " elements (", std::to_string(rowBytes * rows),
+                     " expected)");
+  std::vector<uint8_t> out(gguf.size());
+  uint8_t *to = out.data();
+  for (int64_t pair = 0; pair < rows / 2; ++pair)
+    for (int64_t j = 0; j < cols / 32; ++j)
+      for (int64_t r = 0; r < 2; ++r) {
+        std::memcpy(to, gguf.data() + uint64_t(2 * pair + r) * rowBytes + j * run, run);
+        to += run;
+      }
+  return out;
+}
+
 } // namespace
 
 std::string_view weightLayoutName(WeightLayout layout) {
@@ -75,6 +103,7 @@ std::string_view weightLayoutName(WeightLayout layout) {
   case WeightLayout::Gguf: return "gguf";
   case WeightLayout::Q4_0x8: return "q4_0x8";
   case WeightLayout::Rows4: return "rows4";
+  case WeightLayout::Pairs32: return "pairs32";
   }
   return "?";
 }
@@ -90,6 +119,7 @@ Result<std::vector<uint8_t>> repackWeight(WeightLayout layout, GgmlType type,
                        std::string(ggmlTypeInfo(type).name), ", not q4_0");
     return packQ4_0x8(gguf, rows, cols);
   case WeightLayout::Rows4: return packRows4(type, gguf, rows, cols);
+  case WeightLayout::Pairs32: return packPairs32(type, gguf, rows, cols);
   }
   return makeError("unknown weight layout ", std::to_string(int(layout)));
 }

@@ -30,6 +30,11 @@ enum class WeightLayout : uint8_t {
   // block j + 1. A kernel computing four output columns reads one stream;
   // row n's block j is at (n/4) * 4 * rowBytes + (j * 4 + n % 4) * blockBytes.
   Rows4,
+  // f32, f16 or bf16 (rows % 2 == 0, cols % 32 == 0): each two consecutive
+  // rows interleaved in runs of 32 elements; element k of row n is at
+  // (n/2) * 2 * cols + (k/32) * 64 + (n%2) * 32 + k%32 (in elements). A
+  // kernel computing two output columns over chunks of 32 reads one stream.
+  Pairs32,
 };
 
 std::string_view weightLayoutName(WeightLayout layout);

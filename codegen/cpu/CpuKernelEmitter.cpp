@@ -39,6 +39,13 @@ Status emitKernel(Module &module, const KernelDesc &desc,
               (part.format == GgmlType::Q4_0 && part.rows % 8 == 0)))
       return makeError("no CPU kernel reads ", std::string(ggmlTypeInfo(part.format).name),
                        " weights of ", std::to_string(part.rows), " rows in layout rows4");
+    else if (part.layout == runtime::WeightLayout::Pairs32 &&
+             (part.rows % 2 != 0 || desc.cols % 32 != 0 ||
+              desc.matmul.activations != GgmlType::F32 ||
+              (part.format != GgmlType::F32 && part.format != GgmlType::F16 &&
+               part.format != GgmlType::BF16)))
+      return makeError("no CPU kernel reads ", std::string(ggmlTypeInfo(part.format).name),
+                       " weights of ", std::to_string(part.rows), " rows in layout pairs32");
   if (desc.kind == KernelKind::FlashAttention && desc.attention.headDim % 8 != 0)
     return makeError("flash attention needs a head size that is a multiple of 8, not ",
                      std::to_string(desc.attention.headDim));

@@ -20,13 +20,18 @@ std::span<const GgmlType> CpuTarget::decodableWeightTypes() const { return kDeco
 // The flash kernel reads a head 8 floats at a time.
 bool CpuTarget::supportsFlashAttention(int64_t headDim) const { return headDim % 8 == 0; }
 
-// The integer-dot matmuls stream their columns' blocks interleaved: q4_0
-// eight columns at a time (emitQ40Matmul), the other formats four in
-// decode (emitIntegerMatmul).
+// The matmuls stream their columns' weights interleaved: the integer-dot
+// ones q4_0 eight columns at a time (emitQ40Matmul), the other formats four
+// in decode (emitIntegerMatmul); f32/f16/bf16 two (emitPlainMatmul).
 runtime::WeightLayout CpuTarget::matmulWeightLayout(GgmlType weights, int64_t rows,
                                                     int64_t cols,
                                                     const MatmulInputForm &input) const {
-  if (!input.quantized || cols % ggmlTypeInfo(weights).blockSize != 0)
+  const bool plain =
+      weights == GgmlType::F32 || weights == GgmlType::F16 || weights == GgmlType::BF16;
+  if (!input.quantized)
+    return plain && rows % 2 == 0 && cols % 32 == 0 ? runtime::WeightLayout::Pairs32
+                                                    : runtime::WeightLayout::Gguf;
+  if (cols % ggmlTypeInfo(weights).blockSize != 0)
     return runtime::WeightLayout::Gguf;
   if (weights == GgmlType::Q4_0 && rows % 8 == 0)
     return runtime::WeightLayout::Q4_0x8;

@@ -393,9 +393,17 @@ void emitPlainMatmul(Kernel &k, const MatmulSlice &slice) {
   Value *accumulators[16];
   for (Value *&acc : accumulators)
     acc = e.local(lanes);
-  // Eight weights of row n from element kk, as floats.
+  // Eight weights of row n from element kk (a multiple of 8), as floats;
+  // Pairs32: rows n and n^1 interleaved in runs of 32.
+  const bool paired = slice.layout == runtime::WeightLayout::Pairs32;
   auto loadWeights = [&](Value *n, Value *kk) -> Value * {
-    Value *index = b.CreateAdd(b.CreateMul(n, e.c64(K)), kk);
+    Value *index =
+        paired ? b.CreateAdd(
+                     b.CreateAdd(b.CreateMul(b.CreateUDiv(n, e.c64(2)), e.c64(2 * K)),
+                                 b.CreateMul(b.CreateUDiv(kk, e.c64(32)), e.c64(64))),
+                     b.CreateAdd(b.CreateMul(b.CreateURem(n, e.c64(2)), e.c64(32)),
+                                 b.CreateURem(kk, e.c64(32))))
+               : b.CreateAdd(b.CreateMul(n, e.c64(K)), kk);
     if (format == GgmlType::F32)
       return b.CreateAlignedLoad(lanes, e.at(e.f32(), w, index), Align(4));
     auto *shorts = FixedVectorType::get(b.getInt16Ty(), 8);

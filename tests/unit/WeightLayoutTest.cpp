@@ -94,3 +94,31 @@ TEST(WeightLayout, Rows4InterleavesFourRowsBlockByBlock) {
 
 } // namespace
 } // namespace kiln::runtime
+
+namespace kiln::runtime {
+namespace {
+
+TEST(WeightLayout, Pairs32InterleavesRowPairsInRunsOf32) {
+  const int64_t rows = 4, cols = 64; // f16: 2 bytes an element
+  std::vector<uint8_t> gguf(size_t(rows * cols * 2));
+  for (size_t i = 0; i < gguf.size(); ++i)
+    gguf[i] = uint8_t(i * 7 + i / 256);
+  auto packed = repackWeight(WeightLayout::Pairs32, GgmlType::F16, gguf, rows, cols);
+  ASSERT_TRUE(packed.ok()) << packed.error().message;
+  for (int64_t n = 0; n < rows; ++n)
+    for (int64_t k = 0; k < cols; ++k) {
+      int64_t at = (n / 2) * 2 * cols + (k / 32) * 64 + (n % 2) * 32 + k % 32;
+      for (int byte = 0; byte < 2; ++byte)
+        EXPECT_EQ((*packed)[size_t(at * 2 + byte)], gguf[size_t((n * cols + k) * 2 + byte)])
+            << n << " " << k;
+    }
+  auto quantized = repackWeight(WeightLayout::Pairs32, GgmlType::Q8_0, gguf, rows, cols);
+  ASSERT_FALSE(quantized.ok());
+  auto ragged = repackWeight(WeightLayout::Pairs32, GgmlType::F16,
+                             std::span<const uint8_t>(gguf.data(), size_t(4 * 48 * 2)), 4, 48);
+  ASSERT_FALSE(ragged.ok());
+  EXPECT_NE(ragged.error().message.find("multiple of 32"), std::string::npos);
+}
+
+} // namespace
+} // namespace kiln::runtime
