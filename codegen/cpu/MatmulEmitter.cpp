@@ -393,17 +393,20 @@ void emitPlainMatmul(Kernel &k, const MatmulSlice &slice) {
   Value *accumulators[16];
   for (Value *&acc : accumulators)
     acc = e.local(lanes);
-  // Eight weights of row n from element kk (a multiple of 8), as floats;
-  // Pairs32: rows n and n^1 interleaved in runs of 32.
+  // Where row n's chunk of 32 elements `chunk` starts, from the row's
+  // base: Pairs32 interleaves rows n and n^1 in runs of 32 (K % 32 == 0).
   const bool paired = slice.layout == runtime::WeightLayout::Pairs32;
-  auto loadWeights = [&](Value *n, Value *kk) -> Value * {
-    Value *index =
-        paired ? b.CreateAdd(
-                     b.CreateAdd(b.CreateMul(b.CreateUDiv(n, e.c64(2)), e.c64(2 * K)),
-                                 b.CreateMul(b.CreateUDiv(kk, e.c64(32)), e.c64(64))),
-                     b.CreateAdd(b.CreateMul(b.CreateURem(n, e.c64(2)), e.c64(32)),
-                                 b.CreateURem(kk, e.c64(32))))
-               : b.CreateAdd(b.CreateMul(n, e.c64(K)), kk);
+  auto rowBase = [&](Value *n) -> Value * {
+    if (!paired)
+      return b.CreateMul(n, e.c64(K));
+    return b.CreateAdd(b.CreateMul(b.CreateUDiv(n, e.c64(2)), e.c64(2 * K)),
+                       b.CreateMul(b.CreateURem(n, e.c64(2)), e.c64(32)));
+  };
+  auto chunkStart = [&](Value *base, Value *chunk) {
+    return b.CreateAdd(base, b.CreateMul(chunk, e.c64(paired ? 64 : 32)));
+  };
+  // Eight weights from element `index` of the weight array, as floats.
+  auto loadWeightsAt = [&](Value *index) -> Value * {
     if (format == GgmlType::F32)
       return b.CreateAlignedLoad(lanes, e.at(e.f32(), w, index), Align(4));
     auto *shorts = FixedVectorType::get(b.getInt16Ty(), 8);
@@ -414,6 +417,15 @@ void emitPlainMatmul(Kernel &k, const MatmulSlice &slice) {
     Value *wide = b.CreateShl(b.CreateZExt(raw, FixedVectorType::get(e.i32(), 8)),
                               b.CreateVectorSplat(8, e.c32(16)));
     return b.CreateBitCast(wide, lanes);
+  };
+  // Eight weights of row n from element kk (a multiple of 8; in the file's
+  // layout, or within the row's first K / 32 * 32 elements).
+  auto loadWeights = [&](Value *n, Value *kk) -> Value * {
+    if (!paired)
+      return loadWeightsAt(b.CreateAdd(rowBase(n), kk));
+    Value *chunk = b.CreateUDiv(kk, e.c64(32));
+    return loadWeightsAt(
+        b.CreateAdd(chunkStart(rowBase(n), chunk), b.CreateURem(kk, e.c64(32))));
   };
   auto loadInputs = [&](Value *t, Value *kk) {
     return b.CreateAlignedLoad(
@@ -434,12 +446,35 @@ void emitPlainMatmul(Kernel &k, const MatmulSlice &slice) {
     if (batched) {
       for (int64_t i = 0; i < R * C; ++i)
         b.CreateStore(zero, accumulators[i]);
-      e.forRange(0, K / 8, [&](Value *chunk) {
-        Value *kk = b.CreateMul(chunk, e.c64(8));
+      if (paired) {
+        // Chunks of 32, four steps of 8 each: the same products in the same
+        // order, at fixed offsets from one pointer per column.
+        std::vector<Value *> bases;
         for (int64_t c = 0; c < C; ++c)
-          for (int64_t r = 0; r < R; ++r)
-            accumulate(accumulators[c * R + r], column(c), row(r), kk);
-      });
+          bases.push_back(rowBase(column(c)));
+        e.forRange(0, K / 32, [&](Value *chunk) {
+          for (int64_t s = 0; s < 4; ++s) {
+            Value *kk = b.CreateAdd(b.CreateMul(chunk, e.c64(32)), e.c64(8 * s));
+            for (int64_t c = 0; c < C; ++c) {
+              Value *weights =
+                  loadWeightsAt(b.CreateAdd(chunkStart(bases[c], chunk), e.c64(8 * s)));
+              for (int64_t r = 0; r < R; ++r) {
+                Value *acc = accumulators[c * R + r];
+                b.CreateStore(emitFma(b, loadInputs(row(r), kk), weights,
+                                      b.CreateLoad(lanes, acc)),
+                              acc);
+              }
+            }
+          }
+        });
+      } else {
+        e.forRange(0, K / 8, [&](Value *chunk) {
+          Value *kk = b.CreateMul(chunk, e.c64(8));
+          for (int64_t c = 0; c < C; ++c)
+            for (int64_t r = 0; r < R; ++r)
+              accumulate(accumulators[c * R + r], column(c), row(r), kk);
+        });
+      }
       for (int64_t c = 0; c < C; ++c)
         for (int64_t r = 0; r < R; ++r) {
           Value *sum = emitLaneSum(b, b.CreateLoad(lanes, accumulators[c * R + r]),
@@ -452,12 +487,20 @@ void emitPlainMatmul(Kernel &k, const MatmulSlice &slice) {
     int64_t whole = K / 32 * 32;
     for (int64_t i = 0; i < 4 * C; ++i)
       b.CreateStore(zero, accumulators[i]);
+    std::vector<Value *> bases;
+    for (int64_t c = 0; c < C; ++c)
+      bases.push_back(rowBase(column(c)));
     e.forRange(0, whole / 32, [&](Value *chunk) {
       Value *base = b.CreateMul(chunk, e.c64(32));
       for (int64_t c = 0; c < C; ++c)
-        for (int64_t a = 0; a < 4; ++a)
-          accumulate(accumulators[4 * c + a], column(c), row(0),
-                     b.CreateAdd(base, e.c64(8 * a)));
+        for (int64_t a = 0; a < 4; ++a) {
+          Value *acc = accumulators[4 * c + a];
+          Value *weights =
+              loadWeightsAt(b.CreateAdd(chunkStart(bases[c], chunk), e.c64(8 * a)));
+          b.CreateStore(emitFma(b, loadInputs(row(0), b.CreateAdd(base, e.c64(8 * a))),
+                                weights, b.CreateLoad(lanes, acc)),
+                        acc);
+        }
     });
     for (int64_t c = 0; c < C; ++c) {
       Value *x[4];
