@@ -346,9 +346,12 @@ void q40EightColumns(LoopEmitter &e, const IntegerDotTarget &target,
   auto &b = e.b;
   Bytes v{e, b, target.hooks};
   auto *floats = FixedVectorType::get(e.f32(), 8);
+  // The nibbles as they are (0..15): sum((q - 8) a) = sum(q a) - 8 sum(a),
+  // both exact in 32 bits, so each row's block sum of a is taken once for
+  // the eight columns instead of making every column's quants signed.
   Value *quants[8];
   for (unsigned c = 0; c < 8; ++c)
-    quants[c] = b.CreateSub(v.nibbles(nibbles[c], e.c64(0)), v.splat(8));
+    quants[c] = v.nibbles(nibbles[c], e.c64(0));
   Value *scales = b.CreateFPExt(
       b.CreateBitCast(halves, FixedVectorType::get(b.getHalfTy(), 8)), floats);
   // Eight vectors of eight partial sums -> one vector of their totals, in
@@ -364,7 +367,7 @@ void q40EightColumns(LoopEmitter &e, const IntegerDotTarget &target,
     Value *a = v.load(rows[r].q, b.CreateMul(blockIndex, e.c64(32)));
     Value *level[8];
     for (unsigned c = 0; c < 8; ++c)
-      level[c] = v.dotSigned(quants[c], a, nullptr);
+      level[c] = v.dotUnsigned(quants[c], a, nullptr);
     if (target.hooks) {
       level[0] = target.hooks->columnTotals(b, level);
     } else {
@@ -373,6 +376,9 @@ void q40EightColumns(LoopEmitter &e, const IntegerDotTarget &target,
         for (unsigned c = 0; c < count / 2; ++c)
           level[c] = pairSums(level[2 * c], level[2 * c + 1]);
     }
+    Value *eightSumA =
+        b.CreateShl(b.CreateAddReduce(v.dotUnsigned(v.splat(1), a, nullptr)), e.c32(3));
+    level[0] = b.CreateSub(level[0], b.CreateVectorSplat(8, eightSumA));
     Value *da = e.loadF32(rows[r].d, blockIndex);
     Value *scale = b.CreateFMul(scales, b.CreateVectorSplat(8, da));
     Value *sum = emitFma(b, b.CreateSIToFP(level[0], floats), scale,
