@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <set>
 
 namespace kiln::runtime {
 
@@ -43,6 +44,14 @@ Executor::create(const ExecutionPlan &plan, std::unique_ptr<Device> device,
                      " exceeds the model's ",
                      std::to_string(plan.contextLength));
 
+  auto layoutOf = [&](size_t i) {
+    return i < plan.weightLayouts.size() ? plan.weightLayouts[i] : WeightLayout::Gguf;
+  };
+  // Tensors some kernel reads in the file's layout: their pages stay.
+  std::set<std::string_view> readInPlace;
+  for (size_t i = 0; i < plan.weightNames.size(); ++i)
+    if (layoutOf(i) == WeightLayout::Gguf)
+      readInPlace.insert(plan.weightNames[i]);
   std::vector<const void *> weightPointers;
   for (size_t i = 0; i < plan.weightNames.size(); ++i) {
     const std::string &name = plan.weightNames[i];
@@ -51,8 +60,7 @@ Executor::create(const ExecutionPlan &plan, std::unique_ptr<Device> device,
       return makeError(weights.source(), ": tensor '", name,
                        "' the plan needs is missing");
     std::span<const uint8_t> data = weights.tensorData(*tensor);
-    const WeightLayout layout =
-        i < plan.weightLayouts.size() ? plan.weightLayouts[i] : WeightLayout::Gguf;
+    const WeightLayout layout = layoutOf(i);
     if (layout != WeightLayout::Gguf) {
       // Reordered once, here; the device reads the copy (kept while the
       // executor lives: the CPU device reads it in place).
@@ -64,6 +72,10 @@ Executor::create(const ExecutionPlan &plan, std::unique_ptr<Device> device,
                          packed.error().message);
       exec->repackedWeights_.push_back(std::move(packed).value());
       data = exec->repackedWeights_.back();
+      // Only the copy is read from now on: the file's pages need not stay
+      // resident beside it (peak memory stays one copy of the weights).
+      if (!readInPlace.count(name))
+        weights.releaseTensorPages(*tensor);
     }
     auto onDevice = dev.upload(data);
     if (!onDevice)

@@ -7,6 +7,9 @@
 #include <limits>
 #include <type_traits>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 namespace kiln {
 
 std::string GgufTensorInfo::shapeString() const {
@@ -413,7 +416,22 @@ Result<GgufFile> GgufFile::open(const std::string &path) {
   if (!mapped)
     return std::move(mapped).takeError();
   std::span<const uint8_t> bytes = (*mapped)->bytes();
-  return parse(bytes, path, *mapped);
+  auto file = parse(bytes, path, *mapped);
+  if (file)
+    file->mapped_ = true;
+  return file;
+}
+
+void GgufFile::releaseTensorPages(const GgufTensorInfo &tensor) const {
+  if (!mapped_ || tensor.byteSize == 0)
+    return;
+  const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = uintptr_t(tensorData(tensor).data());
+  const uintptr_t end = begin + tensor.byteSize;
+  // Whole pages inside the tensor only: its neighbours keep theirs.
+  const uintptr_t first = (begin + page - 1) / page * page, last = end / page * page;
+  if (last > first)
+    ::madvise(reinterpret_cast<void *>(first), last - first, MADV_DONTNEED);
 }
 
 } // namespace kiln

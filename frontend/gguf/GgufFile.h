@@ -61,12 +61,18 @@ public:
   std::span<const uint8_t> tensorData(const GgufTensorInfo &tensor) const {
     return bytes_.subspan(dataOffset_ + tensor.offset, tensor.byteSize);
   }
+  // For a file opened with open(): hands the pages of the tensor's data
+  // that were read back to the page cache (they stop counting in this
+  // process's memory; a later read maps them again from the file). For
+  // one whose copy is all a reader needs. Parsed bytes are left alone.
+  void releaseTensorPages(const GgufTensorInfo &tensor) const;
 
 private:
   friend class GgufParser;
   explicit GgufFile(std::string source) : metadata_(std::move(source)) {}
 
   std::shared_ptr<const void> keepAlive_;
+  bool mapped_ = false; // bytes_ is a read-only file mapping (open())
   std::span<const uint8_t> bytes_;
   uint32_t version_ = 0;
   uint32_t alignment_ = kDefaultAlignment;

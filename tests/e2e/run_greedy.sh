@@ -49,8 +49,8 @@ python3 -c '
 import json, sys
 line = [l for l in open(sys.argv[1]) if l.startswith("{")][-1]
 t = json.loads(line)
-for key in ("load_s", "compile_s", "n_prompt", "prefill_tok_s", "n_gen", "decode_tok_s",
-            "activation_bytes"):
+for key in ("load_s", "compile_s", "weights_s", "n_prompt", "prefill_tok_s", "n_gen",
+            "decode_tok_s", "activation_bytes"):
     assert key in t, key
 assert t["n_gen"] == 24 and t["n_prompt"] == 3, t
 assert t["activation_bytes"] > 0 and t["activation_bytes"] % 64 == 0, t

@@ -119,7 +119,9 @@ Result<std::string> readPrompt(const RunArgs &args) {
 }
 
 struct Timings {
-  double load = 0, compile = 0, prefill = 0, decode = 0;
+  // weights: the executor's start (weights onto the device, any layout
+  // change of them, arena and KV cache).
+  double load = 0, compile = 0, weights = 0, prefill = 0, decode = 0;
   size_t promptTokens = 0, generated = 0;
   uint64_t activationBytes = 0; // the executor's activation arena
   std::string target = "cpu";
@@ -133,21 +135,22 @@ void reportTimings(const Timings &t, bool json) {
   double decodeRate = t.decode > 0 ? decodes / t.decode : 0;
   if (json) {
     std::fprintf(stderr,
-                 "{\"load_s\": %.4f, \"compile_s\": %.4f, \"n_prompt\": %zu, "
+                 "{\"load_s\": %.4f, \"compile_s\": %.4f, \"weights_s\": %.4f, "
+                 "\"n_prompt\": %zu, "
                  "\"prefill_s\": %.4f, \"prefill_tok_s\": %.2f, \"n_gen\": %zu, "
                  "\"decode_s\": %.4f, \"decode_tok_s\": %.2f, "
                  "\"activation_bytes\": %llu, \"target\": \"%s\", "
                  "\"kernels_cached\": %s}\n",
-                 t.load, t.compile, t.promptTokens, t.prefill, prefillRate,
+                 t.load, t.compile, t.weights, t.promptTokens, t.prefill, prefillRate,
                  t.generated, t.decode, decodeRate,
                  static_cast<unsigned long long>(t.activationBytes), t.target.c_str(),
                  t.kernelsCached ? "true" : "false");
     return;
   }
   std::fprintf(stderr,
-               "\nload %.2f s, compile %.2f s, prefill %zu tokens in %.2f s "
+               "\nload %.2f s, compile %.2f s, weights %.2f s, prefill %zu tokens in %.2f s "
                "(%.1f tok/s), decode %zu tokens in %.2f s (%.1f tok/s)\n",
-               t.load, t.compile, t.promptTokens, t.prefill, prefillRate,
+               t.load, t.compile, t.weights, t.promptTokens, t.prefill, prefillRate,
                decodes, t.decode, decodeRate);
 }
 
@@ -230,9 +233,11 @@ int runModel(RunArgs args) {
   runtime::ExecutorOptions execOptions;
   execOptions.contextLength = positions;
   execOptions.maxBatch = std::min<int64_t>(args.batch, positions);
+  start = Clock::now();
   auto executor = codegen::makeExecutor(*program, *file, pool, execOptions);
   if (!executor)
     return reportError(executor.error().message);
+  timings.weights = secondsSince(start);
   timings.activationBytes = (*executor)->activationBytes();
   if (!args.dumpSteps.empty())
     dumpSteps(**executor, program->lowered.plan, args.dumpSteps);
