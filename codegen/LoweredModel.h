@@ -23,6 +23,12 @@ struct LowerOptions {
   // activations are rounded as llama.cpp's (matchLlamaCppActivations) and
   // multiplied in f32.
   bool integerDots = true;
+  // Let the target load matmul weights in the layouts its kernels stream
+  // best (Target::matmulWeightLayout). Off: every weight is read in place,
+  // in the file's layout, so a caller that changes the file's bytes after
+  // the executor starts (calibration swapping one tensor at a time) is
+  // seen by the kernels.
+  bool weightLayouts = true;
 };
 
 struct LoweredModel {

@@ -316,8 +316,9 @@ Status PlanLowering::lowerMatmul(Operation *op, std::vector<Step> &steps) {
   RowConversion conversion = RowConversion::None;
   GgmlType convertFormat = GgmlType::F32;
   int64_t bufferCols = d.cols;
-  for (MatmulPart &part : d.matmul.parts)
-    part.layout = target_.matmulWeightLayout(part.format, part.rows, d.cols, form);
+  if (options_.weightLayouts)
+    for (MatmulPart &part : d.matmul.parts)
+      part.layout = target_.matmulWeightLayout(part.format, part.rows, d.cols, form);
   if (quantized) {
     d.matmul.activations = *quantized;
     convertKind = KernelKind::QuantizeActivations;

@@ -133,6 +133,9 @@ CalibrationRun::create(const GgufFile &model, const std::string &text,
   compile.target = "cpu"; // the measurements run here, whatever the mix is for
   compile.allLogits = true; // the output matrix sees every position
   compile.lower.integerDots = false;
+  // klWithTensor writes a tensor's bytes in place between runs: the
+  // kernels must read the file's bytes, not a copy made at load.
+  compile.lower.weightLayouts = false;
   compile.lower.matchLlamaCppActivations = false;
   compile.passes.fuse = false;
   if (options.useKernelCache)
