@@ -10,6 +10,33 @@ namespace {
 constexpr int64_t kQ4_0BlockBytes = 18; // f16 scale + 16 bytes of nibbles
 constexpr int64_t kQ4_0GroupRows = 8;
 
+// The weight must be `rows` whole rows of `rowBytes`.
+Status checkSize(std::string_view layout, std::span<const uint8_t> gguf, int64_t rows,
+                 int64_t cols, const GgmlTypeInfo &info, uint64_t rowBytes) {
+  if (gguf.size() == rowBytes * uint64_t(rows))
+    return Status::success();
+  return makeError("weight layout ", std::string(layout), ": ", std::to_string(gguf.size()),
+                   " bytes for ", std::to_string(rows), " ", std::string(info.name),
+                   " rows of ", std::to_string(cols), " elements (",
+                   std::to_string(rowBytes * uint64_t(rows)), " expected)");
+}
+
+// Groups of `group` consecutive rows, each row cut in runs of `runBytes`:
+// run j of every row of the group in turn, then run j + 1.
+std::vector<uint8_t> interleaveRows(std::span<const uint8_t> gguf, int64_t rows,
+                                    uint64_t rowBytes, int64_t group, uint64_t runBytes) {
+  std::vector<uint8_t> out(gguf.size());
+  uint8_t *to = out.data();
+  for (int64_t g = 0; g < rows / group; ++g)
+    for (uint64_t run = 0; run < rowBytes / runBytes; ++run)
+      for (int64_t r = 0; r < group; ++r) {
+        std::memcpy(to, gguf.data() + uint64_t(g * group + r) * rowBytes + run * runBytes,
+                    runBytes);
+        to += runBytes;
+      }
+  return out;
+}
+
 Result<std::vector<uint8_t>> packQ4_0x8(std::span<const uint8_t> gguf, int64_t rows,
                                         int64_t cols) {
   const int64_t blocks = cols / 32;
@@ -18,11 +45,7 @@ Result<std::vector<uint8_t>> packQ4_0x8(std::span<const uint8_t> gguf, int64_t r
                      std::to_string(cols), " elements: needs rows a multiple of 8 and "
                      "columns a multiple of 32");
   const uint64_t rowBytes = uint64_t(blocks) * kQ4_0BlockBytes;
-  if (gguf.size() != rowBytes * uint64_t(rows))
-    return makeError("weight layout q4_0x8: ", std::to_string(gguf.size()),
-                     " bytes for ", std::to_string(rows), " q4_0 rows of ",
-                     std::to_string(cols), " elements (", std::to_string(rowBytes * rows),
-                     " expected)");
+  KILN_TRY(checkSize("q4_0x8", gguf, rows, cols, ggmlTypeInfo(GgmlType::Q4_0), rowBytes));
   std::vector<uint8_t> out(gguf.size());
   uint8_t *to = out.data();
   for (int64_t g = 0; g < rows / kQ4_0GroupRows; ++g)
@@ -38,34 +61,17 @@ Result<std::vector<uint8_t>> packQ4_0x8(std::span<const uint8_t> gguf, int64_t r
   return out;
 }
 
-constexpr int64_t kRows4 = 4;
-
 Result<std::vector<uint8_t>> packRows4(GgmlType type, std::span<const uint8_t> gguf,
                                        int64_t rows, int64_t cols) {
   const GgmlTypeInfo &info = ggmlTypeInfo(type);
-  const int64_t blockSize = info.blockSize, blockBytes = int64_t(info.bytesPerBlock);
-  if (rows <= 0 || cols <= 0 || blockSize <= 0 || cols % blockSize != 0 ||
-      rows % kRows4 != 0)
+  const int64_t blockSize = info.blockSize;
+  if (rows <= 0 || cols <= 0 || blockSize <= 0 || cols % blockSize != 0 || rows % 4 != 0)
     return makeError("weight layout rows4: ", std::to_string(rows), " rows of ",
                      std::to_string(cols), " ", std::string(info.name),
                      " elements: needs rows a multiple of 4 and whole blocks");
-  const int64_t blocks = cols / blockSize;
-  const uint64_t rowBytes = uint64_t(blocks * blockBytes);
-  if (gguf.size() != rowBytes * uint64_t(rows))
-    return makeError("weight layout rows4: ", std::to_string(gguf.size()), " bytes for ",
-                     std::to_string(rows), " ", std::string(info.name), " rows of ",
-                     std::to_string(cols), " elements (", std::to_string(rowBytes * rows),
-                     " expected)");
-  std::vector<uint8_t> out(gguf.size());
-  uint8_t *to = out.data();
-  for (int64_t g = 0; g < rows / kRows4; ++g)
-    for (int64_t j = 0; j < blocks; ++j)
-      for (int64_t r = 0; r < kRows4; ++r) {
-        std::memcpy(to, gguf.data() + uint64_t(g * kRows4 + r) * rowBytes + j * blockBytes,
-                    size_t(blockBytes));
-        to += blockBytes;
-      }
-  return out;
+  const uint64_t rowBytes = uint64_t(cols / blockSize) * info.bytesPerBlock;
+  KILN_TRY(checkSize("rows4", gguf, rows, cols, info, rowBytes));
+  return interleaveRows(gguf, rows, rowBytes, 4, info.bytesPerBlock);
 }
 
 Result<std::vector<uint8_t>> packPairs32(GgmlType type, std::span<const uint8_t> gguf,
@@ -78,22 +84,9 @@ Result<std::vector<uint8_t>> packPairs32(GgmlType type, std::span<const uint8_t>
     return makeError("weight layout pairs32: ", std::to_string(rows), " rows of ",
                      std::to_string(cols), " elements: needs rows a multiple of 2 and "
                      "columns a multiple of 32");
-  const uint64_t run = 32 * uint64_t(info.bytesPerBlock), rowBytes = uint64_t(cols) *
-                                                                      info.bytesPerBlock;
-  if (gguf.size() != rowBytes * uint64_t(rows))
-    return makeError("weight layout pairs32: ", std::to_string(gguf.size()), " bytes for ",
-                     std::to_string(rows), " ", std::string(info.name), " rows of ",
-                     std::to_string(cols), " elements (", std::to_string(rowBytes * rows),
-                     " expected)");
-  std::vector<uint8_t> out(gguf.size());
-  uint8_t *to = out.data();
-  for (int64_t pair = 0; pair < rows / 2; ++pair)
-    for (int64_t j = 0; j < cols / 32; ++j)
-      for (int64_t r = 0; r < 2; ++r) {
-        std::memcpy(to, gguf.data() + uint64_t(2 * pair + r) * rowBytes + j * run, run);
-        to += run;
-      }
-  return out;
+  const uint64_t rowBytes = uint64_t(cols) * info.bytesPerBlock;
+  KILN_TRY(checkSize("pairs32", gguf, rows, cols, info, rowBytes));
+  return interleaveRows(gguf, rows, rowBytes, 2, 32 * uint64_t(info.bytesPerBlock));
 }
 
 } // namespace
