@@ -1,5 +1,6 @@
 #include "codegen/cpu/CpuKernelEmitter.h"
 
+#include "codegen/cpu/CpuSchedule.h"
 #include "codegen/cpu/KernelContext.h"
 #include "codegen/llvm/IntegerDot.h"
 #include "codegen/llvm/WeightDecode.h"
@@ -27,25 +28,15 @@ Status emitKernel(Module &module, const KernelDesc &desc,
       return makeError("no integer dot product for ",
                        std::string(ggmlTypeInfo(format).name), " weights");
   }
-  // Only q4_0 on q8_0 rows, eight columns at a time, reads a repacked layout.
+  // A matmul weight comes in the file's layout or in the one the kernels
+  // stream (the layout the CPU target asks for).
   for (const MatmulPart &part : desc.matmul.parts)
-    if (part.layout == runtime::WeightLayout::Q4_0x8 &&
-        (part.format != GgmlType::Q4_0 || part.rows % 8 != 0 || desc.cols % 32 != 0 ||
-         desc.matmul.activations == GgmlType::F32))
+    if (part.layout != runtime::WeightLayout::Gguf &&
+        part.layout != matmulWeightLayout(part.format, part.rows, desc.cols,
+                                          desc.matmul.activations != GgmlType::F32))
       return makeError("no CPU kernel reads ", std::string(ggmlTypeInfo(part.format).name),
-                       " weights of ", std::to_string(part.rows), " rows in layout q4_0x8");
-    else if (part.layout == runtime::WeightLayout::Rows4 &&
-             (part.rows % 4 != 0 || desc.matmul.activations == GgmlType::F32 ||
-              (part.format == GgmlType::Q4_0 && part.rows % 8 == 0)))
-      return makeError("no CPU kernel reads ", std::string(ggmlTypeInfo(part.format).name),
-                       " weights of ", std::to_string(part.rows), " rows in layout rows4");
-    else if (part.layout == runtime::WeightLayout::Pairs32 &&
-             (part.rows % 2 != 0 || desc.cols % 32 != 0 ||
-              desc.matmul.activations != GgmlType::F32 ||
-              (part.format != GgmlType::F32 && part.format != GgmlType::F16 &&
-               part.format != GgmlType::BF16)))
-      return makeError("no CPU kernel reads ", std::string(ggmlTypeInfo(part.format).name),
-                       " weights of ", std::to_string(part.rows), " rows in layout pairs32");
+                       " weights of ", std::to_string(part.rows), " rows in layout ",
+                       std::string(runtime::weightLayoutName(part.layout)));
   if (desc.kind == KernelKind::FlashAttention && desc.attention.headDim % 8 != 0)
     return makeError("flash attention needs a head size that is a multiple of 8, not ",
                      std::to_string(desc.attention.headDim));

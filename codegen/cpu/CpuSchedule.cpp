@@ -2,6 +2,23 @@
 
 namespace kiln::codegen::cpu {
 
+runtime::WeightLayout matmulWeightLayout(GgmlType weights, int64_t rows, int64_t cols,
+                                         bool quantizedInput) {
+  if (!quantizedInput) {
+    const bool plain =
+        weights == GgmlType::F32 || weights == GgmlType::F16 || weights == GgmlType::BF16;
+    return plain && rows % 2 == 0 && cols % 32 == 0 ? runtime::WeightLayout::Pairs32
+                                                    : runtime::WeightLayout::Gguf;
+  }
+  if (cols % ggmlTypeInfo(weights).blockSize != 0)
+    return runtime::WeightLayout::Gguf;
+  if (weights == GgmlType::Q4_0 && rows % 8 == 0)
+    return runtime::WeightLayout::Q4_0x8;
+  if (rows % 4 == 0)
+    return runtime::WeightLayout::Rows4;
+  return runtime::WeightLayout::Gguf;
+}
+
 runtime::TaskCount taskCount(const KernelDesc &d) {
   switch (d.kind) {
   case KernelKind::Positions:

@@ -1,6 +1,7 @@
 #include "codegen/cpu/CpuTarget.h"
 
 #include "codegen/Compile.h"
+#include "codegen/cpu/CpuSchedule.h"
 
 namespace kiln::codegen::cpu {
 
@@ -20,24 +21,11 @@ std::span<const GgmlType> CpuTarget::decodableWeightTypes() const { return kDeco
 // The flash kernel reads a head 8 floats at a time.
 bool CpuTarget::supportsFlashAttention(int64_t headDim) const { return headDim % 8 == 0; }
 
-// The matmuls stream their columns' weights interleaved: the integer-dot
-// ones q4_0 eight columns at a time (emitQ40Matmul), the other formats four
-// in decode (emitIntegerMatmul); f32/f16/bf16 two (emitPlainMatmul).
+// The layout the matmul kernels stream (CpuSchedule.h).
 runtime::WeightLayout CpuTarget::matmulWeightLayout(GgmlType weights, int64_t rows,
                                                     int64_t cols,
                                                     const MatmulInputForm &input) const {
-  const bool plain =
-      weights == GgmlType::F32 || weights == GgmlType::F16 || weights == GgmlType::BF16;
-  if (!input.quantized)
-    return plain && rows % 2 == 0 && cols % 32 == 0 ? runtime::WeightLayout::Pairs32
-                                                    : runtime::WeightLayout::Gguf;
-  if (cols % ggmlTypeInfo(weights).blockSize != 0)
-    return runtime::WeightLayout::Gguf;
-  if (weights == GgmlType::Q4_0 && rows % 8 == 0)
-    return runtime::WeightLayout::Q4_0x8;
-  if (rows % 4 == 0)
-    return runtime::WeightLayout::Rows4;
-  return runtime::WeightLayout::Gguf;
+  return cpu::matmulWeightLayout(weights, rows, cols, input.quantized.has_value());
 }
 
 // The fused matmul kernels are written for the integer and the plain dot
