@@ -54,7 +54,9 @@ Result<std::vector<uint8_t>> packQ4_0x8(std::span<const uint8_t> gguf, int64_t r
         const uint8_t *block =
             gguf.data() + uint64_t(g * kQ4_0GroupRows + r) * rowBytes + j * kQ4_0BlockBytes;
         std::memcpy(to + 2 * r, block, 2);
-        std::memcpy(to + 16 + 16 * r, block + 2, 16);
+        // Nibble bytes 4v..4v+3 of row r go to bytes 4r..4r+3 of chunk v.
+        for (int64_t v = 0; v < 4; ++v)
+          std::memcpy(to + 16 + 32 * v + 4 * r, block + 2 + 4 * v, 4);
       }
       to += kQ4_0GroupRows * kQ4_0BlockBytes;
     }

@@ -21,9 +21,12 @@ enum class WeightLayout : uint8_t {
   Gguf,
   // q4_0 in groups of eight rows (rows % 8 == 0): for group g and block j
   // (of K/32), 144 bytes at (g * K/32 + j) * 144: the eight rows' f16
-  // scales, then their eight 16-byte nibble arrays, row 8g first. A kernel
-  // computing eight output columns streams one contiguous array and loads
-  // the eight scales at once.
+  // scales (row 8g first), then four 32-byte chunks: bytes 4r..4r+3 of
+  // chunk v are nibble bytes 4v..4v+3 of row 8g+r (elements 4v..4v+3 in
+  // the low nibbles, 16+4v.. in the high). A kernel computing eight output
+  // columns streams one contiguous array, loads the eight scales at once,
+  // and gets from each chunk's nibbles four elements of all eight rows, so
+  // its byte dots land in the rows' lanes without a horizontal sum.
   Q4_0x8,
   // Any block format (rows % 4 == 0): the blocks of each four consecutive
   // rows interleaved, block j of rows 4g..4g+3 one after another, then

@@ -17,6 +17,15 @@ Value *X86ByteDots::dotSigned(IRBuilder<> &b, Value *w, Value *a, Value *scale16
   return dotUnsigned(b, magnitude, signedA, scale16);
 }
 
+Value *X86ByteDots::pairSums(IRBuilder<> &b, Value *u, Value *a) const {
+  return b.CreateIntrinsic(Intrinsic::x86_avx2_pmadd_ub_sw, {}, {u, a});
+}
+
+Value *X86ByteDots::widenPairs(IRBuilder<> &b, Value *x) const {
+  return b.CreateIntrinsic(Intrinsic::x86_avx2_pmadd_wd, {},
+                           {x, b.CreateVectorSplat(16, b.getInt16(1))});
+}
+
 Value *X86ByteDots::columnTotals(IRBuilder<> &b, ArrayRef<Value *> sums) const {
   // vphaddd adds pairs within 128-bit halves: two rounds leave columns
   // 0-3 (4-7) as [low-half sums | high-half sums]; swap halves and add.

@@ -15,6 +15,8 @@ public:
   // |w| . (a with w's sign).
   llvm::Value *dotSigned(llvm::IRBuilder<> &b, llvm::Value *w, llvm::Value *a,
                          llvm::Value *scale16) const override;
+  llvm::Value *pairSums(llvm::IRBuilder<> &b, llvm::Value *u, llvm::Value *a) const override;
+  llvm::Value *widenPairs(llvm::IRBuilder<> &b, llvm::Value *x) const override;
   llvm::Value *columnTotals(llvm::IRBuilder<> &b,
                             llvm::ArrayRef<llvm::Value *> sums) const override;
 };

@@ -73,6 +73,25 @@ struct Bytes {
       return hooks->dotSigned(b, w, a, scale16);
     return genericDot(b.CreateSExt(w, ints(32)), a, scale16);
   }
+  // u[2i] a[2i] + u[2i+1] a[2i+1] in 16 bits (u unsigned, a signed).
+  Value *pairSums(Value *u, Value *a) {
+    if (hooks)
+      return hooks->pairSums(b, u, a);
+    Value *products = b.CreateMul(b.CreateZExt(u, shorts(32)), b.CreateSExt(a, shorts(32)));
+    return addAdjacent(products, 16);
+  }
+  // 16 i16 -> 8 i32 sums of adjacent lanes.
+  Value *widenPairs(Value *x) {
+    if (hooks)
+      return hooks->widenPairs(b, x);
+    return addAdjacent(b.CreateSExt(x, ints(16)), 8);
+  }
+  Value *addAdjacent(Value *x, int half) {
+    SmallVector<int, 16> even, odd;
+    for (int i = 0; i < half; ++i)
+      even.push_back(2 * i), odd.push_back(2 * i + 1);
+    return b.CreateAdd(shuffle(x, x, even), shuffle(x, x, odd));
+  }
   Value *genericDot(Value *wide, Value *a, Value *scale16) {
     Value *products = b.CreateMul(wide, b.CreateSExt(a, ints(32)));
     SmallVector<int, 32> pairScale;
@@ -408,12 +427,40 @@ void emitQ40EightPackedColumns(LoopEmitter &e, const IntegerDotTarget &target,
                                Value *record, Value *blockIndex,
                                ArrayRef<QuantizedRow> rows, ArrayRef<Value *> acc) {
   auto &b = e.b;
+  Bytes v{e, b, target.hooks};
+  auto *floats = FixedVectorType::get(e.f32(), 8);
   Value *halves =
       b.CreateAlignedLoad(FixedVectorType::get(b.getInt16Ty(), 8), record, Align(1));
-  Value *nibbles[8];
-  for (unsigned c = 0; c < 8; ++c)
-    nibbles[c] = e.at(b.getInt8Ty(), record, e.c64(16 + 16 * c));
-  q40EightColumns(e, target, nibbles, halves, blockIndex, rows, acc);
+  Value *scales = b.CreateFPExt(
+      b.CreateBitCast(halves, FixedVectorType::get(b.getHalfTy(), 8)), floats);
+  // Step s < 4: elements 4s..4s+3 of the eight rows (chunk s, low
+  // nibbles); step 4 + s: elements 16+4s.. (its high nibbles).
+  Value *steps[8];
+  for (unsigned s = 0; s < 4; ++s) {
+    Value *chunk = v.load(record, e.c64(16 + 32 * s));
+    steps[s] = b.CreateAnd(chunk, v.splat(15));
+    steps[4 + s] = b.CreateLShr(chunk, v.splat(4));
+  }
+  for (size_t r = 0; r < rows.size(); ++r) {
+    Value *a = e.at(b.getInt8Ty(), rows[r].q, b.CreateMul(blockIndex, e.c64(32)));
+    auto broadcast = [&](int64_t element) {
+      Value *four = e.loadU32(a, e.c64(element));
+      return b.CreateBitCast(b.CreateVectorSplat(8, four), v.bytes(32));
+    };
+    Value *sum16 = nullptr;
+    for (unsigned s = 0; s < 8; ++s) {
+      Value *pairs = v.pairSums(steps[s], broadcast(s < 4 ? 4 * s : 16 + 4 * (s - 4)));
+      sum16 = sum16 ? b.CreateAdd(sum16, pairs) : pairs;
+    }
+    Value *sums = v.widenPairs(sum16);
+    Value *eightSumA = b.CreateShl(
+        b.CreateAddReduce(v.dotUnsigned(v.splat(1), v.load(a, e.c64(0)), nullptr)), e.c32(3));
+    sums = b.CreateSub(sums, b.CreateVectorSplat(8, eightSumA));
+    Value *da = e.loadF32(rows[r].d, blockIndex);
+    Value *scale = b.CreateFMul(scales, b.CreateVectorSplat(8, da));
+    Value *sum = emitFma(b, b.CreateSIToFP(sums, floats), scale, b.CreateLoad(floats, acc[r]));
+    b.CreateStore(sum, acc[r]);
+  }
 }
 
 bool hasIntegerDot(GgmlType weights) {

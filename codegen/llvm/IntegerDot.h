@@ -29,6 +29,12 @@ public:
   // The same with signed bytes w.
   virtual llvm::Value *dotSigned(llvm::IRBuilder<> &b, llvm::Value *w, llvm::Value *a,
                                  llvm::Value *scale16) const = 0;
+  // 32 unsigned bytes u (< 128) times 32 signed bytes a: lane i of 16 i16
+  // = u[2i] a[2i] + u[2i+1] a[2i+1] (callers keep every sum below 2^15).
+  virtual llvm::Value *pairSums(llvm::IRBuilder<> &b, llvm::Value *u,
+                                llvm::Value *a) const = 0;
+  // 16 i16 -> 8 i32, lane i = x[2i] + x[2i+1].
+  virtual llvm::Value *widenPairs(llvm::IRBuilder<> &b, llvm::Value *x) const = 0;
   // Eight vectors of eight i32 partial sums -> one vector of their eight
   // totals (lane c = sum of sums[c]).
   virtual llvm::Value *columnTotals(llvm::IRBuilder<> &b,
@@ -74,8 +80,13 @@ void emitQ40EightColumns(LoopEmitter &e, const IntegerDotTarget &target,
                          llvm::ArrayRef<QuantizedRow> rows,
                          llvm::ArrayRef<llvm::Value *> acc);
 // The same over one 144-byte record of weights repacked in groups of eight
-// rows (runtime::WeightLayout::Q4_0x8): eight f16 scales, then the eight
-// rows' 16 nibble bytes. The sums are the same, bit for bit.
+// rows (runtime::WeightLayout::Q4_0x8): eight f16 scales, then four chunks
+// of four nibble bytes of each row. Each chunk's low (high) nibbles are
+// four elements of the eight rows, so a byte dot with the activations'
+// four elements broadcast leaves row c's products in lane c: eight such
+// steps summed in 16 bits (|sum| < 8 * 2 * 15 * 128 < 2^15) and widened
+// once give the block sums with no horizontal adds. The integers, and so
+// the sums, are the same bit for bit.
 void emitQ40EightPackedColumns(LoopEmitter &e, const IntegerDotTarget &target,
                                llvm::Value *record, llvm::Value *blockIndex,
                                llvm::ArrayRef<QuantizedRow> rows,

@@ -33,8 +33,8 @@ TEST(WeightLayout, Q4_0x8InterleavesEightRowsPerBlock) {
         const uint8_t *block = gguf.data() + ((g * 8 + c) * blocks + j) * 18;
         EXPECT_EQ(record[2 * c], block[0]) << g << " " << j << " " << c;
         EXPECT_EQ(record[2 * c + 1], block[1]);
-        for (int i = 0; i < 16; ++i)
-          EXPECT_EQ(record[16 + 16 * c + i], block[2 + i]);
+        for (int i = 0; i < 16; ++i) // chunk i/4, row c's four bytes
+          EXPECT_EQ(record[16 + 32 * (i / 4) + 4 * c + i % 4], block[2 + i]);
       }
     }
 }
