@@ -247,7 +247,7 @@ void forEachMicroTile(Kernel &k, const MatmulSlice &slice, MicroTiles tiles,
 }
 
 // q4_0 with a row count that is a multiple of 8: eight columns at a time
-// in llama.cpp's order for repacked q4_0 (emitQ40EightColumns), 2 input
+// in llama.cpp's order for repacked q4_0 (emitQ40EightColumns), 4 input
 // rows at a time in prefill; the weights repacked at load (q4_0x8) when
 // the target asked for it, as the CPU target does.
 void emitQ40Matmul(Kernel &k, const MatmulSlice &slice, const IntegerDotTarget &target) {
@@ -265,7 +265,7 @@ void emitQ40Matmul(Kernel &k, const MatmulSlice &slice, const IntegerDotTarget &
   // array of 144-byte records, eight scales then eight nibble arrays.
   const bool packed = slice.layout == runtime::WeightLayout::Q4_0x8;
   const int64_t blocksPerRow = K / 32;
-  forEachMicroTile(k, slice, {2, 8, 8}, [&](Value *t0, int64_t R, Value *n0, int64_t C, bool) {
+  forEachMicroTile(k, slice, {4, 8, 8}, [&](Value *t0, int64_t R, Value *n0, int64_t C, bool) {
     // Tiles start at multiples of 16 and N is a multiple of 8, so every
     // task's columns split into groups of 8: the single-column loop that
     // forEachMicroTile emits for leftovers never runs.
