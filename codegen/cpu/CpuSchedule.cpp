@@ -19,14 +19,23 @@ runtime::WeightLayout matmulWeightLayout(GgmlType weights, int64_t rows, int64_t
   return runtime::WeightLayout::Gguf;
 }
 
+int64_t flashHeadsPerTask(const AttentionDesc &attention) {
+  int64_t group = attention.numHeads / attention.numKvHeads;
+  for (int64_t heads = group < 8 ? group : 8; heads > 1; --heads)
+    if (group % heads == 0)
+      return heads;
+  return 1;
+}
+
 runtime::TaskCount taskCount(const KernelDesc &d) {
   switch (d.kind) {
   case KernelKind::Positions:
   case KernelKind::LastRow:
     return {1, 0};
   case KernelKind::Attention:
-  case KernelKind::FlashAttention:
     return {d.attention.numHeads, 0};
+  case KernelKind::FlashAttention:
+    return {0, d.attention.numHeads / flashHeadsPerTask(d.attention)};
   case KernelKind::Matmul: {
     int64_t tiles = 0;
     for (const MatmulPart &part : d.matmul.parts) {

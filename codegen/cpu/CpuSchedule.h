@@ -15,10 +15,16 @@ constexpr int64_t kMatmulTile = 16;
 
 // One task per row for the row kernels (norms, with or without a
 // conversion, included), one for Positions and LastRow, one per query head
-// for attention, and for a matmul its tiles of kMatmulTile output columns
+// for attention, per row and group of flashHeadsPerTask heads for flash
+// attention, and for a matmul its tiles of kMatmulTile output columns
 // summed over the parts (SwiGLU: the tiles of one part, which gate and up
 // share).
 runtime::TaskCount taskCount(const KernelDesc &d);
+
+// Query heads one flash-attention task computes: the largest divisor of
+// the heads sharing a KV head that is at most 8, so the task converts each
+// tile of keys and values once for all of them.
+int64_t flashHeadsPerTask(const AttentionDesc &attention);
 
 // The layout the CPU matmul kernels stream a weight of `rows` x `cols` in,
 // given whether their input rows are q8-quantized (integer dots): q4_0

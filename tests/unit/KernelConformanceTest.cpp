@@ -205,6 +205,24 @@ Collected collectDescs(const std::string &target) {
       derived.push_back(gqa);
       derivedOrigins.push_back("derived: grouped-query attention");
     }
+    if (d.kind == KernelKind::FlashAttention && d.attention.kvHalf &&
+        d.attention.numKvHeads == d.attention.numHeads) {
+      KernelDesc f32Cache = d;
+      f32Cache.attention.kvHalf = false;
+      derived.push_back(f32Cache);
+      derivedOrigins.push_back("derived: flash attention over an f32 cache");
+      // Twice the heads at half the width over one KV head: the CPU
+      // target splits such a group across tasks (flashHeadsPerTask).
+      if (d.attention.headDim % 16 == 0) {
+        KernelDesc shared = d;
+        shared.attention.numHeads = 2 * d.attention.numHeads;
+        shared.attention.headDim = d.attention.headDim / 2;
+        shared.attention.numKvHeads = 1;
+        derived.push_back(shared);
+        derivedOrigins.push_back("derived: " + std::to_string(shared.attention.numHeads) +
+                                 " heads over one KV head");
+      }
+    }
     if (d.kind == KernelKind::Rope && !d.rope.neox && d.rope.ropeDims == d.rope.headDim) {
       for (bool neox : {true, false})
         for (int64_t dims : {d.rope.headDim, d.rope.headDim / 2}) {
