@@ -481,7 +481,7 @@ Status AttentionBench::build() {
     d.attention.contextLength = context;
     d.attention.kvHalf = true;
     Call call{kernels.add(d), {q.data(), keys.data(), values.data(), out.data()},
-              TaskCount{s.heads, 0}};
+              codegen::cpu::taskCount(d)};
     (useFlash ? flash : plain).push_back(std::move(call));
   }
   KILN_TRY(kernels.compile());
