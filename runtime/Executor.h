@@ -115,7 +115,7 @@ private:
   std::vector<float> hostLogits_;
   std::vector<uint8_t> scratch_;
   // Weights in another layout than the file's (ExecutionPlan::weightLayouts).
-  std::vector<std::vector<uint8_t>> repackedWeights_;
+  std::vector<WeightBuffer> repackedWeights_;
   MemoryPlan memoryPlan_;
   // Device memory, released by the destructor.
   void *arena_ = nullptr;

@@ -42,11 +42,41 @@ enum class WeightLayout : uint8_t {
 
 std::string_view weightLayoutName(WeightLayout layout);
 
+// The bytes of a repacked weight: anonymous memory, left unwritten until
+// the repack's threads first touch it (so the kernel zeroes its pages in
+// parallel, not in one memset), and offered to the kernel as huge pages
+// (MADV_HUGEPAGE), which the decode kernels stream with fewer TLB misses.
+class WeightBuffer {
+public:
+  WeightBuffer() = default;
+  // Empty (data() null) when the memory cannot be had.
+  static WeightBuffer allocate(size_t bytes);
+  WeightBuffer(WeightBuffer &&other) noexcept;
+  WeightBuffer &operator=(WeightBuffer &&other) noexcept;
+  WeightBuffer(const WeightBuffer &) = delete;
+  WeightBuffer &operator=(const WeightBuffer &) = delete;
+  ~WeightBuffer();
+
+  uint8_t *data() { return data_; }
+  const uint8_t *data() const { return data_; }
+  size_t size() const { return size_; }
+  const uint8_t *begin() const { return data_; }
+  const uint8_t *end() const { return data_ + size_; }
+  uint8_t operator[](size_t i) const { return data_[i]; }
+  operator std::span<const uint8_t>() const { return {data_, size_}; }
+
+private:
+  uint8_t *data_ = nullptr;
+  size_t size_ = 0;
+  void *base_ = nullptr; // the mapping, from a page boundary
+  size_t mapped_ = 0;
+};
+
 // The bytes of a GGUF weight of `rows` rows of `cols` elements of `type`
 // in `layout`; an error naming the layout and the shape when the weight
 // does not fit it (wrong size or type, rows or cols not a multiple of the
-// group).
-Result<std::vector<uint8_t>> repackWeight(WeightLayout layout, GgmlType type,
+// group), or when its memory cannot be had.
+Result<WeightBuffer> repackWeight(WeightLayout layout, GgmlType type,
                                           std::span<const uint8_t> gguf, int64_t rows,
                                           int64_t cols);
 

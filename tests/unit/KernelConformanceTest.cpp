@@ -588,7 +588,7 @@ public:
           status = packed.error();
           break;
         }
-        written[i] = std::move(packed).value();
+        written[i].assign(packed->begin(), packed->end());
       }
       std::vector<uint8_t> &b = written[i];
       void *p = device_->allocate(b.size());
