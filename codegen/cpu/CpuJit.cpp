@@ -1,4 +1,5 @@
 #include "codegen/cpu/CpuJit.h"
+#include "codegen/cpu/KernelObject.h"
 
 #include "runtime/cpu/CpuDevice.h"
 
@@ -14,6 +15,7 @@
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Verifier.h"
 #include "llvm/MC/MCSubtargetInfo.h"
+#include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Passes/PassBuilder.h"
 #include "llvm/Support/TargetSelect.h"
@@ -200,6 +202,55 @@ Result<std::unique_ptr<CpuJit>> CpuJit::compile(const LoweredModel &model,
                                 taskCount(model.kernels[i])});
   }
   result->jit_ = std::move(*jit);
+  return result;
+}
+
+Result<KernelObject> compileKernelObject(const LoweredModel &model, const std::string &cpu) {
+  InitializeNativeTarget();
+  InitializeNativeTargetAsmPrinter();
+  const bool native = cpu.empty() || cpu == "native";
+  std::string triple = sys::getProcessTriple();
+  std::string lookupError;
+  const Target *llvmTarget = TargetRegistry::lookupTarget(triple, lookupError);
+  if (!llvmTarget)
+    return makeError("LLVM has no target for ", triple, ": ", lookupError);
+  std::string cpuName = native ? sys::getHostCPUName().str() : cpu;
+  TargetOptions targetOptions;
+  std::unique_ptr<TargetMachine> machine(llvmTarget->createTargetMachine(
+      triple, cpuName, native ? hostFeatures() : "", targetOptions, Reloc::PIC_,
+      CodeModel::Small, CodeGenOptLevel::Aggressive));
+  if (!machine)
+    return makeError("LLVM cannot make a target machine for CPU '", cpuName, "'");
+  const MCSubtargetInfo *info = machine->getMCSubtargetInfo();
+  if (!native && !info->isCPUStringValid(cpuName))
+    return makeError("--cpu ", cpuName, ": LLVM does not know this CPU (names as in ",
+                     "`llc-19 -mcpu=help`, e.g. x86-64-v3, znver4, sapphirerapids; or native)");
+
+  LLVMContext context;
+  Module module("kiln_kernels", context);
+  module.setDataLayout(machine->createDataLayout());
+  module.setTargetTriple(triple);
+  EmitTarget target;
+  target.avx2 = info->checkFeatures("+avx2");
+  for (size_t i = 0; i < model.kernels.size(); ++i)
+    KILN_TRY(emitKernel(module, model.kernels[i], model.plan.kernelSymbols[i], target));
+  std::string problems;
+  raw_string_ostream problemStream(problems);
+  if (verifyModule(module, &problemStream))
+    return makeError("internal error: generated kernels do not verify: ", problems);
+  optimize(module, *machine);
+  auto bytes = emitObject(module, *machine);
+  if (!bytes)
+    return std::move(bytes).takeError();
+
+  KernelObject result;
+  result.object.assign(bytes->begin(), bytes->end());
+  result.cpu = cpuName;
+  for (const SubtargetFeatureKV &feature : info->getAllProcessorFeatures())
+    if (info->checkFeatures(std::string("+") + feature.Key))
+      result.features.push_back(feature.Key);
+  for (const KernelDesc &d : model.kernels)
+    result.tasks.push_back(taskCount(d));
   return result;
 }
 

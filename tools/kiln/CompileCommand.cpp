@@ -2,9 +2,10 @@
 // the kiln dialect, the generated CPU kernels as optimized LLVM IR (for this
 // host's CPU and features), the OpenCL target's program source (for the
 // OpenCL device found, else the OpenCL C 1.2 baseline), or the execution
-// plan with its activation arena (each buffer's lifetime, size and offset).
-// AOT artifacts (--emit artifact) come later.
+// plan with its activation arena (each buffer's lifetime, size and offset);
+// or, with -o FILE and no --emit, an AOT artifact (CompileArtifact.h).
 #include "Command.h"
+#include "CompileArtifact.h"
 #include "CompileFlags.h"
 
 #include "codegen/Compile.h"
@@ -33,8 +34,9 @@ namespace {
 struct CompileArgs {
   CompileFlags compile;
   std::string model;
-  std::string emit = "mlir";
+  std::string emit; // empty: artifact with -o FILE, else mlir
   std::string output = "-";
+  std::string cpu = "native";
   bool allLogits = false;
   int64_t batch = 256;
 };
@@ -208,14 +210,32 @@ Result<std::string> openClEmission(const GgufFile &file, const CompileArgs &args
 #endif
 }
 
+int emitText(const GgufFile &file, const CompileArgs &args);
+
 int runCompile(const CompileArgs &args) {
   // Refused before any work; "-" is stdout, never a file.
   if (Status distinct = checkNotInput(args.output, args.model);
       args.output != "-" && !distinct)
     return reportError(distinct.message());
+  CompileArgs resolved = args;
+  if (resolved.emit.empty())
+    resolved.emit = args.output == "-" ? "mlir" : "artifact";
+  if (resolved.emit == "artifact" && args.output == "-")
+    return reportError("--emit artifact: an artifact is a file: name it with -o FILE.kiln");
+  if (resolved.emit != "artifact" && args.cpu != "native")
+    return reportError("--cpu " + args.cpu + ": only an artifact (-o FILE.kiln) is compiled "
+                       "for a CPU other than this one");
   auto file = openModelToCompile(args.compile, args.model);
   if (!file)
     return reportError(file.error().message);
+  if (resolved.emit == "artifact")
+    return compileArtifact(*file, args.compile,
+                           {args.model, args.output, args.cpu, args.allLogits});
+  return emitText(*file, resolved);
+}
+
+int emitText(const GgufFile &fileRef, const CompileArgs &args) {
+  const GgufFile *file = &fileRef;
   std::string text;
   if (args.emit == "llvm" && args.compile.target != "cpu")
     return reportError("--emit llvm: the LLVM IR is the CPU target's; --target " +
@@ -284,10 +304,16 @@ Command addCompileCommand(CLI::App &parent) {
                   "(the generated CPU kernels, optimized, for this CPU), opencl "
                   "(with --target opencl: the generated OpenCL C program) or plan "
                   "(the kernel calls, and the activation arena: each buffer's "
-                  "lifetime, size and offset)")
-      ->check(CLI::IsMember({"mlir", "llvm", "opencl", "plan"}))
+                  "lifetime, size and offset), or artifact (the default with -o FILE)")
+      ->check(CLI::IsMember({"mlir", "llvm", "opencl", "plan", "artifact"}));
+  app->add_option("-o,--output", args->output,
+                  "Output file ('-': stdout). Without --emit, a file gets the AOT artifact "
+                  "(--emit artifact: the kernels compiled for --cpu, the plan, and the "
+                  "GGUF's path and hash; run it with kiln run FILE)")
       ->capture_default_str();
-  app->add_option("-o,--output", args->output, "Output file ('-': stdout)")
+  app->add_option("--cpu", args->cpu,
+                  "The CPU an artifact's code is compiled for: native (this one, with its "
+                  "features) or an LLVM CPU name such as x86-64-v3, znver4, sapphirerapids")
       ->capture_default_str();
   app->add_option("-b,--batch", args->batch,
                   "--emit plan: prompt tokens per prefill call, the rows the "

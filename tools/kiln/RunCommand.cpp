@@ -9,6 +9,7 @@
 #include "gguf/GgufFile.h"
 #include "runtime/Executor.h"
 #include "runtime/FiniteCheck.h"
+#include "runtime/artifact/LoadedArtifact.h"
 #include "runtime/SystemMemory.h"
 #include "runtime/Sampler.h"
 #include "support/TextFile.h"
@@ -22,6 +23,7 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <random>
 #include <span>
 #include <sstream>
@@ -182,30 +184,58 @@ int runModel(RunArgs args) {
 
   Timings timings;
   auto start = Clock::now();
-  auto file = openModelToCompile(args.compile, args.model);
-  if (!file)
-    return reportError(file.error().message);
+  // A GGUF is compiled now; an artifact (kiln compile -o) was compiled
+  // before, with its options: only its code is loaded.
+  const bool artifactModel = runtime::artifact::looksLikeArtifact(args.model);
+  std::optional<GgufFile> compiledFile;
+  std::optional<codegen::Program> program;
+  std::optional<runtime::artifact::LoadedArtifact> loaded;
+  const GgufFile *file = nullptr;
+  if (artifactModel) {
+    if (args.compile.target != "cpu" || args.compile.noFuse ||
+        !args.compile.disabledPasses.empty() || !args.compile.precision.empty() ||
+        args.printIr)
+      return reportError(args.model + ": an artifact runs as it was compiled: --target, "
+                         "--no-fuse, --disable-pass, --precision and --print-ir apply to "
+                         "kiln compile, not to running its artifact");
+    auto artifact = runtime::artifact::loadArtifact(args.model);
+    if (!artifact)
+      return reportError(artifact.error().message);
+    loaded = std::move(artifact).value();
+    file = loaded->weights.get();
+  } else {
+    auto opened = openModelToCompile(args.compile, args.model);
+    if (!opened)
+      return reportError(opened.error().message);
+    compiledFile = std::move(opened).value();
+    file = &*compiledFile;
+  }
   auto tokenizer = Tokenizer::fromMetadata(file->metadata());
   if (!tokenizer)
     return reportError(tokenizer.error().message);
   timings.load = secondsSince(start);
 
   start = Clock::now();
-  codegen::CompileOptions options;
-  if (Status s = applyCompileFlags(args.compile, options); !s.ok())
-    return reportError(s.message());
-  if (args.printIr)
-    options.printIrTo = "-";
-  if (!args.noCache)
-    options.cacheDir = codegen::cpu::defaultCacheDir();
-  auto program = codegen::compile(*file, options);
-  if (!program)
-    return reportError(program.error().message);
+  if (!artifactModel) {
+    codegen::CompileOptions options;
+    if (Status s = applyCompileFlags(args.compile, options); !s.ok())
+      return reportError(s.message());
+    if (args.printIr)
+      options.printIrTo = "-";
+    if (!args.noCache)
+      options.cacheDir = codegen::cpu::defaultCacheDir();
+    auto compiled = codegen::compile(*file, options);
+    if (!compiled)
+      return reportError(compiled.error().message);
+    program = std::move(compiled).value();
+  }
   timings.compile = secondsSince(start);
-  timings.target = std::string(program->kernels->targetName());
-  timings.kernelsCached = program->kernels->cacheHit();
+  timings.target = artifactModel ? "cpu" : std::string(program->kernels->targetName());
+  timings.kernelsCached = artifactModel || program->kernels->cacheHit();
+  const runtime::ExecutionPlan &plan =
+      artifactModel ? loaded->artifact.plan : program->lowered.plan;
 
-  int64_t modelContext = program->spec.contextLength;
+  int64_t modelContext = artifactModel ? plan.contextLength : program->spec.contextLength;
   int64_t context = args.context > 0 ? args.context : modelContext;
   if (context > modelContext)
     return reportError("-c " + std::to_string(context) + " exceeds the model's " +
@@ -227,21 +257,25 @@ int runModel(RunArgs args) {
   // The KV cache holds what this run can reach (the prompt and -n tokens),
   // not the whole context a model declares (which may be millions).
   const int64_t positions = std::min<int64_t>(context, int64_t(ids->size()) + args.tokens);
-  if (Status s = checkKvCacheFits(program->lowered.plan, positions, args.model); !s)
+  if (Status s = checkKvCacheFits(plan, positions, args.model); !s)
     return reportError(s.message());
   runtime::ThreadPool pool(args.threads);
   runtime::ExecutorOptions execOptions;
   execOptions.contextLength = positions;
   execOptions.maxBatch = std::min<int64_t>(args.batch, positions);
   start = Clock::now();
-  auto executor = codegen::makeExecutor(*program, *file, pool, execOptions);
+  auto executor = artifactModel
+                      ? runtime::Executor::create(plan, loaded->createDevice(pool), *file,
+                                                  execOptions)
+                      : codegen::makeExecutor(*program, *file, pool, execOptions);
   if (!executor)
     return reportError(executor.error().message);
   timings.weights = secondsSince(start);
   timings.activationBytes = (*executor)->activationBytes();
   if (!args.dumpSteps.empty())
-    dumpSteps(**executor, program->lowered.plan, args.dumpSteps);
-  auto sampler = runtime::Sampler::create(args.sampling, program->spec.vocabSize);
+    dumpSteps(**executor, plan, args.dumpSteps);
+  auto sampler = runtime::Sampler::create(args.sampling,
+                                          artifactModel ? plan.vocabSize : program->spec.vocabSize);
   if (!sampler)
     return reportError(sampler.error().message);
 
@@ -254,7 +288,7 @@ int runModel(RunArgs args) {
     logits = (*executor)->prefill(all.subspan(done, count), int64_t(done));
     if (!logits)
       return reportError(logits.error().message);
-    if (Status s = runtime::checkLogitsFinite(**executor, program->lowered.plan, *logits, args.model,
+    if (Status s = runtime::checkLogitsFinite(**executor, plan, *logits, args.model,
                                "prompt tokens " + std::to_string(done) + ".." +
                                    std::to_string(done + count - 1),
                                [&] { (void)(*executor)->prefill(all.subspan(done, count),
@@ -306,7 +340,7 @@ int runModel(RunArgs args) {
     logits = (*executor)->decode(token, position);
     if (!logits)
       return reportError(logits.error().message);
-    if (Status s = runtime::checkLogitsFinite(**executor, program->lowered.plan, *logits, args.model,
+    if (Status s = runtime::checkLogitsFinite(**executor, plan, *logits, args.model,
                                "the token at position " + std::to_string(position),
                                [&] { (void)(*executor)->decode(token, position); });
         !s)

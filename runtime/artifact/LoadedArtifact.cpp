@@ -1,0 +1,147 @@
+#include "runtime/artifact/LoadedArtifact.h"
+
+#include "runtime/cpu/CpuDevice.h"
+#include "runtime/cpu/HostFeatures.h"
+#include "support/RegularFile.h"
+#include "support/Sha256.h"
+
+#include <cerrno>
+#include <cstring>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <vector>
+
+namespace kiln::runtime::artifact {
+
+namespace {
+
+std::vector<std::string> splitCommas(const std::string &text) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find(',', start);
+    if (end == std::string::npos)
+      end = text.size();
+    if (end > start)
+      parts.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return parts;
+}
+
+std::string joined(const std::vector<std::string> &parts) {
+  std::string text;
+  for (const std::string &part : parts)
+    text += (text.empty() ? "" : ", ") + part;
+  return text;
+}
+
+// The GGUF must be the file the artifact was compiled against: the same
+// size, and the same time or else the same SHA-256 (a copy or a touch
+// keeps it valid; hashing gigabytes only happens then).
+Status checkWeightsUnchanged(const std::string &artifactPath, const Artifact &artifact,
+                             const std::string &gguf) {
+  auto field = [&](const char *key) -> std::string {
+    auto it = artifact.meta.find(key);
+    return it == artifact.meta.end() ? std::string() : it->second;
+  };
+  struct stat info;
+  if (stat(gguf.c_str(), &info) != 0)
+    return makeError(artifactPath, ": the GGUF it was compiled from, ", gguf,
+                     ", cannot be opened (", std::strerror(errno),
+                     "): put it back or compile the model again");
+  if (std::to_string(uint64_t(info.st_size)) != field(meta::kGgufSize))
+    return makeError(artifactPath, ": ", gguf, " changed since the artifact was compiled (",
+                     std::to_string(uint64_t(info.st_size)), " bytes, ", field(meta::kGgufSize),
+                     " then): compile the model again");
+  auto mtime = fileMtimeNs(gguf);
+  if (mtime && std::to_string(*mtime) == field(meta::kGgufMtime))
+    return Status::success();
+  auto digest = fileSha256(gguf);
+  if (!digest)
+    return digest.error();
+  if (*digest != field(meta::kGgufSha256))
+    return makeError(artifactPath, ": ", gguf,
+                     " changed since the artifact was compiled (its SHA-256 differs): "
+                     "compile the model again");
+  return Status::success();
+}
+
+} // namespace
+
+Result<std::string> fileSha256(const std::string &path) {
+  auto file = openRegularFile(path, "the GGUF");
+  if (!file)
+    return file.error();
+  Sha256 hash;
+  std::vector<uint8_t> buffer(1 << 20);
+  for (;;) {
+    ssize_t got = ::read(file->fd, buffer.data(), buffer.size());
+    if (got < 0 && errno == EINTR)
+      continue;
+    if (got < 0) {
+      std::string why = std::strerror(errno);
+      ::close(file->fd);
+      return makeError(path, ": cannot read the GGUF: ", why);
+    }
+    if (got == 0)
+      break;
+    hash.update(buffer.data(), size_t(got));
+  }
+  ::close(file->fd);
+  return toHex(hash.finish());
+}
+
+Result<int64_t> fileMtimeNs(const std::string &path) {
+  struct stat info;
+  if (stat(path.c_str(), &info) != 0)
+    return makeError(path, ": ", std::strerror(errno));
+  return int64_t(info.st_mtim.tv_sec) * 1000000000 + int64_t(info.st_mtim.tv_nsec);
+}
+
+std::unique_ptr<Device> LoadedArtifact::createDevice(ThreadPool &pool) const {
+  return std::make_unique<CpuDevice>(kernels->kernels(), pool);
+}
+
+Result<LoadedArtifact> loadArtifact(const std::string &path) {
+  auto read = readArtifact(path);
+  if (!read)
+    return read.error();
+  LoadedArtifact loaded;
+  loaded.path = path;
+  loaded.artifact = std::move(read).value();
+  const auto &metaMap = loaded.artifact.meta;
+  auto field = [&](const char *key) -> std::string {
+    auto it = metaMap.find(key);
+    return it == metaMap.end() ? std::string() : it->second;
+  };
+  std::string target = field(meta::kTarget);
+  if (target != "cpu")
+    return makeError(path, ": compiled for target '", target,
+                     "', which this runner cannot run (it runs cpu artifacts)");
+  if (loaded.artifact.cpuCode.empty())
+    return makeError(path, ": the artifact has no 'cpu.so' section");
+  std::vector<std::string> missing = missingCpuFeatures(splitCommas(field(meta::kCpuFeatures)));
+  if (!missing.empty())
+    return makeError(path, ": compiled for CPU '", field(meta::kCpu),
+                     "', whose code uses ", joined(missing),
+                     ", which this CPU lacks: compile it for this machine (kiln compile ",
+                     "MODEL --cpu native) or a lower level (--cpu x86-64-v3)");
+  std::string gguf = field(meta::kGgufPath);
+  if (gguf.empty())
+    return makeError(path, ": the artifact does not name the GGUF its weights come from");
+  KILN_TRY(checkWeightsUnchanged(path, loaded.artifact, gguf));
+  auto weights = GgufFile::open(gguf);
+  if (!weights)
+    return weights.error();
+  loaded.weights = std::make_unique<GgufFile>(std::move(weights).value());
+  auto kernels = SharedObjectKernels::load(loaded.artifact.cpuCode,
+                                           loaded.artifact.plan.kernelSymbols,
+                                           loaded.artifact.cpuTasks, path);
+  if (!kernels)
+    return kernels.error();
+  loaded.kernels = std::move(kernels).value();
+  return loaded;
+}
+
+} // namespace kiln::runtime::artifact

@@ -1,0 +1,26 @@
+// The execution plan as bytes, for the plan section of an AOT artifact.
+// Decoding checks what the executor trusts: every kernel, weight, buffer
+// and layer index in range, every enum a known value.
+#pragma once
+
+#include "runtime/ExecutionPlan.h"
+#include "runtime/cpu/CpuKernel.h"
+#include "support/Result.h"
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace kiln::runtime::artifact {
+
+std::vector<uint8_t> encodePlan(const ExecutionPlan &plan);
+// `where` names the bytes in errors ("model.kiln: section plan").
+Result<ExecutionPlan> decodePlan(std::span<const uint8_t> bytes, const std::string &where);
+
+// The CPU kernels' task counts, one per kernel of the plan.
+std::vector<uint8_t> encodeTaskCounts(const std::vector<TaskCount> &tasks);
+Result<std::vector<TaskCount>> decodeTaskCounts(std::span<const uint8_t> bytes,
+                                                size_t kernels, const std::string &where);
+
+} // namespace kiln::runtime::artifact

@@ -1,0 +1,24 @@
+// `kiln compile MODEL -o FILE.kiln`: the model compiled ahead of time into
+// an artifact (runtime/artifact/Artifact.h) that `kiln run FILE.kiln` runs
+// without compiling.
+#pragma once
+
+#include "CompileFlags.h"
+#include "gguf/GgufFile.h"
+
+#include <string>
+
+namespace kiln::cli {
+
+struct ArtifactRequest {
+  std::string model;  // the GGUF's path as given
+  std::string output; // the artifact
+  std::string cpu;    // LLVM CPU name or "native"
+  bool allLogits = false;
+};
+
+// Writes the artifact, then a one-line summary on stderr; the exit code.
+int compileArtifact(const GgufFile &file, const CompileFlags &flags,
+                    const ArtifactRequest &request);
+
+} // namespace kiln::cli
