@@ -130,7 +130,10 @@ Result<Artifact> readArtifact(const std::string &path) {
   auto file = readWhole(path);
   if (!file)
     return file.error();
-  std::span<const uint8_t> bytes(*file);
+  return parseArtifact(*file, path);
+}
+
+Result<Artifact> parseArtifact(std::span<const uint8_t> bytes, const std::string &path) {
   if (bytes.size() < kHeaderBytes || std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0)
     return makeError(path, ": not a kiln artifact (no 'KILNAOT' magic at the start; ",
                      "make one with kiln compile MODEL.gguf -o FILE.kiln)");

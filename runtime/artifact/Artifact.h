@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <map>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -46,5 +47,7 @@ bool looksLikeArtifact(const std::string &path);
 Status writeArtifact(const std::string &path, const Artifact &artifact);
 
 Result<Artifact> readArtifact(const std::string &path);
+// The same on bytes in memory; `name` stands for the file in errors.
+Result<Artifact> parseArtifact(std::span<const uint8_t> bytes, const std::string &name);
 
 } // namespace kiln::runtime::artifact

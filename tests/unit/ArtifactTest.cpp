@@ -199,3 +199,17 @@ TEST(Artifact, AGgufIsNotAnArtifact) {
   EXPECT_NE(read.error().message.find("not a kiln artifact"), std::string::npos);
   std::filesystem::remove(path);
 }
+
+// The fuzzer's seeds (tests/fuzz/make_artifact_seeds.py) are written by a
+// second implementation of the format: its valid seed must parse here, and
+// each broken one must not, so the corpus starts where it should.
+TEST(Artifact, FuzzSeedsMatchTheFormat) {
+  const std::string dir = std::string(KILN_SOURCE_DIR) + "/tests/fuzz/artifact-corpus/";
+  auto valid = readArtifact(dir + "valid");
+  ASSERT_TRUE(valid.ok()) << valid.error().message;
+  EXPECT_EQ(valid->plan.kernelSymbols.size(), 2u);
+  EXPECT_EQ(valid->cpuTasks.size(), 2u);
+  EXPECT_EQ(valid->meta.at("cpu"), "x86-64-v3");
+  for (const char *broken : {"no_code", "version_2", "short_plan", "bad_tasks"})
+    EXPECT_FALSE(readArtifact(dir + broken).ok()) << broken;
+}
