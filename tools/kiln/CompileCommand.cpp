@@ -3,7 +3,7 @@
 // host's CPU and features), the OpenCL target's program source (for the
 // OpenCL device found, else the OpenCL C 1.2 baseline), or the execution
 // plan with its activation arena (each buffer's lifetime, size and offset);
-// or, with -o FILE and no --emit, an AOT artifact (CompileArtifact.h).
+// or, with -o FILE.kiln and no --emit, an AOT artifact (CompileArtifact.h).
 #include "Command.h"
 #include "CompileArtifact.h"
 #include "CompileFlags.h"
@@ -34,7 +34,7 @@ namespace {
 struct CompileArgs {
   CompileFlags compile;
   std::string model;
-  std::string emit; // empty: artifact with -o FILE, else mlir
+  std::string emit; // empty: artifact with -o FILE.kiln, else mlir
   std::string output = "-";
   std::string cpu = "native";
   bool allLogits = false;
@@ -218,8 +218,13 @@ int runCompile(const CompileArgs &args) {
       args.output != "-" && !distinct)
     return reportError(distinct.message());
   CompileArgs resolved = args;
+  // Without --emit, the output's name says what is wanted: FILE.kiln an
+  // artifact, anything else (stdout included) the graph as before.
+  auto endsWith = [](const std::string &text, const std::string &tail) {
+    return text.size() >= tail.size() && text.compare(text.size() - tail.size(), tail.size(), tail) == 0;
+  };
   if (resolved.emit.empty())
-    resolved.emit = args.output == "-" ? "mlir" : "artifact";
+    resolved.emit = endsWith(args.output, ".kiln") ? "artifact" : "mlir";
   if (resolved.emit == "artifact" && args.output == "-")
     return reportError("--emit artifact: an artifact is a file: name it with -o FILE.kiln");
   if (resolved.emit != "artifact" && args.cpu != "native")
@@ -304,12 +309,13 @@ Command addCompileCommand(CLI::App &parent) {
                   "(the generated CPU kernels, optimized, for this CPU), opencl "
                   "(with --target opencl: the generated OpenCL C program) or plan "
                   "(the kernel calls, and the activation arena: each buffer's "
-                  "lifetime, size and offset), or artifact (the default with -o FILE)")
+                  "lifetime, size and offset), or artifact (the default with -o FILE.kiln)")
       ->check(CLI::IsMember({"mlir", "llvm", "opencl", "plan", "artifact"}));
   app->add_option("-o,--output", args->output,
-                  "Output file ('-': stdout). Without --emit, a file gets the AOT artifact "
-                  "(--emit artifact: the kernels compiled for --cpu, the plan, and the "
-                  "GGUF's path and hash; run it with kiln run FILE)")
+                  "Output file ('-': stdout). Without --emit, a FILE.kiln gets the AOT "
+                  "artifact (--emit artifact: the kernels compiled for --cpu, the plan, and "
+                  "the GGUF's path and hash; run it with kiln run FILE.kiln or kiln-run), "
+                  "any other name the graph")
       ->capture_default_str();
   app->add_option("--cpu", args->cpu,
                   "The CPU an artifact's code is compiled for: native (this one, with its "
