@@ -162,7 +162,7 @@ WeightBuffer::WeightBuffer(WeightBuffer &&other) noexcept { *this = std::move(ot
 
 WeightBuffer &WeightBuffer::operator=(WeightBuffer &&other) noexcept {
   if (this != &other) {
-    this->~WeightBuffer();
+    reset();
     data_ = std::exchange(other.data_, nullptr);
     size_ = std::exchange(other.size_, 0);
     mapped_ = std::exchange(other.mapped_, 0);
@@ -171,7 +171,9 @@ WeightBuffer &WeightBuffer::operator=(WeightBuffer &&other) noexcept {
   return *this;
 }
 
-WeightBuffer::~WeightBuffer() {
+WeightBuffer::~WeightBuffer() { reset(); }
+
+void WeightBuffer::reset() {
   if (base_)
     munmap(base_, mapped_);
   base_ = nullptr;

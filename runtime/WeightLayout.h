@@ -66,6 +66,7 @@ public:
   operator std::span<const uint8_t>() const { return {data_, size_}; }
 
 private:
+  void reset(); // unmaps; the buffer is then empty
   uint8_t *data_ = nullptr;
   size_t size_ = 0;
   void *base_ = nullptr; // the mapping, from a page boundary
