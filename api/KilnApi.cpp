@@ -5,6 +5,7 @@
 #include "kiln.h"
 
 #include "runtime/Executor.h"
+#include "runtime/KernelCache.h"
 #include "runtime/Sampler.h"
 #include "runtime/artifact/LoadedArtifact.h"
 #include "tokenizer/StreamDecoder.h"
@@ -62,12 +63,12 @@ kiln_status kiln_model_load(const char *path, unsigned threads, kiln_model **mod
   if (!path || !model)
     return failWith(KILN_ERROR_ARGUMENT, "kiln_model_load: null path or model pointer");
   *model = nullptr;
-  auto loaded = runtime::artifact::loadArtifact(path);
+  auto loaded = runtime::artifact::loadArtifact(path, runtime::defaultKernelCacheDir());
   if (!loaded)
     return failWith(KILN_ERROR_LOAD, loaded.error().message);
   auto result = std::make_unique<kiln_model>();
   result->artifact = std::move(loaded).value();
-  auto tokenizer = Tokenizer::fromMetadata(result->artifact.weights->metadata());
+  auto tokenizer = Tokenizer::fromMetadata(result->artifact.metadata->metadata());
   if (!tokenizer)
     return failWith(KILN_ERROR_LOAD, tokenizer.error().message);
   result->tokenizer.emplace(std::move(tokenizer).value());
@@ -84,6 +85,17 @@ int64_t kiln_context_length(const kiln_model *model) {
 
 int64_t kiln_vocab_size(const kiln_model *model) {
   return model ? model->artifact.artifact.plan.vocabSize : 0;
+}
+
+const char *kiln_target(const kiln_model *model) {
+  if (!model)
+    return "";
+  auto it = model->artifact.artifact.meta.find(runtime::artifact::meta::kTarget);
+  return it == model->artifact.artifact.meta.end() ? "" : it->second.c_str();
+}
+
+const char *kiln_device(const kiln_model *model) {
+  return model ? model->artifact.deviceName.c_str() : "";
 }
 
 int32_t kiln_eos_token(const kiln_model *model) {
@@ -125,8 +137,7 @@ kiln_status kiln_start(kiln_model *model, int64_t positions) {
     runtime::ExecutorOptions options;
     options.contextLength = positions;
     options.maxBatch = std::min<int64_t>(256, positions);
-    auto executor = runtime::Executor::create(plan, model->artifact.createDevice(*model->pool),
-                                              *model->artifact.weights, options);
+    auto executor = model->artifact.makeExecutor(*model->pool, options);
     if (!executor)
       return failWith(KILN_ERROR_LOAD, executor.error().message);
     model->executor = std::move(executor).value();

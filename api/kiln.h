@@ -60,6 +60,10 @@ void kiln_model_free(kiln_model *model);
 
 int64_t kiln_context_length(const kiln_model *model); /* the model's */
 int64_t kiln_vocab_size(const kiln_model *model);
+/* The target the artifact was compiled for ("cpu", "opencl") and, in words,
+ * the device its kernels run on; valid while the model lives. */
+const char *kiln_target(const kiln_model *model);
+const char *kiln_device(const kiln_model *model);
 int32_t kiln_eos_token(const kiln_model *model);      /* -1 when none */
 
 /* Text -> token ids (with the model's BOS when it adds one). At most

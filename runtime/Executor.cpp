@@ -52,9 +52,20 @@ Executor::create(const ExecutionPlan &plan, std::unique_ptr<Device> device,
   for (size_t i = 0; i < plan.weightNames.size(); ++i)
     if (layoutOf(i) == WeightLayout::Gguf)
       readInPlace.insert(plan.weightNames[i]);
+  if (options.laidOutWeights.size() > plan.weightNames.size())
+    return makeError("executor: ", std::to_string(options.laidOutWeights.size()),
+                     " laid-out weights for a plan of ",
+                     std::to_string(plan.weightNames.size()));
   std::vector<const void *> weightPointers;
   for (size_t i = 0; i < plan.weightNames.size(); ++i) {
     const std::string &name = plan.weightNames[i];
+    if (i < options.laidOutWeights.size() && !options.laidOutWeights[i].empty()) {
+      auto onDevice = dev.upload(options.laidOutWeights[i]);
+      if (!onDevice)
+        return std::move(onDevice).takeError();
+      weightPointers.push_back(onDevice.value());
+      continue;
+    }
     const GgufTensorInfo *tensor = weights.findTensor(name);
     if (!tensor)
       return makeError(weights.source(), ": tensor '", name,

@@ -26,6 +26,11 @@ namespace kiln::runtime {
 struct ExecutorOptions {
   int64_t maxBatch = 256;    // tokens per prefill call
   int64_t contextLength = 0; // 0: the model's
+  // Weights already in their plan layout (an AOT artifact's): entry i, if
+  // not empty, is used for plan.weightNames[i] as it is, instead of the
+  // GGUF's tensor (repacked when its layout asks). Must outlive the
+  // executor.
+  std::vector<std::span<const uint8_t>> laidOutWeights;
 };
 
 class Executor {

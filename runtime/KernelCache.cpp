@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <charconv>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
@@ -13,6 +14,17 @@
 #include <unistd.h>
 
 namespace kiln::runtime {
+
+std::string defaultKernelCacheDir() {
+  if (const char *dir = std::getenv("KILN_CACHE_DIR"))
+    return dir;
+  if (const char *xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg)
+    return std::string(xdg) + "/kiln";
+  if (const char *home = std::getenv("HOME"); home && *home)
+    return std::string(home) + "/.cache/kiln";
+  return "";
+}
+
 
 namespace {
 

@@ -26,6 +26,10 @@
 
 namespace kiln::runtime {
 
+// The kernel cache of this user: $KILN_CACHE_DIR, else
+// $XDG_CACHE_HOME/kiln, else ~/.cache/kiln; empty when none can be named.
+std::string defaultKernelCacheDir();
+
 // Objects larger than this are refused on read and not written.
 constexpr uint64_t kMaxCacheObjectBytes = uint64_t(1) << 30;
 // A record is three short lines.

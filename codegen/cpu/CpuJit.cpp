@@ -98,15 +98,7 @@ Result<SmallVector<char, 0>> emitObject(Module &module, TargetMachine &machine) 
 
 } // namespace
 
-std::string defaultCacheDir() {
-  if (const char *dir = std::getenv("KILN_CACHE_DIR"))
-    return dir;
-  if (const char *xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg)
-    return std::string(xdg) + "/kiln";
-  if (const char *home = std::getenv("HOME"); home && *home)
-    return std::string(home) + "/.cache/kiln";
-  return "";
-}
+std::string defaultCacheDir() { return runtime::defaultKernelCacheDir(); }
 
 CpuJit::~CpuJit() = default;
 

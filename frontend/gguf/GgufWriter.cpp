@@ -135,13 +135,10 @@ Status GgufWriter::addTensor(std::string name, GgmlType type,
   return Status::success();
 }
 
-Status GgufWriter::write(const std::string &path,
-                         const Progress &progress) const {
+std::vector<uint8_t> GgufWriter::encodeHeader() const {
   uint64_t align = alignment();
   if (align == 0 || (align & (align - 1)) != 0)
-    return makeError(path, ": general.alignment ", std::to_string(align),
-                     " is not a power of two");
-
+    align = 1; // write() refuses such a file; here only the offsets are off
   ByteBuffer header;
   header.put<uint32_t>(GgufFile::kMagic);
   header.put<uint32_t>(version_);
@@ -152,7 +149,6 @@ Status GgufWriter::write(const std::string &path,
     header.put<uint32_t>(static_cast<uint32_t>(value.type()));
     header.putValue(value);
   }
-  std::vector<uint64_t> offsets;
   uint64_t offset = 0;
   for (const GgufTensorInfo &tensor : tensors_) {
     header.putString(tensor.name);
@@ -161,6 +157,23 @@ Status GgufWriter::write(const std::string &path,
       header.put<uint64_t>(static_cast<uint64_t>(dim));
     header.put<uint32_t>(static_cast<uint32_t>(tensor.type));
     header.put<uint64_t>(offset);
+    offset = alignUp(offset + tensor.byteSize, align);
+  }
+  return std::move(header.bytes);
+}
+
+Status GgufWriter::write(const std::string &path,
+                         const Progress &progress) const {
+  uint64_t align = alignment();
+  if (align == 0 || (align & (align - 1)) != 0)
+    return makeError(path, ": general.alignment ", std::to_string(align),
+                     " is not a power of two");
+
+  ByteBuffer header;
+  header.bytes = encodeHeader();
+  std::vector<uint64_t> offsets;
+  uint64_t offset = 0;
+  for (const GgufTensorInfo &tensor : tensors_) {
     offsets.push_back(offset);
     offset = alignUp(offset + tensor.byteSize, align);
   }

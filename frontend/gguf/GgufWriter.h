@@ -41,6 +41,10 @@ public:
   // Writes to a temporary file beside `path` and renames it into place.
   Status write(const std::string &path, const Progress &progress = {}) const;
 
+  // The header write() starts with: magic, version, metadata and tensor
+  // infos. With no tensors it is a whole GGUF file (metadata only).
+  std::vector<uint8_t> encodeHeader() const;
+
   // Where each tensor's data will start, relative to the data section.
   const std::vector<GgufTensorInfo> &tensors() const { return tensors_; }
 

@@ -78,6 +78,27 @@ Status AtomicFile::write(const void *data, size_t size) {
   return Status::success();
 }
 
+Status AtomicFile::overwrite(uint64_t offset, const void *data, size_t size) {
+  if (!file_)
+    return makeError(path_, ": write after the file was closed");
+  if (offset > written_ || size > written_ - offset)
+    return makeError(path_, ": overwrite past the bytes written");
+  if (std::fflush(file_) != 0)
+    return makeError(path_, ": write failed: ", std::strerror(errno));
+  const auto *p = static_cast<const uint8_t *>(data);
+  while (size > 0) {
+    ssize_t put = ::pwrite(fileno(file_), p, size, off_t(offset));
+    if (put < 0 && errno == EINTR)
+      continue;
+    if (put <= 0)
+      return makeError(path_, ": write failed: ", std::strerror(errno));
+    p += put;
+    offset += uint64_t(put);
+    size -= size_t(put);
+  }
+  return Status::success();
+}
+
 Status AtomicFile::writeZeros(size_t count) {
   static const uint8_t zeros[4096] = {};
   while (count > 0) {

@@ -33,6 +33,9 @@ public:
 
   Status write(const void *data, size_t size);
   Status writeZeros(size_t count);
+  // Writes over bytes already written (e.g. a header whose checksums are
+  // known only at the end); the end of the file stays where it was.
+  Status overwrite(uint64_t offset, const void *data, size_t size);
   uint64_t bytesWritten() const { return written_; }
 
   // Flushes, syncs and renames the temporary file onto the target path.

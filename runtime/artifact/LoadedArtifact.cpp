@@ -2,11 +2,16 @@
 
 #include "runtime/cpu/CpuDevice.h"
 #include "runtime/cpu/HostFeatures.h"
+#if KILN_HAVE_OPENCL
+#include "runtime/opencl/OpenClDevice.h"
+#include "runtime/opencl/OpenClProgram.h"
+#endif
 #include "support/RegularFile.h"
 #include "support/Sha256.h"
 
 #include <cerrno>
 #include <cstring>
+#include <iostream>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <vector>
@@ -99,11 +104,79 @@ Result<int64_t> fileMtimeNs(const std::string &path) {
   return int64_t(info.st_mtim.tv_sec) * 1000000000 + int64_t(info.st_mtim.tv_nsec);
 }
 
-std::unique_ptr<Device> LoadedArtifact::createDevice(ThreadPool &pool) const {
-  return std::make_unique<CpuDevice>(kernels->kernels(), pool);
+Result<std::unique_ptr<Executor>> LoadedArtifact::makeExecutor(ThreadPool &pool,
+                                                               ExecutorOptions options) const {
+  options.laidOutWeights.assign(artifact.plan.weightNames.size(), {});
+  for (const StoredWeight &w : artifact.weights)
+    options.laidOutWeights[w.index] = w.bytes;
+  auto device = createDevice(pool);
+  if (!device)
+    return std::move(device).takeError();
+  // With every weight stored, the metadata GGUF stands in for the file: no
+  // tensor is looked up in it.
+  return Executor::create(artifact.plan, std::move(device).value(),
+                          weights ? *weights : *metadata, options);
 }
 
-Result<LoadedArtifact> loadArtifact(const std::string &path) {
+namespace {
+
+Status loadCpuKernels(LoadedArtifact &loaded) {
+  const std::string &path = loaded.path;
+  auto field = [&](const char *key) -> std::string {
+    auto it = loaded.artifact.meta.find(key);
+    return it == loaded.artifact.meta.end() ? std::string() : it->second;
+  };
+  if (loaded.artifact.cpuCode.empty())
+    return makeError(path, ": the artifact has no 'cpu.so' section");
+  std::vector<std::string> missing = missingCpuFeatures(splitCommas(field(meta::kCpuFeatures)));
+  if (!missing.empty())
+    return makeError(path, ": compiled for CPU '", field(meta::kCpu),
+                     "', whose code uses ", joined(missing),
+                     ", which this CPU lacks: compile it for this machine (kiln compile ",
+                     "MODEL --cpu native) or a lower level (--cpu x86-64-v3)");
+  auto kernels = SharedObjectKernels::load(loaded.artifact.cpuCode,
+                                           loaded.artifact.plan.kernelSymbols,
+                                           loaded.artifact.cpuTasks, path);
+  if (!kernels)
+    return kernels.error();
+  loaded.kernels = std::move(kernels).value();
+  const SharedObjectKernels *so = loaded.kernels.get();
+  loaded.createDevice = [so](ThreadPool &pool) -> Result<std::unique_ptr<Device>> {
+    return std::unique_ptr<Device>(std::make_unique<CpuDevice>(so->kernels(), pool));
+  };
+  loaded.deviceName = "cpu " + field(meta::kCpu);
+  return Status::success();
+}
+
+Status loadOpenClProgram(LoadedArtifact &loaded, const std::string &cacheDir) {
+#if KILN_HAVE_OPENCL
+  const std::string &path = loaded.path;
+  auto context = opencl::OpenClContext::open();
+  if (!context)
+    return makeError(path, ": compiled for target opencl: ", context.error().message);
+  const opencl::DeviceFacts &facts = (*context)->facts();
+  auto program = opencl::OpenClProgram::build(
+      std::move(context).value(), *loaded.artifact.openclModule, cacheDir,
+      [](const std::string &warning) { std::cerr << "kiln: warning: " << warning << "\n"; });
+  if (!program)
+    return makeError(path, ": its OpenCL program does not build for ", facts.device, " (",
+                     facts.platform, "): ", program.error().message);
+  std::shared_ptr<opencl::OpenClProgram> shared = std::move(program).value();
+  loaded.createDevice = [shared](ThreadPool &) -> Result<std::unique_ptr<Device>> {
+    return std::unique_ptr<Device>(std::make_unique<opencl::OpenClDevice>(shared));
+  };
+  loaded.deviceName = "opencl " + facts.device + " (" + facts.platform + ")";
+  return Status::success();
+#else
+  (void)cacheDir;
+  return makeError(loaded.path, ": compiled for target opencl, and this kiln was built ",
+                   "without OpenCL (install an OpenCL ICD loader and rebuild)");
+#endif
+}
+
+} // namespace
+
+Result<LoadedArtifact> loadArtifact(const std::string &path, const std::string &kernelCacheDir) {
   auto read = readArtifact(path);
   if (!read)
     return read.error();
@@ -116,31 +189,27 @@ Result<LoadedArtifact> loadArtifact(const std::string &path) {
     return it == metaMap.end() ? std::string() : it->second;
   };
   std::string target = field(meta::kTarget);
-  if (target != "cpu")
+  if (target == "cpu")
+    KILN_TRY(loadCpuKernels(loaded));
+  else if (target == "opencl")
+    KILN_TRY(loadOpenClProgram(loaded, kernelCacheDir));
+  else
     return makeError(path, ": compiled for target '", target,
-                     "', which this runner cannot run (it runs cpu artifacts)");
-  if (loaded.artifact.cpuCode.empty())
-    return makeError(path, ": the artifact has no 'cpu.so' section");
-  std::vector<std::string> missing = missingCpuFeatures(splitCommas(field(meta::kCpuFeatures)));
-  if (!missing.empty())
-    return makeError(path, ": compiled for CPU '", field(meta::kCpu),
-                     "', whose code uses ", joined(missing),
-                     ", which this CPU lacks: compile it for this machine (kiln compile ",
-                     "MODEL --cpu native) or a lower level (--cpu x86-64-v3)");
-  std::string gguf = field(meta::kGgufPath);
-  if (gguf.empty())
-    return makeError(path, ": the artifact does not name the GGUF its weights come from");
-  KILN_TRY(checkWeightsUnchanged(path, loaded.artifact, gguf));
-  auto weights = GgufFile::open(gguf);
-  if (!weights)
-    return weights.error();
-  loaded.weights = std::make_unique<GgufFile>(std::move(weights).value());
-  auto kernels = SharedObjectKernels::load(loaded.artifact.cpuCode,
-                                           loaded.artifact.plan.kernelSymbols,
-                                           loaded.artifact.cpuTasks, path);
-  if (!kernels)
-    return kernels.error();
-  loaded.kernels = std::move(kernels).value();
+                     "', which this runner cannot run (it runs cpu and opencl artifacts)");
+  auto metadata = GgufFile::parse(loaded.artifact.ggufMetadata, path + ": section gguf.meta");
+  if (!metadata)
+    return metadata.error();
+  loaded.metadata = std::make_unique<GgufFile>(std::move(metadata).value());
+  if (loaded.artifact.weights.size() < loaded.artifact.plan.weightNames.size()) {
+    std::string gguf = field(meta::kGgufPath);
+    if (gguf.empty())
+      return makeError(path, ": the artifact does not name the GGUF its weights come from");
+    KILN_TRY(checkWeightsUnchanged(path, loaded.artifact, gguf));
+    auto weights = GgufFile::open(gguf);
+    if (!weights)
+      return weights.error();
+    loaded.weights = std::make_unique<GgufFile>(std::move(weights).value());
+  }
   return loaded;
 }
 

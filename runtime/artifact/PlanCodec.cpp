@@ -205,3 +205,56 @@ Result<std::vector<TaskCount>> decodeTaskCounts(std::span<const uint8_t> bytes,
 }
 
 } // namespace kiln::runtime::artifact
+
+namespace kiln::runtime::artifact {
+
+std::vector<uint8_t> encodeOpenClModule(const opencl::OpenClModule &module) {
+  ByteWriter w;
+  w.string(module.source);
+  w.string(module.buildOptions);
+  w.u64(module.kernels.size());
+  for (const opencl::KernelEntry &k : module.kernels) {
+    w.string(k.name);
+    w.u32(k.argCount);
+    w.u32(k.launch.local);
+    w.i64(k.launch.groups);
+    w.u8(k.launch.perRow ? 1 : 0);
+  }
+  return w.take();
+}
+
+Result<opencl::OpenClModule> decodeOpenClModule(std::span<const uint8_t> bytes,
+                                                const std::vector<std::string> &symbols,
+                                                const std::string &where) {
+  ByteReader r(bytes, where);
+  opencl::OpenClModule module;
+  KILN_READ(module.source, r.string("source"));
+  KILN_READ(module.buildOptions, r.string("build options"));
+  uint64_t n = 0;
+  KILN_READ(n, r.count("kernels", 8 + 4 + 4 + 8 + 1));
+  if (n != symbols.size())
+    return r.fail("kernels", std::to_string(n) + " for a plan of " +
+                                 std::to_string(symbols.size()) + " kernels");
+  module.kernels.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    opencl::KernelEntry &k = module.kernels[i];
+    KILN_READ(k.name, r.string("kernel name"));
+    if (k.name != symbols[i])
+      return r.fail("kernel name", "'" + k.name + "' where the plan names '" + symbols[i] + "'");
+    KILN_READ(k.argCount, r.u32("argument count"));
+    KILN_READ(k.launch.local, r.u32("work-group size"));
+    KILN_READ(k.launch.groups, r.i64("work-groups"));
+    uint8_t perRow = 0;
+    KILN_READ(perRow, r.u8("per row"));
+    if (k.launch.local == 0 || k.launch.groups <= 0 || perRow > 1)
+      return r.fail("launch", "kernel '" + k.name + "': " + std::to_string(k.launch.local) +
+                                  " work-items by " + std::to_string(k.launch.groups) +
+                                  " groups, per row " + std::to_string(perRow));
+    k.launch.perRow = perRow == 1;
+  }
+  if (r.left() != 0)
+    return r.fail("end", std::to_string(r.left()) + " bytes after the last kernel");
+  return module;
+}
+
+} // namespace kiln::runtime::artifact

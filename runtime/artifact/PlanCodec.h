@@ -5,6 +5,7 @@
 
 #include "runtime/ExecutionPlan.h"
 #include "runtime/cpu/CpuKernel.h"
+#include "runtime/opencl/OpenClModule.h"
 #include "support/Result.h"
 
 #include <cstdint>
@@ -22,5 +23,11 @@ Result<ExecutionPlan> decodePlan(std::span<const uint8_t> bytes, const std::stri
 std::vector<uint8_t> encodeTaskCounts(const std::vector<TaskCount> &tasks);
 Result<std::vector<TaskCount>> decodeTaskCounts(std::span<const uint8_t> bytes,
                                                 size_t kernels, const std::string &where);
+
+// The OpenCL program of a plan; its kernels must be the plan's, in order.
+std::vector<uint8_t> encodeOpenClModule(const opencl::OpenClModule &module);
+Result<opencl::OpenClModule> decodeOpenClModule(std::span<const uint8_t> bytes,
+                                                const std::vector<std::string> &symbols,
+                                                const std::string &where);
 
 } // namespace kiln::runtime::artifact

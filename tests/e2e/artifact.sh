@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # AOT artifacts: `kiln compile MODEL -o FILE.kiln`, then `kiln run FILE.kiln`
 # with no compiler work: greedy ids equal the JIT's (`kiln run MODEL`) for
-# every shared model and type, 64 tokens; an artifact for a lower ISA level
-# (--cpu x86-64-v3) gives the same ids; the errors: a GGUF changed since
-# compilation, a missing GGUF, a truncated or corrupt artifact, a wrong
-# format version, an artifact for a CPU feature this host lacks, --emit
-# artifact to stdout, compile flags given to a run of an artifact.
+# every shared model and type, 64 tokens, on the cpu target and on opencl,
+# with --precision auto, --embed-weights (the GGUF then removed) and
+# --repack-at-load; an artifact for a lower ISA level (--cpu x86-64-v3)
+# gives the same ids; the errors: a GGUF changed since compilation, a
+# missing GGUF, a truncated or corrupt artifact, a wrong format version, an
+# artifact for a CPU feature this host lacks, an opencl artifact with no
+# OpenCL driver, --emit artifact to stdout, compile flags given to a run
+# of an artifact.
 source "$(dirname "$0")/lib.sh" "$@"
 export KILN_CACHE_DIR=$WORK/cache
 
@@ -36,6 +39,49 @@ same_ids llama-q4_0-unfused "$llama" --no-fuse
 same_ids llama-q4_0-x86-64-v3 "$llama" "" --cpu x86-64-v3
 grep -q "kernels for CPU x86-64-v3" "$WORK/compile-err" ||
   fail "--cpu x86-64-v3: the summary does not name the CPU: $(cat "$WORK/compile-err")"
+# The repacked weights are stored: the q4_0 artifact holds them.
+grep -q "weights stored" "$WORK/compile-err" ||
+  fail "q4_0: no stored weights: $(cat "$WORK/compile-err")"
+same_ids llama-q4_0-repack-at-load "$llama" "" --repack-at-load
+grep -q "the weights stay in" "$WORK/compile-err" ||
+  fail "--repack-at-load stored weights: $(cat "$WORK/compile-err")"
+[ "$(stat -c %s "$WORK/llama-q4_0-repack-at-load.kiln")" -lt \
+  "$(stat -c %s "$WORK/tinyshakes-llama-q4_0.kiln")" ] ||
+  fail "--repack-at-load: the artifact is not smaller"
+f16=$SHARED/tinyshakes-llama/tinyshakes-llama-f16.gguf
+same_ids llama-f16-precision-auto "$f16" "--precision auto --budget 6"
+grep -q "30 of 39 weights stored\|weights stored" "$WORK/compile-err" ||
+  fail "--precision auto: the requantized weights are not stored: $(cat "$WORK/compile-err")"
+
+# --embed-weights: the artifact runs with its GGUF gone.
+cp "$SHARED/tinyshakes-gpt2/tinyshakes-gpt2-q8_0.gguf" "$WORK/embed.gguf"
+same_ids gpt2-q8_0-embedded "$WORK/embed.gguf" "" --embed-weights
+grep -q "it holds every weight" "$WORK/compile-err" ||
+  fail "--embed-weights: $(cat "$WORK/compile-err")"
+jit=$("$KILN" run "$WORK/embed.gguf" -p "ROMEO:" -n 64 --temp 0 --ids 2>"$WORK/err")
+rm "$WORK/embed.gguf"
+aot=$("$KILN" run "$WORK/gpt2-q8_0-embedded.kiln" -p "ROMEO:" -n 64 --temp 0 --ids 2>"$WORK/err") ||
+  fail "--embed-weights without the GGUF: $(cat "$WORK/err")"
+[ "$jit" = "$aot" ] || fail "--embed-weights without the GGUF: '$aot' differs from '$jit'"
+
+# The opencl target's artifacts (PoCL in CI; skipped where this kiln has no OpenCL).
+if "$KILN" compile "$llama" --target opencl --emit opencl >/dev/null 2>&1; then
+  for type in q8_0 q4_0 q4_k_m; do
+    same_ids "llama-$type-opencl" "$SHARED/tinyshakes-llama/tinyshakes-llama-$type.gguf" \
+      "--target opencl"
+  done
+  same_ids gpt2-f16-opencl "$SHARED/tinyshakes-gpt2/tinyshakes-gpt2-f16.gguf" "--target opencl"
+  same_ids llama-f16-precision-auto-opencl "$f16" "--target opencl --precision auto --budget 6"
+  "$KILN" run "$WORK/llama-q8_0-opencl.kiln" -p "ROMEO:" -n 2 --timings >/dev/null \
+    2>"$WORK/err" || fail "opencl artifact --timings: $(cat "$WORK/err")"
+  grep -q '"target": "opencl"' "$WORK/err" || fail "opencl --timings: $(cat "$WORK/err")"
+  expect_error "opencl artifact without a driver" "compiled for target opencl: no OpenCL platform" -- \
+    env OCL_ICD_VENDORS=/nonexistent "$KILN" run "$WORK/llama-q8_0-opencl.kiln" -p "ROMEO:" -n 2
+  expect_error "opencl artifact run as cpu" "compiled for --target cpu, not opencl" -- \
+    "$KILN" run "$WORK/tinyshakes-llama-q4_0.kiln" --target opencl -p "ROMEO:" -n 2
+else
+  echo "SKIP: this kiln has no OpenCL: its artifacts are not checked"
+fi
 
 # The artifact runs without compiling: its timings say so.
 "$KILN" run "$WORK/tinyshakes-llama-q4_0.kiln" -p "ROMEO:" -n 4 --timings \
@@ -68,13 +114,31 @@ bytes=$(stat -c %s "$art")
 head -c $((bytes / 2)) "$art" > "$WORK/truncated.kiln"
 expect_error "truncated" "lies past the end of the" -- \
   "$KILN" run "$WORK/truncated.kiln" -p "ROMEO:" -n 2
-cp "$art" "$WORK/corrupt.kiln"
-printf '\xff' | dd of="$WORK/corrupt.kiln" bs=1 seek=$((bytes - 100)) conv=notrunc status=none
-expect_error "corrupt" "does not match its SHA-256" -- \
-  "$KILN" run "$WORK/corrupt.kiln" -p "ROMEO:" -n 2
+# section_offset FILE NAME: where the section starts (its table entry:
+# 16-byte name, u64 offset, u64 size, 32-byte hash: 64 bytes, after a
+# 16-byte header).
+section_offset() {
+  python3 -c '
+import struct, sys
+data = open(sys.argv[1], "rb").read()
+count = struct.unpack_from("<I", data, 12)[0]
+for i in range(count):
+    at = 16 + 64 * i
+    if data[at:at + 16].rstrip(b"\0").decode() == sys.argv[2]:
+        print(struct.unpack_from("<Q", data, at + 16)[0])
+' "$1" "$2"
+}
+for section in plan cpu.so gguf.meta weights.index; do
+  cp "$art" "$WORK/corrupt.kiln"
+  at=$(section_offset "$art" "$section")
+  [ -n "$at" ] || { fail "no $section section in $art"; continue; }
+  printf '\xff' | dd of="$WORK/corrupt.kiln" bs=1 seek=$((at + 5)) conv=notrunc status=none
+  expect_error "corrupt $section" "section '$section' does not match its SHA-256" -- \
+    "$KILN" run "$WORK/corrupt.kiln" -p "ROMEO:" -n 2
+done
 cp "$art" "$WORK/version.kiln"
 printf '\x09' | dd of="$WORK/version.kiln" bs=1 seek=8 conv=notrunc status=none
-expect_error "version" "artifact format version 9; this kiln reads version 1" -- \
+expect_error "version" "artifact format version 9; this kiln reads version 2" -- \
   "$KILN" run "$WORK/version.kiln" -p "ROMEO:" -n 2
 head -c 8 "$art" > "$WORK/magic-only.kiln"
 expect_error "magic only" "not a kiln artifact" -- \
@@ -97,8 +161,12 @@ expect_error "stdout" "an artifact is a file" -- \
   "$KILN" compile "$llama" --emit artifact
 expect_error "flags on an artifact" "an artifact runs as it was compiled" -- \
   "$KILN" run "$art" -p "ROMEO:" -n 2 --no-fuse
-expect_error "opencl artifact" "are not built yet" -- \
-  "$KILN" compile "$llama" -o "$WORK/x.kiln" --target opencl
+expect_error "cuda artifact" "not built yet" -- \
+  "$KILN" compile "$llama" -o "$WORK/x.kiln" --target cuda
 [ ! -e "$WORK/x.kiln" ] || fail "a refused compile left $WORK/x.kiln"
+expect_error "embed and repack at load" "choose one" -- \
+  "$KILN" compile "$llama" -o "$WORK/x.kiln" --embed-weights --repack-at-load
+expect_error "embed without an artifact" "only an artifact" -- \
+  "$KILN" compile "$llama" --embed-weights --emit plan
 
 finish

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The LLVM-free runner and the C API: kiln-run links no LLVM or MLIR (ldd),
-# its greedy ids from an artifact equal `kiln run`'s on the GGUF (JIT),
+# its greedy ids from an artifact equal `kiln run`'s on the GGUF (JIT), for
+# cpu artifacts, an --embed-weights one and (with OpenCL) opencl ones,
 # its --timings JSON has kiln run's keys, its errors name the problem; the
 # C example (examples/generate.c, through kiln.h) prints the same ids.
 # usage: artifact_runner.sh KILN SHARED KILN_RUN EXAMPLE
@@ -32,6 +33,41 @@ for model in "$SHARED"/tinyshakes-llama/tinyshakes-llama-{f32,f16,q8_0,q4_0,q4_k
     fail "$name: the C example's ids differ: $example"
   echo "$name: kiln-run and the C example give kiln run's 64 greedy ids"
 done
+
+# same_runner_ids NAME MODEL "JIT FLAGS" COMPILE FLAGS...: kiln-run and the
+# C example on the artifact give the JIT's 64 greedy ids.
+same_runner_ids() {
+  local name=$1 model=$2 flags=$3 jit aot
+  shift 3
+  # shellcheck disable=SC2086
+  "$KILN" compile "$model" -o "$WORK/$name.kiln" $flags "$@" 2>"$WORK/err" ||
+    { fail "$name: compile: $(cat "$WORK/err")"; return; }
+  # shellcheck disable=SC2086
+  jit=$("$KILN" run "$model" $flags -p "ROMEO:" -n 64 --temp 0 --ids 2>"$WORK/err") ||
+    { fail "$name: kiln run: $(cat "$WORK/err")"; return; }
+  aot=$("$RUNNER" "$WORK/$name.kiln" -p "ROMEO:" -n 64 --temp 0 --ids 2>"$WORK/err") ||
+    { fail "$name: kiln-run: $(cat "$WORK/err")"; return; }
+  [ "$jit" = "$aot" ] || fail "$name: kiln-run ids '$aot' differ from kiln run's '$jit'"
+  example=$("$EXAMPLE" "$WORK/$name.kiln" "ROMEO:" 64 2>"$WORK/err") ||
+    { fail "$name: example: $(cat "$WORK/err")"; return; }
+  [ "$(echo "$example" | grep '^ids:' | cut -c6-)" = "$jit" ] ||
+    fail "$name: the C example's ids differ: $example"
+  echo "$name: kiln-run and the C example give kiln run's 64 greedy ids"
+}
+same_runner_ids llama-q8_0-embedded "$SHARED/tinyshakes-llama/tinyshakes-llama-q8_0.gguf" "" \
+  --embed-weights
+if "$KILN" compile "$SHARED/tinyshakes-llama/tinyshakes-llama-q8_0.gguf" --target opencl \
+     --emit opencl >/dev/null 2>&1; then
+  same_runner_ids llama-q4_0-opencl "$SHARED/tinyshakes-llama/tinyshakes-llama-q4_0.gguf" \
+    "--target opencl"
+  same_runner_ids gpt2-f32-opencl "$SHARED/tinyshakes-gpt2/tinyshakes-gpt2-f32.gguf" \
+    "--target opencl"
+  "$RUNNER" "$WORK/llama-q4_0-opencl.kiln" -p "ROMEO:" -n 4 --timings >/dev/null 2>"$WORK/err" ||
+    fail "opencl --timings: $(cat "$WORK/err")"
+  grep -q '"target": "opencl"' "$WORK/err" || fail "opencl --timings: $(cat "$WORK/err")"
+else
+  echo "SKIP: this kiln has no OpenCL: kiln-run on opencl artifacts is not checked"
+fi
 
 art=$WORK/tinyshakes-llama-q4_0.kiln
 # Text, sampling with a seed (the same seed twice gives the same text).

@@ -26,5 +26,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   if (!artifact->cpuCode.empty() && artifact->cpuTasks.size() != plan.kernelSymbols.size())
     std::abort();
+  if (artifact->openclModule && artifact->openclModule->kernels.size() != plan.kernelSymbols.size())
+    std::abort();
+  // Stored weights: in the plan, in order, inside the bytes given.
+  for (size_t i = 0; i < artifact->weights.size(); ++i) {
+    const artifact::StoredWeight &w = artifact->weights[i];
+    if (w.index >= plan.weightNames.size() || (i > 0 && w.index <= artifact->weights[i - 1].index))
+      std::abort();
+    if (!w.bytes.empty() && (w.bytes.data() < data || w.bytes.data() + w.bytes.size() > data + size))
+      std::abort();
+  }
   return 0;
 }

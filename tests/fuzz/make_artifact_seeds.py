@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the seed corpus of the artifact reader fuzzer (tests/fuzz/
-artifact-corpus): small artifacts in format version 1 (runtime/artifact/
-Artifact.h), one valid, the others each broken in one way."""
+artifact-corpus): small artifacts in format version 2 (runtime/artifact/
+Artifact.h), two valid (cpu, opencl), the others each broken in one way."""
 import hashlib
 import os
 import struct
@@ -38,7 +38,7 @@ def meta_bytes(pairs):
     return out
 
 
-def artifact(sections, version=1):
+def artifact(sections, version=2):
     head = b"KILNAOT\0" + struct.pack("<II", version, len(sections))
     offset = 16 + 64 * len(sections)
     table = b""
@@ -57,20 +57,52 @@ def artifact(sections, version=1):
     return bytes(out)
 
 
+def weight_index(entries):
+    out = struct.pack("<Q", len(entries))
+    for index, offset, size in entries:
+        out += struct.pack("<IQQ", index, offset, size)
+    return out
+
+
+def opencl_module(names):
+    out = string("__kernel void k() {}") + string("-cl-std=CL1.2")
+    out += struct.pack("<Q", len(names))
+    for name in names:
+        out += string(name) + struct.pack("<IIqB", 3, 64, 4, 0)
+    return out
+
+
 def main():
     folder = os.path.join(HERE, "artifact-corpus")
     os.makedirs(folder, exist_ok=True)
     meta = meta_bytes([("target", "cpu"), ("cpu", "x86-64-v3"), ("gguf_path", "/m.gguf")])
     tasks = struct.pack("<Q", 2) + struct.pack("<qq", 0, 1) + struct.pack("<qq", 4, 0)
     code = b"\x7fELF" + bytes(60)
-    valid = [("meta", meta), ("plan", plan_bytes()), ("cpu.tasks", tasks), ("cpu.so", code)]
+    gguf_meta = b"GGUF" + struct.pack("<IQQ", 3, 0, 0)  # no metadata, no tensors
+    weights = bytes(range(200))
+    head = [("meta", meta), ("plan", plan_bytes()), ("gguf.meta", gguf_meta)]
+    stored = [("weights.index", weight_index([(1, 0, len(weights))])), ("weights", weights)]
+    valid = head + [("cpu.tasks", tasks), ("cpu.so", code)] + stored
+    ocl_meta = meta_bytes([("target", "opencl"), ("gguf_path", "/m.gguf")])
+    ocl = [("meta", ocl_meta)] + head[1:]
     seeds = {
         "valid": artifact(valid),
-        "no_code": artifact(valid[:2]),
-        "version_2": artifact(valid, version=2),
+        "valid_opencl": artifact(ocl + [("opencl.module",
+                                         opencl_module(["kiln_0_embedding", "kiln_1_matmul"]))]),
+        "no_code": artifact(head),
+        "version_1": artifact(valid, version=1),
         "short_plan": artifact([("meta", meta), ("plan", plan_bytes()[:-9])] + valid[2:]),
-        "bad_tasks": artifact(valid[:2] + [("cpu.tasks", tasks[:-8])] + valid[3:]),
+        "bad_tasks": artifact(head + [("cpu.tasks", tasks[:-8]), ("cpu.so", code)]),
+        "no_gguf_meta": artifact([s for s in valid if s[0] != "gguf.meta"]),
+        "weight_past_end": artifact(valid[:-2] + [
+            ("weights.index", weight_index([(1, 100, len(weights))])), ("weights", weights)]),
+        "index_only": artifact(valid[:-1]),
+        "weights_out_of_order": artifact(valid[:-2] + [
+            ("weights.index", weight_index([(1, 0, 10), (0, 10, 10)])), ("weights", weights)]),
+        "bad_opencl": artifact(ocl + [("opencl.module", opencl_module(["kiln_0_embedding"]))]),
     }
+    for name in os.listdir(folder):
+        os.remove(os.path.join(folder, name))
     for name, data in seeds.items():
         with open(os.path.join(folder, name), "wb") as f:
             f.write(data)

@@ -140,14 +140,52 @@ TEST(PlanCodec, TaskCountsMustMatchTheKernels) {
   EXPECT_FALSE(decodeTaskCounts(encodeTaskCounts({{0, 0}}), 1, "t").ok());
 }
 
+TEST(PlanCodec, OpenClModuleRoundTripAndChecks) {
+  opencl::OpenClModule module;
+  module.source = "__kernel void kiln_0_embedding() {}";
+  module.buildOptions = "-cl-std=CL1.2";
+  module.kernels = {{"kiln_0_embedding", 3, {64, 10, false}}, {"kiln_1_matmul", 3, {256, 4, true}}};
+  const std::vector<std::string> symbols = {"kiln_0_embedding", "kiln_1_matmul"};
+  auto decoded = decodeOpenClModule(encodeOpenClModule(module), symbols, "m");
+  ASSERT_TRUE(decoded.ok()) << decoded.error().message;
+  EXPECT_EQ(decoded->source, module.source);
+  EXPECT_EQ(decoded->buildOptions, module.buildOptions);
+  ASSERT_EQ(decoded->kernels.size(), 2u);
+  EXPECT_EQ(decoded->kernels[1].launch.local, 256u);
+  EXPECT_EQ(decoded->kernels[1].launch.groups, 4);
+  EXPECT_TRUE(decoded->kernels[1].launch.perRow);
+  // Kernels that are not the plan's, a zero work-group: refused.
+  auto renamed = decodeOpenClModule(encodeOpenClModule(module), {"a", "b"}, "m");
+  ASSERT_FALSE(renamed.ok());
+  EXPECT_NE(renamed.error().message.find("where the plan names 'a'"), std::string::npos);
+  module.kernels[0].launch.local = 0;
+  EXPECT_FALSE(decodeOpenClModule(encodeOpenClModule(module), symbols, "m").ok());
+  std::vector<uint8_t> bytes = encodeOpenClModule(module);
+  for (size_t size = 0; size < bytes.size(); size += 5)
+    EXPECT_FALSE(decodeOpenClModule(std::span(bytes.data(), size), symbols, "m").ok());
+}
+
 TEST(Artifact, WriteThenReadKeepsTheSections) {
   Artifact artifact;
   artifact.meta = {{"target", "cpu"}, {"cpu", "znver3"}, {"gguf_path", "/m.gguf"}};
   artifact.plan = samplePlan();
   artifact.cpuTasks = {{0, 1}, {4, 0}};
   artifact.cpuCode = {0x7f, 'E', 'L', 'F', 1, 2, 3};
+  artifact.ggufMetadata = {'G', 'G', 'U', 'F', 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  // Two stored weights, handed over one at a time as the writer reaches them.
+  std::vector<uint8_t> first(5000), second(3);
+  for (size_t i = 0; i < first.size(); ++i)
+    first[i] = uint8_t(i * 7);
+  second = {9, 8, 7};
+  std::vector<WeightToWrite> weights = {
+      {0, first.size(), [&](WeightBuffer &) { return Result<std::span<const uint8_t>>(first); }},
+      {2, second.size(), [&](WeightBuffer &scratch) {
+         scratch = WeightBuffer::allocate(second.size());
+         std::copy(second.begin(), second.end(), scratch.data());
+         return Result<std::span<const uint8_t>>(std::span<const uint8_t>(scratch));
+       }}};
   const std::string path = tempPath("round.kiln");
-  ASSERT_TRUE(writeArtifact(path, artifact).ok());
+  ASSERT_TRUE(writeArtifact(path, artifact, weights).ok());
   EXPECT_TRUE(looksLikeArtifact(path));
   auto read = readArtifact(path);
   ASSERT_TRUE(read.ok()) << read.error().message;
@@ -156,6 +194,18 @@ TEST(Artifact, WriteThenReadKeepsTheSections) {
   EXPECT_EQ(read->cpuCode, artifact.cpuCode);
   ASSERT_EQ(read->cpuTasks.size(), 2u);
   EXPECT_EQ(read->cpuTasks[1].fixed, 4);
+  EXPECT_EQ(read->ggufMetadata, artifact.ggufMetadata);
+  ASSERT_EQ(read->weights.size(), 2u);
+  EXPECT_EQ(read->weights[0].index, 0u);
+  EXPECT_TRUE(std::equal(first.begin(), first.end(), read->weights[0].bytes.begin(),
+                         read->weights[0].bytes.end()));
+  EXPECT_EQ(read->weights[1].index, 2u);
+  EXPECT_TRUE(std::equal(second.begin(), second.end(), read->weights[1].bytes.begin(),
+                         read->weights[1].bytes.end()));
+  // Stored weights start on page boundaries (they are mapped in place).
+  for (const StoredWeight &w : read->weights)
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(w.bytes.data()) % 4096, 0u);
+  EXPECT_TRUE(readArtifact(path, {.verifyWeights = true}).ok());
 
   // Every truncation and every flipped byte of the file: an error, and
   // one that names the file.
@@ -179,12 +229,27 @@ TEST(Artifact, WriteThenReadKeepsTheSections) {
       expectSamePlan(artifact.plan, read->plan);
     }
   }
+  // A flipped weight byte passes a plain read (the weights are not hashed
+  // at every load) and fails a verifying one.
+  std::vector<uint8_t> flippedWeight = bytes;
+  // The weights section ends the file: 5000 bytes padded to two pages,
+  // then 3 bytes padded to one.
+  flippedWeight[bytes.size() - 3 * 4096 + 10] ^= 1;
+  writeBytes(broken, flippedWeight);
+  auto unverified = readArtifact(broken);
+  ASSERT_TRUE(unverified.ok()) << unverified.error().message;
+  EXPECT_EQ(unverified->weights[0].bytes[10], uint8_t(first[10] ^ 1));
+  auto verified = readArtifact(broken, {.verifyWeights = true});
+  ASSERT_FALSE(verified.ok());
+  EXPECT_NE(verified.error().message.find("section 'weights' does not match its SHA-256"),
+            std::string::npos)
+      << verified.error().message;
   std::vector<uint8_t> version = bytes;
-  version[8] = 2;
+  version[8] = 3;
   writeBytes(broken, version);
   auto wrongVersion = readArtifact(broken);
   ASSERT_FALSE(wrongVersion.ok());
-  EXPECT_NE(wrongVersion.error().message.find("format version 2; this kiln reads version 1"),
+  EXPECT_NE(wrongVersion.error().message.find("format version 3; this kiln reads version 2"),
             std::string::npos);
   std::filesystem::remove(path);
   std::filesystem::remove(broken);
@@ -210,6 +275,14 @@ TEST(Artifact, FuzzSeedsMatchTheFormat) {
   EXPECT_EQ(valid->plan.kernelSymbols.size(), 2u);
   EXPECT_EQ(valid->cpuTasks.size(), 2u);
   EXPECT_EQ(valid->meta.at("cpu"), "x86-64-v3");
-  for (const char *broken : {"no_code", "version_2", "short_plan", "bad_tasks"})
+  ASSERT_EQ(valid->weights.size(), 1u);
+  EXPECT_EQ(valid->weights[0].index, 1u);
+  auto openclSeed = readArtifact(dir + "valid_opencl");
+  ASSERT_TRUE(openclSeed.ok()) << openclSeed.error().message;
+  ASSERT_TRUE(openclSeed->openclModule.has_value());
+  EXPECT_EQ(openclSeed->openclModule->kernels.size(), 2u);
+  for (const char *broken : {"no_code", "version_1", "short_plan", "bad_tasks", "no_gguf_meta",
+                             "weight_past_end", "index_only", "weights_out_of_order",
+                             "bad_opencl"})
     EXPECT_FALSE(readArtifact(dir + broken).ok()) << broken;
 }

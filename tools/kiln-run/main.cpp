@@ -144,9 +144,10 @@ int run(Args &args) {
                  "{\"load_s\": %.4f, \"compile_s\": %.4f, \"weights_s\": %.4f, "
                  "\"n_prompt\": %zu, \"prefill_s\": %.4f, \"prefill_tok_s\": %.2f, "
                  "\"n_gen\": %zu, \"decode_s\": %.4f, \"decode_tok_s\": %.2f, "
-                 "\"activation_bytes\": %llu, \"target\": \"cpu\", \"kernels_cached\": true}\n",
+                 "\"activation_bytes\": %llu, \"target\": \"%s\", \"kernels_cached\": true}\n",
                  load, 0.0, weights, ids.size(), prefill, prefillRate, generated, decode,
-                 decodeRate, static_cast<unsigned long long>(kiln_activation_bytes(model)));
+                 decodeRate, static_cast<unsigned long long>(kiln_activation_bytes(model)),
+                 kiln_target(model));
   else
     std::fprintf(stderr,
                  "\nload %.2f s, weights %.2f s, prefill %zu tokens in %.2f s (%.1f tok/s), "

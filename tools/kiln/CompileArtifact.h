@@ -15,9 +15,13 @@ struct ArtifactRequest {
   std::string output; // the artifact
   std::string cpu;    // LLVM CPU name or "native"
   bool allLogits = false;
+  bool embedWeights = false; // every weight in the artifact
+  bool repackAtLoad = false; // repacked weights left to each load
 };
 
 // Writes the artifact, then a one-line summary on stderr; the exit code.
+// `file` is the model compiled: request.model itself, or the mix
+// --precision auto made from it.
 int compileArtifact(const GgufFile &file, const CompileFlags &flags,
                     const ArtifactRequest &request);
 

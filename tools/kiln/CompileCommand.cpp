@@ -37,6 +37,8 @@ struct CompileArgs {
   std::string emit; // empty: artifact with -o FILE.kiln, else mlir
   std::string output = "-";
   std::string cpu = "native";
+  bool embedWeights = false;
+  bool repackAtLoad = false;
   bool allLogits = false;
   int64_t batch = 256;
 };
@@ -230,12 +232,19 @@ int runCompile(const CompileArgs &args) {
   if (resolved.emit != "artifact" && args.cpu != "native")
     return reportError("--cpu " + args.cpu + ": only an artifact (-o FILE.kiln) is compiled "
                        "for a CPU other than this one");
+  if (resolved.emit != "artifact" && (args.embedWeights || args.repackAtLoad))
+    return reportError(std::string(args.embedWeights ? "--embed-weights" : "--repack-at-load") +
+                       ": only an artifact (-o FILE.kiln) holds weights");
+  if (args.embedWeights && args.repackAtLoad)
+    return reportError("--embed-weights stores every weight as the kernels read it; "
+                       "--repack-at-load stores none of the repacked ones: choose one");
   auto file = openModelToCompile(args.compile, args.model);
   if (!file)
     return reportError(file.error().message);
   if (resolved.emit == "artifact")
     return compileArtifact(*file, args.compile,
-                           {args.model, args.output, args.cpu, args.allLogits});
+                           {args.model, args.output, args.cpu, args.allLogits,
+                            args.embedWeights, args.repackAtLoad});
   return emitText(*file, resolved);
 }
 
@@ -321,6 +330,12 @@ Command addCompileCommand(CLI::App &parent) {
                   "The CPU an artifact's code is compiled for: native (this one, with its "
                   "features) or an LLVM CPU name such as x86-64-v3, znver4, sapphirerapids")
       ->capture_default_str();
+  app->add_flag("--embed-weights", args->embedWeights,
+                "An artifact holds every weight (the GGUF is not needed to run it), not only "
+                "those the target repacks or --precision auto requantized");
+  app->add_flag("--repack-at-load", args->repackAtLoad,
+                "An artifact leaves the weights the target repacks in the GGUF and repacks "
+                "them at every load (a smaller artifact, a slower start)");
   app->add_option("-b,--batch", args->batch,
                   "--emit plan: prompt tokens per prefill call, the rows the "
                   "arena is laid out for")

@@ -192,17 +192,22 @@ int runModel(RunArgs args) {
   std::optional<runtime::artifact::LoadedArtifact> loaded;
   const GgufFile *file = nullptr;
   if (artifactModel) {
-    if (args.compile.target != "cpu" || args.compile.noFuse ||
-        !args.compile.disabledPasses.empty() || !args.compile.precision.empty() ||
-        args.printIr)
-      return reportError(args.model + ": an artifact runs as it was compiled: --target, "
-                         "--no-fuse, --disable-pass, --precision and --print-ir apply to "
-                         "kiln compile, not to running its artifact");
-    auto artifact = runtime::artifact::loadArtifact(args.model);
+    if (args.compile.noFuse || !args.compile.disabledPasses.empty() ||
+        !args.compile.precision.empty() || args.printIr)
+      return reportError(args.model + ": an artifact runs as it was compiled: --no-fuse, "
+                         "--disable-pass, --precision and --print-ir apply to kiln compile, "
+                         "not to running its artifact");
+    auto artifact = runtime::artifact::loadArtifact(
+        args.model, args.noCache ? std::string() : codegen::cpu::defaultCacheDir());
     if (!artifact)
       return reportError(artifact.error().message);
     loaded = std::move(artifact).value();
-    file = loaded->weights.get();
+    const std::string &target = loaded->artifact.meta[runtime::artifact::meta::kTarget];
+    // --target defaults to cpu: only another name that disagrees is an error.
+    if (args.compile.target != "cpu" && args.compile.target != target)
+      return reportError(args.model + ": compiled for --target " + target + ", not " +
+                         args.compile.target + ": compile it again for that target");
+    file = loaded->metadata.get();
   } else {
     auto opened = openModelToCompile(args.compile, args.model);
     if (!opened)
@@ -230,7 +235,8 @@ int runModel(RunArgs args) {
     program = std::move(compiled).value();
   }
   timings.compile = secondsSince(start);
-  timings.target = artifactModel ? "cpu" : std::string(program->kernels->targetName());
+  timings.target = artifactModel ? loaded->artifact.meta[runtime::artifact::meta::kTarget]
+                                 : std::string(program->kernels->targetName());
   timings.kernelsCached = artifactModel || program->kernels->cacheHit();
   const runtime::ExecutionPlan &plan =
       artifactModel ? loaded->artifact.plan : program->lowered.plan;
@@ -265,8 +271,7 @@ int runModel(RunArgs args) {
   execOptions.maxBatch = std::min<int64_t>(args.batch, positions);
   start = Clock::now();
   auto executor = artifactModel
-                      ? runtime::Executor::create(plan, loaded->createDevice(pool), *file,
-                                                  execOptions)
+                      ? loaded->makeExecutor(pool, execOptions)
                       : codegen::makeExecutor(*program, *file, pool, execOptions);
   if (!executor)
     return reportError(executor.error().message);
