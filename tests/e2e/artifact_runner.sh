@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The LLVM-free runner and the C API: kiln-run links no LLVM or MLIR (ldd),
 # its greedy ids from an artifact equal `kiln run`'s on the GGUF (JIT), for
-# cpu artifacts, an --embed-weights one and (with OpenCL) opencl ones,
+# cpu artifacts of every shared model and type, a --precision auto one, an
+# --embed-weights one and (with OpenCL) opencl ones,
 # its --timings JSON has kiln run's keys, its errors name the problem; the
 # C example (examples/generate.c, through kiln.h) prints the same ids.
 # usage: artifact_runner.sh KILN SHARED KILN_RUN EXAMPLE
@@ -16,8 +17,8 @@ if echo "$libs" | grep -qiE "libLLVM|libMLIR|libclang"; then
 fi
 echo "kiln-run: $(stat -c %s "$RUNNER") bytes, no LLVM or MLIR among its libraries"
 
-for model in "$SHARED"/tinyshakes-llama/tinyshakes-llama-{f32,f16,q8_0,q4_0,q4_k_m}.gguf \
-             "$SHARED"/tinyshakes-gpt2/tinyshakes-gpt2-{f32,q8_0}.gguf; do
+for model in "$SHARED"/tinyshakes-llama/tinyshakes-llama-*.gguf \
+             "$SHARED"/tinyshakes-gpt2/tinyshakes-gpt2-*.gguf; do
   name=$(basename "$model" .gguf)
   "$KILN" compile "$model" -o "$WORK/$name.kiln" 2>"$WORK/err" ||
     { fail "$name: compile: $(cat "$WORK/err")"; continue; }
@@ -54,6 +55,8 @@ same_runner_ids() {
     fail "$name: the C example's ids differ: $example"
   echo "$name: kiln-run and the C example give kiln run's 64 greedy ids"
 }
+same_runner_ids llama-f16-precision-auto "$SHARED/tinyshakes-llama/tinyshakes-llama-f16.gguf" \
+  "--precision auto --budget 6"
 same_runner_ids llama-q8_0-embedded "$SHARED/tinyshakes-llama/tinyshakes-llama-q8_0.gguf" "" \
   --embed-weights
 if "$KILN" compile "$SHARED/tinyshakes-llama/tinyshakes-llama-q8_0.gguf" --target opencl \
