@@ -12,6 +12,8 @@
 #include "codegen/llvm/GgmlNumerics.h"
 #include "codegen/llvm/WeightDecode.h"
 
+#include <algorithm>
+
 using namespace llvm;
 
 namespace kiln::codegen::cpu {
@@ -213,37 +215,58 @@ void emitMatmul(Kernel &k, const MatmulSlice &slice, bool panels) {
 // call has many tokens (also for its leftover rows). Many tokens go
 // batchRows x batchColumns at a time, one token 1 x singleColumns; the
 // leftovers one column at a time.
+//
+// With many tokens the task's columns are cut into blocks whose weights
+// fit in L2 (kBlockWeightBytes), and every row goes through one block
+// before the next: a task's half of a 2048 x 2048 f16 matrix is 4 MB, which
+// each group of rows would otherwise stream again from L3 or memory. Each
+// output is computed as without the blocks (the same micro-kernel on the
+// same columns: blocks are whole groups of columns from the task's first),
+// so results do not change.
 struct MicroTiles {
   int64_t batchRows, batchColumns, singleColumns;
 };
 using MicroKernel =
     std::function<void(Value *t0, int64_t R, Value *n0, int64_t C, bool batched)>;
 
+constexpr int64_t kBlockWeightBytes = 192 * 1024;
+
 void forEachMicroTile(Kernel &k, const MatmulSlice &slice, MicroTiles tiles,
                       const MicroKernel &body) {
   auto &b = k.builder;
   LoopEmitter &e = k.e;
   Value *first = slice.first, *last = slice.last;
-  auto columns = [&](Value *t0, int64_t R, int64_t C, bool batched) {
-    Value *groups = b.CreateUDiv(b.CreateSub(last, first), e.c64(C));
+  // Columns [lo, hi) of rows [t0, t0 + R): groups of C from lo, then one
+  // at a time.
+  auto columns = [&](Value *lo, Value *hi, Value *t0, int64_t R, int64_t C, bool batched) {
+    Value *groups = b.CreateUDiv(b.CreateSub(hi, lo), e.c64(C));
     e.forRange(e.c64(0), groups, [&](Value *g) {
-      body(t0, R, b.CreateAdd(first, b.CreateMul(g, e.c64(C))), C, batched);
+      body(t0, R, b.CreateAdd(lo, b.CreateMul(g, e.c64(C))), C, batched);
     });
-    e.forRange(b.CreateAdd(first, b.CreateMul(groups, e.c64(C))), last,
+    e.forRange(b.CreateAdd(lo, b.CreateMul(groups, e.c64(C))), hi,
                [&](Value *n) { body(t0, R, n, 1, batched); });
   };
   Value *rowGroups = b.CreateUDiv(k.rows, e.c64(tiles.batchRows));
+  const int64_t C = tiles.batchColumns;
+  const int64_t weightRowBytes = rowBytes(slice.format, k.d.cols);
+  const int64_t block = std::max<int64_t>(1, kBlockWeightBytes / weightRowBytes / C) * C;
   e.ifElse(
       b.CreateICmpSGT(k.rows, e.c64(1)),
       [&] {
-        e.forRange(e.c64(0), rowGroups, [&](Value *g) {
-          columns(b.CreateMul(g, e.c64(tiles.batchRows)), tiles.batchRows,
-                  tiles.batchColumns, true);
+        Value *span = b.CreateSub(last, first);
+        Value *blocks = b.CreateUDiv(b.CreateAdd(span, e.c64(block - 1)), e.c64(block));
+        e.forRange(e.c64(0), blocks, [&](Value *j) {
+          Value *lo = b.CreateAdd(first, b.CreateMul(j, e.c64(block)));
+          Value *end = b.CreateAdd(lo, e.c64(block));
+          Value *hi = b.CreateSelect(b.CreateICmpULT(end, last), end, last);
+          e.forRange(e.c64(0), rowGroups, [&](Value *g) {
+            columns(lo, hi, b.CreateMul(g, e.c64(tiles.batchRows)), tiles.batchRows, C, true);
+          });
+          e.forRange(b.CreateMul(rowGroups, e.c64(tiles.batchRows)), k.rows,
+                     [&](Value *t) { columns(lo, hi, t, 1, C, true); });
         });
-        e.forRange(b.CreateMul(rowGroups, e.c64(tiles.batchRows)), k.rows,
-                   [&](Value *t) { columns(t, 1, tiles.batchColumns, true); });
       },
-      [&] { columns(e.c64(0), 1, tiles.singleColumns, false); });
+      [&] { columns(first, last, e.c64(0), 1, tiles.singleColumns, false); });
 }
 
 // q4_0 with a row count that is a multiple of 8: eight columns at a time
