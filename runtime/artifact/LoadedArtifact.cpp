@@ -154,7 +154,8 @@ Status loadOpenClProgram(LoadedArtifact &loaded, const std::string &cacheDir) {
   auto context = opencl::OpenClContext::open();
   if (!context)
     return makeError(path, ": compiled for target opencl: ", context.error().message);
-  const opencl::DeviceFacts &facts = (*context)->facts();
+  // A copy: a failed build drops the context, and the message names its device.
+  const opencl::DeviceFacts facts = (*context)->facts();
   auto program = opencl::OpenClProgram::build(
       std::move(context).value(), *loaded.artifact.openclModule, cacheDir,
       [](const std::string &warning) { std::cerr << "kiln: warning: " << warning << "\n"; });
