@@ -8,7 +8,8 @@
 # missing GGUF, a truncated or corrupt artifact, a wrong format version, an
 # artifact for a CPU feature this host lacks, an opencl artifact with no
 # OpenCL driver, --emit artifact to stdout, compile flags given to a run
-# of an artifact.
+# of an artifact; `kiln info FILE.kiln [--verify]` describes one and finds
+# a corrupt stored weight.
 source "$(dirname "$0")/lib.sh" "$@"
 export KILN_CACHE_DIR=$WORK/cache
 
@@ -136,6 +137,23 @@ for section in plan cpu.so gguf.meta weights.index; do
   expect_error "corrupt $section" "section '$section' does not match its SHA-256" -- \
     "$KILN" run "$WORK/corrupt.kiln" -p "ROMEO:" -n 2
 done
+# A flipped byte of a stored weight: loading does not hash the weights (it
+# would cost seconds at every start), kiln info --verify finds it.
+"$KILN" info "$art" --verify >"$WORK/out" 2>"$WORK/err" || fail "info --verify: $(cat "$WORK/err")"
+grep -q "verified: .*matches its SHA-256" "$WORK/out" || fail "info --verify: $(cat "$WORK/out")"
+grep -q "weights: .*stored in the artifact" "$WORK/out" || fail "info: $(cat "$WORK/out")"
+"$KILN" info "$art" --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["meta"]["target"] == "cpu" and d["stored_weights"] > 0, d' ||
+  fail "info --json"
+cp "$art" "$WORK/corrupt.kiln"
+at=$(section_offset "$art" weights)
+python3 -c 'import sys; f = open(sys.argv[1], "r+b"); f.seek(int(sys.argv[2])); b = f.read(1); f.seek(int(sys.argv[2])); f.write(bytes([b[0] ^ 0xff]))' \
+  "$WORK/corrupt.kiln" $((at + 100)) # a nibble byte of the first q4_0x8 record, not a scale
+"$KILN" run "$WORK/corrupt.kiln" -p "ROMEO:" -n 2 >/dev/null 2>&1 ||
+  fail "a flipped weight byte stopped the load, which does not hash the weights"
+expect_error "corrupt weights, --verify" "section 'weights' does not match its SHA-256" -- \
+  "$KILN" info "$WORK/corrupt.kiln" --verify
+expect_error "--verify on a GGUF" "is not a kiln artifact" -- \
+  "$KILN" info "$llama" --verify
 cp "$art" "$WORK/version.kiln"
 printf '\x09' | dd of="$WORK/version.kiln" bs=1 seek=8 conv=notrunc status=none
 expect_error "version" "artifact format version 9; this kiln reads version 2" -- \

@@ -1,7 +1,9 @@
 // `kiln info MODEL [--json]`: what a GGUF file holds.
+#include "ArtifactInfo.h"
 #include "Command.h"
 
 #include "gguf/GgufFile.h"
+#include "runtime/artifact/Artifact.h"
 
 #include <nlohmann/json.hpp>
 
@@ -19,6 +21,7 @@ constexpr size_t kArrayItemsShown = 8;
 struct InfoOptions {
   std::string model;
   bool json = false;
+  bool verify = false;
 };
 
 std::string humanBytes(uint64_t bytes) {
@@ -241,11 +244,18 @@ int printText(const GgufFile &file) {
 Command addInfoCommand(CLI::App &parent) {
   auto options = std::make_shared<InfoOptions>();
   CLI::App *app = parent.add_subcommand(
-      "info", "Describe a GGUF file: architecture, hyperparameters, "
-              "tokenizer, metadata and tensors");
-  app->add_option("model", options->model, "GGUF file")->required();
+      "info", "Describe a GGUF file (architecture, hyperparameters, "
+              "tokenizer, metadata and tensors) or an AOT artifact (FILE.kiln)");
+  app->add_option("model", options->model, "GGUF file or AOT artifact")->required();
   app->add_flag("--json", options->json, "Print one JSON object");
+  app->add_flag("--verify", options->verify,
+                "An artifact: check every section's SHA-256, the stored weights' too "
+                "(which loading does not, to start at once)");
   return {app, [options]() {
+            if (runtime::artifact::looksLikeArtifact(options->model))
+              return describeArtifact(options->model, options->verify, options->json);
+            if (options->verify)
+              return reportError("--verify: " + options->model + " is not a kiln artifact");
             auto file = GgufFile::open(options->model);
             if (!file)
               return reportError(file.error().message);
