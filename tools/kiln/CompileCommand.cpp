@@ -322,9 +322,10 @@ Command addCompileCommand(CLI::App &parent) {
       ->check(CLI::IsMember({"mlir", "llvm", "opencl", "plan", "artifact"}));
   app->add_option("-o,--output", args->output,
                   "Output file ('-': stdout). Without --emit, a FILE.kiln gets the AOT "
-                  "artifact (--emit artifact: the kernels compiled for --cpu, the plan, and "
-                  "the GGUF's path and hash; run it with kiln run FILE.kiln or kiln-run), "
-                  "any other name the graph")
+                  "artifact (--emit artifact: the kernels compiled for --target and --cpu, "
+                  "the plan, the tokenizer, the weights the target repacks or --precision "
+                  "auto changed, and the GGUF's path and hash; run it with kiln run "
+                  "FILE.kiln or kiln-run), any other name the graph")
       ->capture_default_str();
   app->add_option("--cpu", args->cpu,
                   "The CPU an artifact's code is compiled for: native (this one, with its "
