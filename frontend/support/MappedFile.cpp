@@ -11,8 +11,9 @@
 
 namespace kiln {
 
-Result<std::shared_ptr<MappedFile>> MappedFile::open(const std::string &path) {
-  auto file = openRegularFile(path);
+Result<std::shared_ptr<MappedFile>> MappedFile::open(const std::string &path,
+                                                     std::string_view what) {
+  auto file = openRegularFile(path, what);
   if (!file)
     return std::move(file).takeError();
   int fd = file->fd;

@@ -9,13 +9,16 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 
 namespace kiln {
 
 class MappedFile {
 public:
-  // Maps `path` read-only. An empty file maps to an empty span.
-  static Result<std::shared_ptr<MappedFile>> open(const std::string &path);
+  // Maps `path` read-only. An empty file maps to an empty span. `what`
+  // names the file in errors, as openRegularFile's (RegularFile.h).
+  static Result<std::shared_ptr<MappedFile>> open(const std::string &path,
+                                                  std::string_view what = {});
 
   ~MappedFile();
   MappedFile(const MappedFile &) = delete;

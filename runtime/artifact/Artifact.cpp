@@ -45,31 +45,26 @@ Result<std::vector<StoredWeight>> decodeWeightIndex(std::span<const uint8_t> ind
                                                     size_t planWeights,
                                                     const std::string &where) {
   ByteReader r(index, where);
-  auto n = r.count("weights", kIndexEntryBytes);
-  if (!n)
-    return n.error();
+  uint64_t n = 0;
+  KILN_READ(n, r.count("weights", kIndexEntryBytes));
   std::vector<StoredWeight> stored;
-  for (uint64_t i = 0; i < *n; ++i) {
-    auto planIndex = r.u32("plan weight");
-    if (!planIndex)
-      return planIndex.error();
-    auto offset = r.u64("offset");
-    if (!offset)
-      return offset.error();
-    auto size = r.u64("size");
-    if (!size)
-      return size.error();
-    if (*planIndex >= planWeights || (!stored.empty() && *planIndex <= stored.back().index))
-      return r.fail("plan weight", std::to_string(*planIndex) + " after " +
+  for (uint64_t i = 0; i < n; ++i) {
+    uint32_t planIndex = 0;
+    uint64_t offset = 0, size = 0;
+    KILN_READ(planIndex, r.u32("plan weight"));
+    KILN_READ(offset, r.u64("offset"));
+    KILN_READ(size, r.u64("size"));
+    if (planIndex >= planWeights || (!stored.empty() && planIndex <= stored.back().index))
+      return r.fail("plan weight", std::to_string(planIndex) + " after " +
                                        (stored.empty() ? std::string("none")
                                                        : std::to_string(stored.back().index)) +
                                        " in a plan of " + std::to_string(planWeights) +
                                        " weights");
-    if (*offset > weights.size() || *size > weights.size() - *offset)
-      return r.fail("offset", std::to_string(*size) + " bytes at " + std::to_string(*offset) +
+    if (offset > weights.size() || size > weights.size() - offset)
+      return r.fail("offset", std::to_string(size) + " bytes at " + std::to_string(offset) +
                                   " in a weights section of " +
                                   std::to_string(weights.size()));
-    stored.push_back({*planIndex, weights.subspan(size_t(*offset), size_t(*size))});
+    stored.push_back({planIndex, weights.subspan(size_t(offset), size_t(size))});
   }
   if (r.left() != 0)
     return r.fail("end", std::to_string(r.left()) + " bytes after the last weight");
@@ -206,11 +201,7 @@ Status writeArtifact(const std::string &path, const Artifact &artifact,
 }
 
 Result<Artifact> readArtifact(const std::string &path, const ReadOptions &options) {
-  auto file = openRegularFile(path, "the artifact");
-  if (!file)
-    return file.error();
-  ::close(file->fd);
-  auto mapped = MappedFile::open(path);
+  auto mapped = MappedFile::open(path, "the artifact");
   if (!mapped)
     return mapped.error();
   auto artifact = parseArtifact((*mapped)->bytes(), path, options);

@@ -13,6 +13,15 @@
 #include <string_view>
 #include <vector>
 
+// Reads a field into `out`, returning its error from the enclosing function.
+#define KILN_READ(out, expr)                                                   \
+  do {                                                                         \
+    auto read_ = (expr);                                                       \
+    if (!read_)                                                                \
+      return read_.error();                                                    \
+    out = *read_;                                                              \
+  } while (0)
+
 namespace kiln::runtime::artifact {
 
 class ByteWriter {

@@ -34,6 +34,12 @@ std::vector<std::string> splitCommas(const std::string &text) {
   return parts;
 }
 
+// A meta value, empty when the key is absent.
+std::string metaField(const Artifact &artifact, const char *key) {
+  auto it = artifact.meta.find(key);
+  return it == artifact.meta.end() ? std::string() : it->second;
+}
+
 std::string joined(const std::vector<std::string> &parts) {
   std::string text;
   for (const std::string &part : parts)
@@ -46,10 +52,7 @@ std::string joined(const std::vector<std::string> &parts) {
 // keeps it valid; hashing gigabytes only happens then).
 Status checkWeightsUnchanged(const std::string &artifactPath, const Artifact &artifact,
                              const std::string &gguf) {
-  auto field = [&](const char *key) -> std::string {
-    auto it = artifact.meta.find(key);
-    return it == artifact.meta.end() ? std::string() : it->second;
-  };
+  auto field = [&](const char *key) { return metaField(artifact, key); };
   struct stat info;
   if (stat(gguf.c_str(), &info) != 0)
     return makeError(artifactPath, ": the GGUF it was compiled from, ", gguf,
@@ -122,10 +125,7 @@ namespace {
 
 Status loadCpuKernels(LoadedArtifact &loaded) {
   const std::string &path = loaded.path;
-  auto field = [&](const char *key) -> std::string {
-    auto it = loaded.artifact.meta.find(key);
-    return it == loaded.artifact.meta.end() ? std::string() : it->second;
-  };
+  auto field = [&](const char *key) { return metaField(loaded.artifact, key); };
   if (loaded.artifact.cpuCode.empty())
     return makeError(path, ": the artifact has no 'cpu.so' section");
   std::vector<std::string> missing = missingCpuFeatures(splitCommas(field(meta::kCpuFeatures)));
@@ -184,11 +184,7 @@ Result<LoadedArtifact> loadArtifact(const std::string &path, const std::string &
   LoadedArtifact loaded;
   loaded.path = path;
   loaded.artifact = std::move(read).value();
-  const auto &metaMap = loaded.artifact.meta;
-  auto field = [&](const char *key) -> std::string {
-    auto it = metaMap.find(key);
-    return it == metaMap.end() ? std::string() : it->second;
-  };
+  auto field = [&](const char *key) { return metaField(loaded.artifact, key); };
   std::string target = field(meta::kTarget);
   if (target == "cpu")
     KILN_TRY(loadCpuKernels(loaded));

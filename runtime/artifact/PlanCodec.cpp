@@ -22,15 +22,6 @@ void encodeEntry(ByteWriter &w, const EntryPoint &entry) {
   w.u8(entry.allRows ? 1 : 0);
 }
 
-// Reads `field` into `out`, returning its error from the enclosing function.
-#define KILN_READ(out, expr)                                                   \
-  do {                                                                         \
-    auto read_ = (expr);                                                       \
-    if (!read_)                                                                \
-      return read_.error();                                                    \
-    out = *read_;                                                              \
-  } while (0)
-
 Status checkSlot(ByteReader &r, const ExecutionPlan &plan, const Slot &slot) {
   uint64_t limit = 0;
   switch (slot.kind) {

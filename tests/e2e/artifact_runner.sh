@@ -17,24 +17,6 @@ if echo "$libs" | grep -qiE "libLLVM|libMLIR|libclang"; then
 fi
 echo "kiln-run: $(stat -c %s "$RUNNER") bytes, no LLVM or MLIR among its libraries"
 
-for model in "$SHARED"/tinyshakes-llama/tinyshakes-llama-*.gguf \
-             "$SHARED"/tinyshakes-gpt2/tinyshakes-gpt2-*.gguf; do
-  name=$(basename "$model" .gguf)
-  "$KILN" compile "$model" -o "$WORK/$name.kiln" 2>"$WORK/err" ||
-    { fail "$name: compile: $(cat "$WORK/err")"; continue; }
-  jit=$("$KILN" run "$model" -p "ROMEO:" -n 64 --temp 0 --ids 2>"$WORK/err") ||
-    { fail "$name: kiln run: $(cat "$WORK/err")"; continue; }
-  aot=$("$RUNNER" "$WORK/$name.kiln" -p "ROMEO:" -n 64 --temp 0 --ids 2>"$WORK/err") ||
-    { fail "$name: kiln-run: $(cat "$WORK/err")"; continue; }
-  [ "$(echo "$aot" | wc -w)" -eq 64 ] || fail "$name: not 64 ids: '$aot'"
-  [ "$jit" = "$aot" ] || fail "$name: kiln-run ids '$aot' differ from kiln run's '$jit'"
-  example=$("$EXAMPLE" "$WORK/$name.kiln" "ROMEO:" 64 2>"$WORK/err") ||
-    { fail "$name: example: $(cat "$WORK/err")"; continue; }
-  [ "$(echo "$example" | grep '^ids:' | cut -c6-)" = "$jit" ] ||
-    fail "$name: the C example's ids differ: $example"
-  echo "$name: kiln-run and the C example give kiln run's 64 greedy ids"
-done
-
 # same_runner_ids NAME MODEL "JIT FLAGS" COMPILE FLAGS...: kiln-run and the
 # C example on the artifact give the JIT's 64 greedy ids.
 same_runner_ids() {
@@ -48,6 +30,7 @@ same_runner_ids() {
     { fail "$name: kiln run: $(cat "$WORK/err")"; return; }
   aot=$("$RUNNER" "$WORK/$name.kiln" -p "ROMEO:" -n 64 --temp 0 --ids 2>"$WORK/err") ||
     { fail "$name: kiln-run: $(cat "$WORK/err")"; return; }
+  [ "$(echo "$aot" | wc -w)" -eq 64 ] || fail "$name: not 64 ids: '$aot'"
   [ "$jit" = "$aot" ] || fail "$name: kiln-run ids '$aot' differ from kiln run's '$jit'"
   example=$("$EXAMPLE" "$WORK/$name.kiln" "ROMEO:" 64 2>"$WORK/err") ||
     { fail "$name: example: $(cat "$WORK/err")"; return; }
@@ -55,6 +38,12 @@ same_runner_ids() {
     fail "$name: the C example's ids differ: $example"
   echo "$name: kiln-run and the C example give kiln run's 64 greedy ids"
 }
+
+for model in "$SHARED"/tinyshakes-llama/tinyshakes-llama-*.gguf \
+             "$SHARED"/tinyshakes-gpt2/tinyshakes-gpt2-*.gguf; do
+  same_runner_ids "$(basename "$model" .gguf)" "$model" ""
+done
+
 same_runner_ids llama-f16-precision-auto "$SHARED/tinyshakes-llama/tinyshakes-llama-f16.gguf" \
   "--precision auto --budget 6"
 same_runner_ids llama-q8_0-embedded "$SHARED/tinyshakes-llama/tinyshakes-llama-q8_0.gguf" "" \
