@@ -28,6 +28,9 @@ struct CompileOptions {
   // its entries: runtime/KernelCache.h); empty: no cache.
   std::string cacheDir;
   cpu::CpuOptions cpu;        // read by the CPU target only
+  // Read by the CUDA target only: the GPU architecture of its PTX ("sm_80");
+  // empty: the device's own (JIT) or sm_80 (no device at hand).
+  std::string cudaArch;
 };
 
 // The kiln graph of the model after the passes that options.passes (and

@@ -1,6 +1,7 @@
 #include "codegen/TargetRegistry.h"
 
 #include "codegen/cpu/CpuTarget.h"
+#include "codegen/cuda/CudaTarget.h"
 #ifdef KILN_HAVE_OPENCL
 #include "codegen/opencl/OpenClTarget.h"
 #endif
@@ -17,6 +18,7 @@ struct Entry {
 
 const std::vector<Entry> &entries() {
   static const cpu::CpuTarget cpuTarget;
+  static const cuda::CudaTarget cudaTarget;
 #ifdef KILN_HAVE_OPENCL
   static const opencl::OpenClTarget openClTarget;
   const Target *openCl = &openClTarget;
@@ -27,7 +29,7 @@ const std::vector<Entry> &entries() {
   static const std::vector<Entry> table = {
       {"cpu", "CPU", &cpuTarget},
       {"opencl", "OpenCL", openCl},
-      {"cuda", "CUDA", nullptr},
+      {"cuda", "CUDA", &cudaTarget},
   };
   return table;
 }

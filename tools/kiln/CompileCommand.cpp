@@ -9,6 +9,7 @@
 #include "CompileFlags.h"
 
 #include "codegen/Compile.h"
+#include "codegen/cuda/PtxGenerator.h"
 #ifdef KILN_HAVE_OPENCL
 #include "codegen/opencl/OpenClTarget.h"
 #endif
@@ -212,6 +213,43 @@ Result<std::string> openClEmission(const GgufFile &file, const CompileArgs &args
 #endif
 }
 
+// The CUDA target's PTX module (or its NVPTX LLVM IR), for --cuda-arch or
+// sm_80: generated without a GPU or driver, so it can be checked (ptxas)
+// and shipped anywhere.
+Result<std::string> cudaEmission(const GgufFile &file, const CompileArgs &args) {
+  auto spec = ModelSpec::fromGguf(file);
+  if (!spec)
+    return std::move(spec).takeError();
+  mlir::MLIRContext context;
+  codegen::CompileOptions options;
+  KILN_TRY(applyCompileFlags(args.compile, options));
+  options.allLogits = args.allLogits;
+  auto module = codegen::buildGraph(context, *spec, options);
+  if (!module)
+    return std::move(module).takeError();
+  auto lowered = codegen::lowerGraph(module->get(), options);
+  if (!lowered)
+    return std::move(lowered).takeError();
+  codegen::cuda::PtxOptions ptx;
+  if (!options.cudaArch.empty())
+    ptx.arch = options.cudaArch;
+  std::string ir;
+  if (args.emit == "llvm")
+    ptx.irOut = &ir;
+  auto generated = codegen::cuda::generatePtx(*lowered, ptx);
+  if (!generated)
+    return std::move(generated).takeError();
+  if (args.emit == "llvm")
+    return ir;
+  std::string text = "// kiln CUDA kernels for " + generated->arch + "\n// launches:\n";
+  for (const auto &kernel : generated->kernels)
+    text += "//   " + kernel.name + ": " + std::to_string(kernel.argCount) + " arguments, " +
+            (kernel.tasks.perRow ? std::to_string(kernel.tasks.perRow) + " threads per row"
+                                 : std::to_string(kernel.tasks.fixed) + " threads") +
+            ", blocks of " + std::to_string(kernel.blockSize) + "\n";
+  return text + generated->ptx;
+}
+
 int emitText(const GgufFile &file, const CompileArgs &args);
 
 int runCompile(const CompileArgs &args) {
@@ -251,19 +289,25 @@ int runCompile(const CompileArgs &args) {
 int emitText(const GgufFile &fileRef, const CompileArgs &args) {
   const GgufFile *file = &fileRef;
   std::string text;
-  if (args.emit == "llvm" && args.compile.target != "cpu")
-    return reportError("--emit llvm: the LLVM IR is the CPU target's; --target " +
-                       args.compile.target + " emits " +
-                       (args.compile.target == "opencl" ? "--emit opencl" : "nothing yet"));
+  if (args.emit == "llvm" && args.compile.target == "opencl")
+    return reportError("--emit llvm: the OpenCL target emits OpenCL C: --emit opencl");
   if (args.emit == "opencl" && args.compile.target != "opencl")
     return reportError("--emit opencl needs --target opencl");
+  if (args.emit == "ptx" && args.compile.target != "cuda")
+    return reportError("--emit ptx needs --target cuda");
+  if (args.compile.target == "cuda" && (args.emit == "ptx" || args.emit == "llvm")) {
+    auto ptx = cudaEmission(*file, args);
+    if (!ptx)
+      return reportError(ptx.error().message);
+    text = std::move(ptx).value();
+  }
   if (args.emit == "opencl") {
     auto source = openClEmission(*file, args);
     if (!source)
       return reportError(source.error().message);
     text = std::move(source).value();
   }
-  if (args.emit == "llvm") {
+  if (args.emit == "llvm" && args.compile.target == "cpu") {
     auto ir = kernelIr(*file, args);
     if (!ir)
       return reportError(ir.error().message);
@@ -315,11 +359,12 @@ Command addCompileCommand(CLI::App &parent) {
   addCompileFlags(*app, args->compile);
   app->add_option("--emit", args->emit,
                   "What to produce: mlir (the graph after the passes), llvm "
-                  "(the generated CPU kernels, optimized, for this CPU), opencl "
+                  "(the generated kernels, optimized: for this CPU, or with --target cuda "
+                  "for NVPTX), ptx (with --target cuda: the PTX module), opencl "
                   "(with --target opencl: the generated OpenCL C program) or plan "
                   "(the kernel calls, and the activation arena: each buffer's "
                   "lifetime, size and offset), or artifact (the default with -o FILE.kiln)")
-      ->check(CLI::IsMember({"mlir", "llvm", "opencl", "plan", "artifact"}));
+      ->check(CLI::IsMember({"mlir", "llvm", "ptx", "opencl", "plan", "artifact"}));
   app->add_option("-o,--output", args->output,
                   "Output file ('-': stdout). Without --emit, a FILE.kiln gets the AOT "
                   "artifact (--emit artifact: the kernels compiled for --target and --cpu, "

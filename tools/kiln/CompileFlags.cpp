@@ -3,6 +3,7 @@
 #include "CommonFlags.h"
 #include "codegen/Target.h"
 #include "codegen/TargetRegistry.h"
+#include "codegen/cuda/PtxGenerator.h"
 #include "compiler/precision/AutoPrecision.h"
 #include "passes/PassOptions.h"
 
@@ -32,6 +33,10 @@ void addCompileFlags(CLI::App &app, CompileFlags &flags) {
                  "What to compile for: " + known + " (built so far: " + built + ")")
       ->check(CLI::IsMember(codegen::knownTargetNames()))
       ->capture_default_str();
+  app.add_option("--cuda-arch", flags.cudaArch,
+                 "With --target cuda: the GPU architecture of the PTX, sm_75 to sm_90 "
+                 "(default: the GPU's own when one runs it, else " +
+                     std::string(codegen::cuda::kDefaultArch) + ")");
   app.add_flag("--no-fuse", flags.noFuse, "Run no fusion pass");
   std::string names;
   for (const std::string &name : passes::fusionPassNames())
@@ -111,6 +116,15 @@ Status applyCompileFlags(const CompileFlags &flags,
   if (!target)
     return std::move(target).takeError();
   options.target = flags.target;
+  if (!flags.cudaArch.empty()) {
+    if (flags.target != "cuda")
+      return makeError("--cuda-arch ", flags.cudaArch, ": only --target cuda emits PTX");
+    if (!codegen::cuda::isSupportedArch(flags.cudaArch))
+      return makeError("--cuda-arch ", flags.cudaArch,
+                       ": kiln's PTX targets sm_75 to sm_90 (sm_80: A100 and newer, "
+                       "sm_90: H100/H200)");
+    options.cudaArch = flags.cudaArch;
+  }
   const auto &known = passes::fusionPassNames();
   for (const std::string &name : flags.disabledPasses) {
     if (std::find(known.begin(), known.end(), name) == known.end()) {

@@ -31,6 +31,8 @@ struct CompileFlags {
   bool explain = false;
   bool noPrecisionCache = false;
   std::string sensitivity = "kl";
+  // --cuda-arch: the GPU architecture of --target cuda's PTX ("sm_90").
+  std::string cudaArch;
 };
 
 void addCompileFlags(CLI::App &app, CompileFlags &flags);
