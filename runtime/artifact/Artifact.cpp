@@ -26,7 +26,7 @@ constexpr const char *kWeightsSection = "weights";
 // The sections a version 2 artifact may hold; another name is a corrupt
 // table, not something to skip.
 constexpr const char *kKnownSections[] = {"meta",   "plan",          "gguf.meta",
-                                          "cpu.tasks", "cpu.so",     "opencl.module",
+                                          "cpu.tasks", "cpu.so",     "opencl.module", "cuda.module",
                                           "weights.index", kWeightsSection};
 
 struct Section {
@@ -124,6 +124,8 @@ Status writeArtifact(const std::string &path, const Artifact &artifact,
   }
   if (artifact.openclModule)
     sections.push_back({"opencl.module", encodeOpenClModule(*artifact.openclModule)});
+  if (artifact.cudaModule)
+    sections.push_back({"cuda.module", encodeCudaModule(*artifact.cudaModule)});
   uint64_t weightBytes = 0;
   if (!weights.empty()) {
     ByteWriter index;
@@ -308,6 +310,15 @@ Result<Artifact> parseArtifact(std::span<const uint8_t> bytes, const std::string
     if (!decoded)
       return decoded.error();
     artifact.openclModule = std::move(decoded).value();
+  } else if (targetName == "cuda") {
+    auto module = section("cuda.module");
+    if (!module)
+      return module.error();
+    auto decoded = decodeCudaModule(*module, artifact.plan.kernelSymbols,
+                                    path + ": section cuda.module");
+    if (!decoded)
+      return decoded.error();
+    artifact.cudaModule = std::move(decoded).value();
   }
   if (found.count("weights.index") != found.count(kWeightsSection))
     return makeError(path, ": the artifact has one of the 'weights.index' and 'weights' ",

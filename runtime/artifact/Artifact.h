@@ -15,6 +15,7 @@
 //                  tokenizer and chat template the runner needs
 //   cpu.tasks, cpu.so      target cpu: task counts and an ELF shared object
 //   opencl.module  target opencl: the OpenCL C program and its launches
+//   cuda.module    target cuda: the PTX module and its launches
 //   weights.index, weights the weights the artifact holds, each already in
 //                  the layout its plan entry names (repacked for the
 //                  target, requantized by --precision auto, or all of them
@@ -29,6 +30,7 @@
 #include "runtime/ExecutionPlan.h"
 #include "runtime/WeightLayout.h"
 #include "runtime/cpu/CpuKernel.h"
+#include "runtime/cuda/CudaModule.h"
 #include "runtime/opencl/OpenClModule.h"
 #include "support/Result.h"
 
@@ -62,6 +64,7 @@ struct Artifact {
   std::vector<TaskCount> cpuTasks;   // one per kernel (target cpu)
   std::vector<uint8_t> cpuCode;      // the kernels' shared object (target cpu)
   std::optional<opencl::OpenClModule> openclModule; // target opencl
+  std::optional<cuda::CudaModule> cudaModule;       // target cuda
   std::vector<StoredWeight> weights; // ascending index, each index once
   std::shared_ptr<const void> mapping; // keeps `weights` valid
 };

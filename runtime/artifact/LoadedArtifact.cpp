@@ -2,6 +2,7 @@
 
 #include "runtime/cpu/CpuDevice.h"
 #include "runtime/cpu/HostFeatures.h"
+#include "runtime/cuda/CudaDevice.h"
 #if KILN_HAVE_OPENCL
 #include "runtime/opencl/OpenClDevice.h"
 #include "runtime/opencl/OpenClProgram.h"
@@ -175,6 +176,26 @@ Status loadOpenClProgram(LoadedArtifact &loaded, const std::string &cacheDir) {
 #endif
 }
 
+// The PTX module loaded on the CUDA device (the driver compiles it for the
+// GPU and keeps the result in its own cache).
+Status loadCudaProgram(LoadedArtifact &loaded) {
+  auto context = cuda::CudaContext::open();
+  if (!context)
+    return makeError(loaded.path, ": compiled for target cuda: ", context.error().message);
+  const cuda::CudaFacts facts = (*context)->facts();
+  auto program = cuda::CudaProgram::load(std::move(context).value(),
+                                         *loaded.artifact.cudaModule);
+  if (!program)
+    return makeError(loaded.path, ": ", program.error().message);
+  std::shared_ptr<cuda::CudaProgram> shared = std::move(program).value();
+  loaded.createDevice = [shared](ThreadPool &) -> Result<std::unique_ptr<Device>> {
+    return std::unique_ptr<Device>(std::make_unique<cuda::CudaDevice>(shared));
+  };
+  loaded.deviceName = "cuda " + facts.name + " (sm_" + std::to_string(facts.sm()) +
+                      ", kernels for " + loaded.artifact.cudaModule->arch + ")";
+  return Status::success();
+}
+
 } // namespace
 
 Result<LoadedArtifact> loadArtifact(const std::string &path, const std::string &kernelCacheDir) {
@@ -190,9 +211,12 @@ Result<LoadedArtifact> loadArtifact(const std::string &path, const std::string &
     KILN_TRY(loadCpuKernels(loaded));
   else if (target == "opencl")
     KILN_TRY(loadOpenClProgram(loaded, kernelCacheDir));
+  else if (target == "cuda")
+    KILN_TRY(loadCudaProgram(loaded));
   else
     return makeError(path, ": compiled for target '", target,
-                     "', which this runner cannot run (it runs cpu and opencl artifacts)");
+                     "', which this runner cannot run (it runs cpu, opencl and cuda "
+                     "artifacts)");
   auto metadata = GgufFile::parse(loaded.artifact.ggufMetadata, path + ": section gguf.meta");
   if (!metadata)
     return metadata.error();

@@ -32,6 +32,7 @@ inline constexpr const char *kGgufSize = "gguf_size";
 inline constexpr const char *kGgufMtime = "gguf_mtime_ns";
 inline constexpr const char *kGgufSha256 = "gguf_sha256";
 inline constexpr const char *kOpenClDevice = "opencl_device"; // what it was generated for
+inline constexpr const char *kCudaArch = "cuda_arch";         // "sm_80"
 } // namespace meta
 
 struct LoadedArtifact {

@@ -248,4 +248,59 @@ Result<opencl::OpenClModule> decodeOpenClModule(std::span<const uint8_t> bytes,
   return module;
 }
 
+std::vector<uint8_t> encodeCudaModule(const cuda::CudaModule &module) {
+  ByteWriter w;
+  w.string(module.ptx);
+  w.string(module.arch);
+  w.u64(module.kernels.size());
+  for (const cuda::CudaKernelEntry &k : module.kernels) {
+    w.string(k.name);
+    w.u32(k.argCount);
+    w.i64(k.tasks.fixed);
+    w.i64(k.tasks.perRow);
+    w.u32(k.blockSize);
+  }
+  return w.take();
+}
+
+Result<cuda::CudaModule> decodeCudaModule(std::span<const uint8_t> bytes,
+                                          const std::vector<std::string> &symbols,
+                                          const std::string &where) {
+  ByteReader r(bytes, where);
+  cuda::CudaModule module;
+  KILN_READ(module.ptx, r.string("ptx"));
+  KILN_READ(module.arch, r.string("arch"));
+  if (cuda::smVersion(module.arch) == 0)
+    return r.fail("arch", "'" + module.arch + "' is not an sm_XY architecture");
+  uint64_t n = 0;
+  KILN_READ(n, r.count("kernels", 8 + 4 + 8 + 8 + 4));
+  if (n != symbols.size())
+    return r.fail("kernels", std::to_string(n) + " for a plan of " +
+                                 std::to_string(symbols.size()) + " kernels");
+  module.kernels.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    cuda::CudaKernelEntry &k = module.kernels[i];
+    KILN_READ(k.name, r.string("kernel name"));
+    if (k.name != symbols[i])
+      return r.fail("kernel name", "'" + k.name + "' where the plan names '" + symbols[i] + "'");
+    KILN_READ(k.argCount, r.u32("argument count"));
+    KILN_READ(k.tasks.fixed, r.i64("fixed tasks"));
+    KILN_READ(k.tasks.perRow, r.i64("tasks per row"));
+    KILN_READ(k.blockSize, r.u32("block size"));
+    // The device limits a block to 1024 threads; a task count the grid
+    // cannot hold is a corrupt entry.
+    if (k.blockSize == 0 || k.blockSize > 1024 || k.argCount > 4096 || k.tasks.fixed < 0 ||
+        k.tasks.perRow < 0 || k.tasks.fixed > (int64_t(1) << 40) ||
+        k.tasks.perRow > (int64_t(1) << 20))
+      return r.fail("launch", "kernel '" + k.name + "': blocks of " +
+                                  std::to_string(k.blockSize) + ", " +
+                                  std::to_string(k.argCount) + " arguments, tasks " +
+                                  std::to_string(k.tasks.fixed) + " + " +
+                                  std::to_string(k.tasks.perRow) + " per row");
+  }
+  if (r.left() != 0)
+    return r.fail("end", std::to_string(r.left()) + " bytes after the last kernel");
+  return module;
+}
+
 } // namespace kiln::runtime::artifact

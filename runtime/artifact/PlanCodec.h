@@ -5,6 +5,7 @@
 
 #include "runtime/ExecutionPlan.h"
 #include "runtime/cpu/CpuKernel.h"
+#include "runtime/cuda/CudaModule.h"
 #include "runtime/opencl/OpenClModule.h"
 #include "support/Result.h"
 
@@ -29,5 +30,12 @@ std::vector<uint8_t> encodeOpenClModule(const opencl::OpenClModule &module);
 Result<opencl::OpenClModule> decodeOpenClModule(std::span<const uint8_t> bytes,
                                                 const std::vector<std::string> &symbols,
                                                 const std::string &where);
+
+// The CUDA target's PTX module of a plan; its kernels must be the plan's,
+// in order.
+std::vector<uint8_t> encodeCudaModule(const cuda::CudaModule &module);
+Result<cuda::CudaModule> decodeCudaModule(std::span<const uint8_t> bytes,
+                                          const std::vector<std::string> &symbols,
+                                          const std::string &where);
 
 } // namespace kiln::runtime::artifact

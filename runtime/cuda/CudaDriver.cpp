@@ -29,11 +29,13 @@ Result<CudaDriver *> openOnce(CudaDriver &driver, DriverApi &api, int &version) 
     return makeError("libcuda.so.1 has no cuGetProcAddress: the NVIDIA driver is older "
                      "than CUDA 11.3; update it");
   std::string missing;
+  bool stub = false;
   auto lookup = [&](const char *name, auto &slot) {
     void *address = nullptr;
     int status = 0;
     CUresult result = v2 ? v2(name, &address, kApiVersion, 0, &status)
                          : v1(name, &address, kApiVersion, 0);
+    stub = stub || result == CUDA_ERROR_STUB_LIBRARY;
     if (result != CUDA_SUCCESS || !address)
       missing += (missing.empty() ? "" : ", ") + std::string(name);
     slot = reinterpret_cast<std::remove_reference_t<decltype(slot)>>(address);
@@ -62,13 +64,16 @@ Result<CudaDriver *> openOnce(CudaDriver &driver, DriverApi &api, int &version) 
   lookup("cuMemsetD8", api.cuMemsetD8);
   lookup("cuMemcpyHtoD", api.cuMemcpyHtoD);
   lookup("cuMemcpyDtoH", api.cuMemcpyDtoH);
-  // cuInit first: a stub library answers it with its own error.
+  // The toolkit's stub library answers every call with its own error.
+  const std::string stubMessage =
+      "no CUDA driver: the libcuda.so.1 found is the CUDA toolkit's stub library, not an "
+      "NVIDIA driver; --target cuda needs an NVIDIA GPU with its driver installed";
+  if (stub)
+    return makeError(stubMessage);
   if (api.cuInit) {
     CUresult init = api.cuInit(0);
     if (init == CUDA_ERROR_STUB_LIBRARY)
-      return makeError("no CUDA driver: the libcuda.so.1 found is the CUDA toolkit's stub "
-                       "library, not an NVIDIA driver; --target cuda needs an NVIDIA GPU "
-                       "with its driver installed");
+      return makeError(stubMessage);
     if (init == CUDA_ERROR_NO_DEVICE)
       return makeError("no CUDA device: the NVIDIA driver is installed but finds no GPU");
     if (init != CUDA_SUCCESS)

@@ -30,7 +30,10 @@ int describeArtifact(const std::string &path, bool verify, bool json) {
           : artifact->openclModule
                 ? "opencl.module, " + std::to_string(artifact->openclModule->source.size()) +
                       " bytes of OpenCL C"
-                : "none";
+                : artifact->cudaModule
+                      ? "cuda.module, " + std::to_string(artifact->cudaModule->ptx.size()) +
+                            " bytes of PTX for " + artifact->cudaModule->arch
+                      : "none";
   if (json) {
     nlohmann::json out;
     out["format_version"] = art::kFormatVersion;

@@ -3,6 +3,7 @@
 #include "Command.h"
 #include "codegen/Compile.h"
 #include "codegen/cpu/KernelObject.h"
+#include "codegen/cuda/PtxGenerator.h"
 #include "gguf/GgufWriter.h"
 #include "model/ModelSpec.h"
 #include "runtime/WeightLayout.h"
@@ -33,6 +34,8 @@ std::string optionsText(const CompileFlags &flags, const ArtifactRequest &reques
   std::string text = "--target " + flags.target;
   if (flags.target == "cpu")
     text += " --cpu " + cpu;
+  if (!flags.cudaArch.empty())
+    text += " --cuda-arch " + flags.cudaArch;
   if (flags.noFuse)
     text += " --no-fuse";
   for (const std::string &pass : flags.disabledPasses)
@@ -114,6 +117,21 @@ Result<std::vector<art::WeightToWrite>> weightsToStore(const runtime::ExecutionP
   return stored;
 }
 
+// The PTX module for --cuda-arch, else sm_80: generated without a GPU, for
+// the machine that has one.
+Status addCudaModule(const codegen::LoweredModel &lowered, const codegen::CompileOptions &options,
+                     art::Artifact &artifact) {
+  codegen::cuda::PtxOptions ptx;
+  if (!options.cudaArch.empty())
+    ptx.arch = options.cudaArch;
+  auto module = codegen::cuda::generatePtx(lowered, ptx);
+  if (!module)
+    return std::move(module).takeError();
+  artifact.meta[art::meta::kCudaArch] = module->arch;
+  artifact.cudaModule = std::move(module).value();
+  return Status::success();
+}
+
 // The OpenCL program, generated for this host's OpenCL device if it has
 // one, else for the OpenCL C 1.2 baseline (which any device builds).
 Status addOpenClModule(const codegen::LoweredModel &lowered, art::Artifact &artifact) {
@@ -140,9 +158,6 @@ Status addOpenClModule(const codegen::LoweredModel &lowered, art::Artifact &arti
 
 int compileArtifact(const GgufFile &file, const CompileFlags &flags,
                     const ArtifactRequest &request) {
-  if (flags.target != "cpu" && flags.target != "opencl")
-    return reportError("-o " + request.output + ": artifacts for --target " + flags.target +
-                       " are not built yet; the cpu and opencl targets' are");
   char resolved[PATH_MAX];
   if (!realpath(request.model.c_str(), resolved))
     return reportError(request.model + ": cannot resolve the model's path");
@@ -186,6 +201,11 @@ int compileArtifact(const GgufFile &file, const CompileFlags &flags,
     artifact.cpuCode = std::move(shared).value();
     where = "for CPU " + object->cpu + " (" + std::to_string(artifact.cpuCode.size()) +
             " bytes of code)";
+  } else if (flags.target == "cuda") {
+    if (Status s = addCudaModule(*lowered, options, artifact); !s)
+      return reportError(s.message());
+    where = "for CUDA " + artifact.cudaModule->arch + " (" +
+            std::to_string(artifact.cudaModule->ptx.size()) + " bytes of PTX)";
   } else {
     if (Status s = addOpenClModule(*lowered, artifact); !s)
       return reportError(s.message());
