@@ -65,6 +65,11 @@ public:
     return runtime::WeightLayout::Gguf;
   }
 
+  // Whether this machine can run its kernels (a device and its driver):
+  // asked before a command that runs the model does any work. Generating
+  // code (--emit, artifacts) needs none.
+  virtual Status checkRunnable() const { return Status::success(); }
+
   // Generates and loads the kernels of a lowered model.
   virtual Result<Program> compile(ModelSpec spec, LoweredModel lowered,
                                   const CompileOptions &options) const = 0;

@@ -1,7 +1,6 @@
 #include "codegen/cuda/CudaTarget.h"
 
 #include "codegen/Compile.h"
-#include "codegen/cpu/CpuSchedule.h"
 #include "codegen/cpu/CpuTarget.h"
 #include "codegen/cuda/PtxGenerator.h"
 #include "runtime/cuda/CudaDevice.h"
@@ -56,6 +55,17 @@ runtime::WeightLayout CudaTarget::matmulWeightLayout(GgmlType weights, int64_t r
                                                      int64_t cols,
                                                      const MatmulInputForm &input) const {
   return sharedLowering().matmulWeightLayout(weights, rows, cols, input);
+}
+
+Status CudaTarget::checkRunnable() const {
+  auto driver = runtime::cuda::CudaDriver::open();
+  if (!driver)
+    return std::move(driver).takeError();
+  int count = 0;
+  KILN_TRY((*driver)->check((*driver)->api().cuDeviceGetCount(&count), "counting CUDA devices"));
+  if (count == 0)
+    return makeError("no CUDA device: the NVIDIA driver finds no GPU");
+  return Status::success();
 }
 
 Result<Program> CudaTarget::compile(ModelSpec spec, LoweredModel lowered,

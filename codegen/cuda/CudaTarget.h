@@ -17,6 +17,8 @@ public:
   bool supportsFusedMatmuls(const LowerOptions &lower) const override;
   runtime::WeightLayout matmulWeightLayout(GgmlType weights, int64_t rows, int64_t cols,
                                            const MatmulInputForm &input) const override;
+  // An NVIDIA driver that finds a GPU.
+  Status checkRunnable() const override;
   Result<Program> compile(ModelSpec spec, LoweredModel lowered,
                           const CompileOptions &options) const override;
 };

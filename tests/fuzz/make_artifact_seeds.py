@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the seed corpus of the artifact reader fuzzer (tests/fuzz/
 artifact-corpus): small artifacts in format version 2 (runtime/artifact/
-Artifact.h), two valid (cpu, opencl), the others each broken in one way."""
+Artifact.h), three valid (cpu, opencl, cuda), the others each broken in one way."""
 import hashlib
 import os
 import struct
@@ -72,6 +72,14 @@ def opencl_module(names):
     return out
 
 
+def cuda_module(names, arch="sm_80"):
+    out = string("//\n.version 7.0\n.target sm_80\n.address_size 64\n") + string(arch)
+    out += struct.pack("<Q", len(names))
+    for name in names:
+        out += string(name) + struct.pack("<IqqI", 3, 0, 1, 64)
+    return out
+
+
 def main():
     folder = os.path.join(HERE, "artifact-corpus")
     os.makedirs(folder, exist_ok=True)
@@ -85,6 +93,8 @@ def main():
     valid = head + [("cpu.tasks", tasks), ("cpu.so", code)] + stored
     ocl_meta = meta_bytes([("target", "opencl"), ("gguf_path", "/m.gguf")])
     ocl = [("meta", ocl_meta)] + head[1:]
+    cuda = [("meta", meta_bytes([("target", "cuda"), ("gguf_path", "/m.gguf")]))] + head[1:]
+    kernels = ["kiln_0_embedding", "kiln_1_matmul"]
     seeds = {
         "valid": artifact(valid),
         "valid_opencl": artifact(ocl + [("opencl.module",
@@ -100,6 +110,9 @@ def main():
         "weights_out_of_order": artifact(valid[:-2] + [
             ("weights.index", weight_index([(1, 0, 10), (0, 10, 10)])), ("weights", weights)]),
         "bad_opencl": artifact(ocl + [("opencl.module", opencl_module(["kiln_0_embedding"]))]),
+        "valid_cuda": artifact(cuda + [("cuda.module", cuda_module(kernels))]),
+        "bad_cuda_arch": artifact(cuda + [("cuda.module", cuda_module(kernels, "compute_80"))]),
+        "no_cuda_module": artifact(cuda),
     }
     for name in os.listdir(folder):
         os.remove(os.path.join(folder, name))

@@ -165,6 +165,40 @@ TEST(PlanCodec, OpenClModuleRoundTripAndChecks) {
     EXPECT_FALSE(decodeOpenClModule(std::span(bytes.data(), size), symbols, "m").ok());
 }
 
+TEST(PlanCodec, CudaModuleRoundTripAndChecks) {
+  cuda::CudaModule module;
+  module.ptx = ".version 7.0\n.target sm_80\n";
+  module.arch = "sm_80";
+  module.kernels = {{"kiln_0_embedding", 3, {0, 1}, 64}, {"kiln_1_matmul", 4, {48, 0}, 64}};
+  const std::vector<std::string> symbols = {"kiln_0_embedding", "kiln_1_matmul"};
+  auto decoded = decodeCudaModule(encodeCudaModule(module), symbols, "m");
+  ASSERT_TRUE(decoded.ok()) << decoded.error().message;
+  EXPECT_EQ(decoded->ptx, module.ptx);
+  EXPECT_EQ(decoded->arch, "sm_80");
+  ASSERT_EQ(decoded->kernels.size(), 2u);
+  EXPECT_EQ(decoded->kernels[1].argCount, 4u);
+  EXPECT_EQ(decoded->kernels[1].tasks.fixed, 48);
+  EXPECT_EQ(decoded->kernels[0].tasks.perRow, 1);
+  EXPECT_EQ(decoded->kernels[1].blockSize, 64u);
+  // Kernels that are not the plan's, a bad architecture, a block the
+  // device cannot launch, negative tasks, truncated bytes: refused.
+  auto renamed = decodeCudaModule(encodeCudaModule(module), {"a", "b"}, "m");
+  ASSERT_FALSE(renamed.ok());
+  EXPECT_NE(renamed.error().message.find("where the plan names 'a'"), std::string::npos);
+  cuda::CudaModule bad = module;
+  bad.arch = "compute_80";
+  EXPECT_FALSE(decodeCudaModule(encodeCudaModule(bad), symbols, "m").ok());
+  bad = module;
+  bad.kernels[0].blockSize = 2048;
+  EXPECT_FALSE(decodeCudaModule(encodeCudaModule(bad), symbols, "m").ok());
+  bad = module;
+  bad.kernels[1].tasks.fixed = -1;
+  EXPECT_FALSE(decodeCudaModule(encodeCudaModule(bad), symbols, "m").ok());
+  std::vector<uint8_t> bytes = encodeCudaModule(module);
+  for (size_t size = 0; size < bytes.size(); size += 5)
+    EXPECT_FALSE(decodeCudaModule(std::span(bytes.data(), size), symbols, "m").ok());
+}
+
 TEST(Artifact, WriteThenReadKeepsTheSections) {
   Artifact artifact;
   artifact.meta = {{"target", "cpu"}, {"cpu", "znver3"}, {"gguf_path", "/m.gguf"}};
@@ -281,8 +315,13 @@ TEST(Artifact, FuzzSeedsMatchTheFormat) {
   ASSERT_TRUE(openclSeed.ok()) << openclSeed.error().message;
   ASSERT_TRUE(openclSeed->openclModule.has_value());
   EXPECT_EQ(openclSeed->openclModule->kernels.size(), 2u);
+  auto cudaSeed = readArtifact(dir + "valid_cuda");
+  ASSERT_TRUE(cudaSeed.ok()) << cudaSeed.error().message;
+  ASSERT_TRUE(cudaSeed->cudaModule.has_value());
+  EXPECT_EQ(cudaSeed->cudaModule->arch, "sm_80");
+  EXPECT_EQ(cudaSeed->cudaModule->kernels.size(), 2u);
   for (const char *broken : {"no_code", "version_1", "short_plan", "bad_tasks", "no_gguf_meta",
                              "weight_past_end", "index_only", "weights_out_of_order",
-                             "bad_opencl"})
+                             "bad_opencl", "bad_cuda_arch", "no_cuda_module"})
     EXPECT_FALSE(readArtifact(dir + broken).ok()) << broken;
 }

@@ -276,7 +276,7 @@ int runCompile(const CompileArgs &args) {
   if (args.embedWeights && args.repackAtLoad)
     return reportError("--embed-weights stores every weight as the kernels read it; "
                        "--repack-at-load stores none of the repacked ones: choose one");
-  auto file = openModelToCompile(args.compile, args.model);
+  auto file = openModelToCompile(args.compile, args.model, /*toRun=*/false);
   if (!file)
     return reportError(file.error().message);
   if (resolved.emit == "artifact")

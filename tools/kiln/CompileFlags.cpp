@@ -82,10 +82,14 @@ void addCompileFlags(CLI::App &app, CompileFlags &flags) {
       ->needs(precision);
 }
 
-Result<GgufFile> openModelToCompile(const CompileFlags &flags, const std::string &path) {
+Result<GgufFile> openModelToCompile(const CompileFlags &flags, const std::string &path,
+                                    bool toRun) {
   auto target = chosenTarget(flags);
   if (!target)
     return std::move(target).takeError();
+  if (toRun)
+    if (Status runnable = (*target)->checkRunnable(); !runnable)
+      return makeError("--target ", flags.target, ": ", runnable.message());
   auto file = GgufFile::open(path);
   if (!file || flags.precision.empty()) {
     if (file && flags.explain)

@@ -41,9 +41,10 @@ void addCompileFlags(CLI::App &app, CompileFlags &flags);
 // --precision auto the mixed-precision model made from it
 // (compiler/precision/AutoPrecision.h).
 // With --explain, the per-tensor table goes to stderr first. A target that
-// is not built is refused first.
+// is not built is refused first, and with `toRun` one this machine cannot
+// run (no device or driver: Target::checkRunnable).
 Result<GgufFile> openModelToCompile(const CompileFlags &flags,
-                                    const std::string &path);
+                                    const std::string &path, bool toRun = true);
 
 // Checks the target and the pass names and sets options.target and
 // options.passes.
