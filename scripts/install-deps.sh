@@ -21,3 +21,12 @@ if [ "${#missing[@]}" -ne 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# NVIDIA's ptxas checks the CUDA target's PTX (tests/e2e/cuda_ptx.sh): the
+# CUDA toolkit's where it is installed, else the one PyPI's
+# nvidia-cuda-nvcc-cu12 ships (no GPU or driver is needed for either).
+if [ ! -x "${CUDA_HOME:-/usr/local/cuda}/bin/ptxas" ] && [ ! -x /usr/local/cuda/bin/ptxas ] &&
+   ! python3 -c 'import os, nvidia.cuda_nvcc as n; assert os.access(os.path.join(list(n.__path__)[0], "bin", "ptxas"), os.X_OK)' 2>/dev/null; then
+  echo "installing ptxas: python3 -m pip install nvidia-cuda-nvcc-cu12"
+  python3 -m pip install -q nvidia-cuda-nvcc-cu12
+fi

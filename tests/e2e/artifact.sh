@@ -179,8 +179,24 @@ expect_error "stdout" "an artifact is a file" -- \
   "$KILN" compile "$llama" --emit artifact
 expect_error "flags on an artifact" "an artifact runs as it was compiled" -- \
   "$KILN" run "$art" -p "ROMEO:" -n 2 --no-fuse
-expect_error "cuda artifact" "not built yet" -- \
-  "$KILN" compile "$llama" -o "$WORK/x.kiln" --target cuda
+# A cuda artifact is compiled without a GPU (PTX for --cuda-arch); loading
+# it where there is no NVIDIA driver says so (tests/e2e/cuda_ptx.sh checks
+# the PTX, scripts/cuda-device-check.sh runs it on a GPU).
+if "$KILN" compile "$llama" -o "$WORK/cuda.kiln" --target cuda --cuda-arch sm_90 \
+     2>"$WORK/err"; then
+  "$KILN" info "$WORK/cuda.kiln" >"$WORK/out" 2>"$WORK/err" || fail "info cuda: $(cat "$WORK/err")"
+  grep -q "^target: *cuda$" "$WORK/out" || fail "info: no target cuda: $(cat "$WORK/out")"
+  grep -q "cuda.module, [0-9]* bytes of PTX for sm_90" "$WORK/out" ||
+    fail "info: no cuda.module for sm_90: $(cat "$WORK/out")"
+  if ! ldconfig -p 2>/dev/null | grep -q 'libcuda\.so\.1 '; then
+    expect_error "cuda artifact without a driver" "compiled for target cuda: no CUDA driver" -- \
+      "$KILN" run "$WORK/cuda.kiln" -p "ROMEO:" -n 2
+  fi
+else
+  fail "compile --target cuda -o: $(cat "$WORK/err")"
+fi
+expect_error "cuda arch on a cpu artifact" "only --target cuda emits PTX" -- \
+  "$KILN" compile "$llama" -o "$WORK/x.kiln" --cuda-arch sm_90
 [ ! -e "$WORK/x.kiln" ] || fail "a refused compile left $WORK/x.kiln"
 expect_error "embed and repack at load" "choose one" -- \
   "$KILN" compile "$llama" -o "$WORK/x.kiln" --embed-weights --repack-at-load

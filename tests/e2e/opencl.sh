@@ -111,7 +111,7 @@ kernels=$(grep -c "^__kernel void kiln_" "$WORK/model.cl")
 launches=$(grep -c "^//   kiln_" "$WORK/model.cl")
 [ "$kernels" -gt 5 ] && [ "$kernels" -eq "$launches" ] ||
   fail "--emit opencl printed $kernels kernels for $launches launches"
-expect_error "emit llvm for opencl" "the LLVM IR is the CPU target's" -- \
+expect_error "emit llvm for opencl" "the OpenCL target emits OpenCL C: --emit opencl" -- \
   "$KILN" compile "$llama" --target opencl --emit llvm
 expect_error "emit opencl for cpu" "--emit opencl needs --target opencl" -- \
   "$KILN" compile "$llama" --emit opencl
