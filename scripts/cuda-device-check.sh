@@ -80,10 +80,21 @@ run() {
       failed=1
     fi
   done <"$dir/cases"
-  # Speed, for the record: decode of 128 tokens from the first artifact.
-  read -r first _ <"$dir/cases"
+  # The same ids without CUDA graphs (each kernel launched).
+  read -r first tokens <"$dir/cases"
+  if [ "$(KILN_CUDA_GRAPHS=0 "$dir/kiln-run" "$fixed/artifacts/$first.kiln" -p "ROMEO:" \
+          -n "$tokens" --temp 0 --ids 2>&1)" = "$(cat "$fixed/artifacts/$first.ids")" ]; then
+    echo "PASS $first: the same ids with KILN_CUDA_GRAPHS=0"
+  else
+    echo "FAIL $first: other ids with KILN_CUDA_GRAPHS=0"
+    failed=1
+  fi
+  # Speed, for the record: decode of 128 tokens from the first artifact,
+  # with graphs and without.
   "$dir/kiln-run" "$fixed/artifacts/$first.kiln" -p "ROMEO:" -n 128 --temp 0 --timings \
     >/dev/null || failed=1
+  KILN_CUDA_GRAPHS=0 "$dir/kiln-run" "$fixed/artifacts/$first.kiln" -p "ROMEO:" -n 128 \
+    --temp 0 --timings >/dev/null || failed=1
   return $failed
 }
 

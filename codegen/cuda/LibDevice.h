@@ -23,7 +23,8 @@ std::vector<std::string> libDeviceCandidates();
 // Renames the module's calls of libm functions (expf, cosf, ...) to
 // libdevice's (__nv_expf, ...) and, when there was one, links the functions
 // it needs from libdevice and internalizes them. `keep` are the kernel
-// entries (every other definition may be dropped). An error when a call
+// entries and the globals the host writes (every other definition may be
+// dropped or folded). An error when a call
 // needs libdevice and none is found, or libdevice lacks the function.
 Status linkLibDevice(llvm::Module &module, const std::vector<std::string> &keep);
 

@@ -59,6 +59,20 @@ Result<std::vector<uint32_t>> argumentCounts(const LoweredModel &lowered) {
   return result;
 }
 
+// The module's position global (runtime::cuda::kPositionSymbol): the
+// device writes it before the kernels of a step read it, so a captured
+// step replays with the position of the call.
+GlobalVariable *positionGlobal(Module &module) {
+  if (GlobalVariable *found = module.getNamedGlobal(runtime::cuda::kPositionSymbol))
+    return found;
+  auto *i64 = Type::getInt64Ty(module.getContext());
+  auto *global = new GlobalVariable(module, i64, false, GlobalValue::ExternalLinkage,
+                                    ConstantInt::get(i64, 0), runtime::cuda::kPositionSymbol,
+                                    nullptr, GlobalValue::NotThreadLocal, /*global*/ 1);
+  global->setAlignment(Align(8));
+  return global;
+}
+
 // The PTX entry `name`: thread (block * blockDim + thread) runs task
 // number itself of `body`, when the call has that many tasks.
 void emitEntry(Module &module, Function *body, const std::string &name,
@@ -68,7 +82,6 @@ void emitEntry(Module &module, Function *body, const std::string &name,
   auto *i64 = Type::getInt64Ty(ctx);
   std::vector<Type *> params(argCount, ptr);
   params.push_back(i64); // rows
-  params.push_back(i64); // position
   auto *entry = Function::Create(FunctionType::get(Type::getVoidTy(ctx), params, false),
                                  Function::ExternalLinkage, name, module);
   entry->addFnAttr(Attribute::NoUnwind);
@@ -82,7 +95,7 @@ void emitEntry(Module &module, Function *body, const std::string &name,
     b.CreateStore(entry->getArg(i), b.CreateConstInBoundsGEP2_32(
                                         ArrayType::get(ptr, argCount), args, 0, i));
   Value *rows = entry->getArg(argCount);
-  Value *position = entry->getArg(argCount + 1);
+  Value *position = b.CreateAlignedLoad(i64, positionGlobal(module), Align(8), "position");
   auto special = [&](Intrinsic::ID id) {
     return b.CreateZExt(b.CreateIntrinsic(id, {}, {}), i64);
   };
@@ -179,6 +192,9 @@ Result<runtime::cuda::CudaModule> generatePtx(const LoweredModel &lowered,
     entries.push_back(name);
     result.kernels.push_back({name, (*counts)[i], tasks, kBlockSize});
   }
+  // The position global is written by the device: internal, it would be
+  // folded to its initial 0.
+  entries.push_back(runtime::cuda::kPositionSymbol);
   KILN_TRY(linkLibDevice(module, entries));
   std::string problems;
   raw_string_ostream problemStream(problems);

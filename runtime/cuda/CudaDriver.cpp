@@ -64,6 +64,16 @@ Result<CudaDriver *> openOnce(CudaDriver &driver, DriverApi &api, int &version) 
   lookup("cuMemsetD8", api.cuMemsetD8);
   lookup("cuMemcpyHtoD", api.cuMemcpyHtoD);
   lookup("cuMemcpyDtoH", api.cuMemcpyDtoH);
+  lookup("cuMemcpyHtoDAsync", api.cuMemcpyHtoDAsync);
+  lookup("cuMemHostAlloc", api.cuMemHostAlloc);
+  lookup("cuMemFreeHost", api.cuMemFreeHost);
+  lookup("cuModuleGetGlobal", api.cuModuleGetGlobal);
+  lookup("cuStreamBeginCapture", api.cuStreamBeginCapture);
+  lookup("cuStreamEndCapture", api.cuStreamEndCapture);
+  lookup("cuGraphInstantiateWithFlags", api.cuGraphInstantiateWithFlags);
+  lookup("cuGraphLaunch", api.cuGraphLaunch);
+  lookup("cuGraphExecDestroy", api.cuGraphExecDestroy);
+  lookup("cuGraphDestroy", api.cuGraphDestroy);
   // The toolkit's stub library answers every call with its own error.
   const std::string stubMessage =
       "no CUDA driver: the libcuda.so.1 found is the CUDA toolkit's stub library, not an "

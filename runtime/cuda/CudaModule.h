@@ -12,10 +12,16 @@
 
 namespace kiln::runtime::cuda {
 
+// The module's global holding the position of the first row of the step
+// (.visible .global .u64): every entry reads it, and the device writes it
+// before the step's kernels run. Not a parameter, so that a step captured
+// as a CUDA graph replays with each token's position.
+inline constexpr const char *kPositionSymbol = "kiln_position";
+
 // One .entry of the module. Its parameters are the `argCount` plan
 // arguments (Step::args, in order) as device pointers, then the rows in
-// flight and the first position:
-//   .entry NAME(.param .u64 a0, ..., .param .u64 rows, .param .u64 position)
+// flight:
+//   .entry NAME(.param .u64 a0, ..., .param .u64 rows)
 // One thread does one task of the work (`tasks`: fixed + perRow * rows),
 // in blocks of `blockSize` threads.
 struct CudaKernelEntry {

@@ -27,6 +27,14 @@ Result<std::shared_ptr<CudaProgram>> CudaProgram::load(std::shared_ptr<CudaConte
     return makeError("CUDA device '", facts.name, "': the driver refused the kernels' PTX: ",
                      program->context_->driver().describe(loaded),
                      errorLog[0] ? std::string("\n") + errorLog : std::string());
+  size_t positionBytes = 0;
+  KILN_TRY(program->context_->driver().check(
+      api.cuModuleGetGlobal(&program->position_, &positionBytes, program->loaded_,
+                            kPositionSymbol),
+      std::string("the kernels' global '") + kPositionSymbol + "'"));
+  if (positionBytes != sizeof(int64_t))
+    return makeError("the kernels' global '", kPositionSymbol, "' holds ",
+                     std::to_string(positionBytes), " bytes, not 8");
   for (const CudaKernelEntry &entry : program->module_.kernels) {
     CUfunction function = nullptr;
     KILN_TRY(program->context_->driver().check(

@@ -24,6 +24,8 @@ public:
   const std::shared_ptr<CudaContext> &context() const { return context_; }
   const CudaModule &module() const { return module_; }
   CUfunction function(size_t kernel) const { return functions_[kernel]; }
+  // The device address of the module's position global (kPositionSymbol).
+  CUdeviceptr positionAddress() const { return position_; }
   size_t kernelCount() const { return functions_.size(); }
 
 private:
@@ -32,6 +34,7 @@ private:
   CudaModule module_;
   CUmodule loaded_ = nullptr;
   std::vector<CUfunction> functions_;
+  CUdeviceptr position_ = 0;
 };
 
 } // namespace kiln::runtime::cuda

@@ -52,6 +52,9 @@ check() {
   entries=$(sed -n 's|^\.visible \.entry \(kiln_[A-Za-z0-9_]*\)(.*|\1|p' "$ptx" | sort)
   [ -n "$kernels" ] || fail "$name: the PTX lists no kernels"
   [ "$kernels" = "$entries" ] || fail "$name: kernels '$kernels' but entries '$entries'"
+  # The position the device writes before each step (runtime/cuda/CudaModule.h).
+  grep -q "^\.visible \.global \.align 8 \.u64 kiln_position;" "$ptx" ||
+    fail "$name: no visible kiln_position global"
   if ! "$ptxas" --gpu-name "$arch" "$ptx" -o "$WORK/$name.cubin" 2>"$WORK/err"; then
     fail "$name: ptxas --gpu-name $arch refused the PTX: $(head -20 "$WORK/err")"
     return
