@@ -170,18 +170,51 @@ struct BlockDot {
   // q4_K/q5_K: eight sub-blocks of 32 unsigned quants with 6-bit scales
   // and mins; sum = d * sum_j scale_j (q_j . a_j) - dmin * sum_j min_j sum(a_j),
   // the min terms in four lanes (q4_K) or one (q5_K) as llama.cpp keeps them.
+  // The eight 6-bit scales and mins of a q4_K/q5_K block (12 bytes at
+  // `scales`) as two <8 x i32>, unpacked in vectors: lane j < 4 is
+  // scales[j] & 63 and scales[j+4] & 63; lane j >= 4 is
+  // (scales[j+4] & 15) | (scales[j-4] >> 6) << 4 and
+  // (scales[j+4] >> 4) | (scales[j] >> 6) << 4.
+  std::pair<Value *, Value *> scalesAndMins(Value *scales) {
+    Type *eight = v.ints(8);
+    Value *a = b.CreateZExt(v.load(scales, e.c64(0), 8), eight); // scales[j]
+    Value *c = b.CreateZExt(v.load(scales, e.c64(4), 8), eight); // scales[j+4]
+    Value *before = v.shuffle(a, a, {0, 1, 2, 3, 0, 1, 2, 3});  // scales[j-4], j >= 4
+    auto splat = [&](uint32_t x) { return b.CreateVectorSplat(8, b.getInt32(x)); };
+    Value *scaleLow = b.CreateAnd(a, splat(63));
+    Value *minLow = b.CreateAnd(c, splat(63));
+    Value *scaleHigh = b.CreateOr(b.CreateAnd(c, splat(15)),
+                                  b.CreateShl(b.CreateLShr(before, splat(6)), splat(4)));
+    Value *minHigh = b.CreateOr(b.CreateLShr(c, splat(4)),
+                                b.CreateShl(b.CreateLShr(a, splat(6)), splat(4)));
+    const int merge[] = {0, 1, 2, 3, 12, 13, 14, 15};
+    return {v.shuffle(scaleLow, scaleHigh, merge), v.shuffle(minLow, minHigh, merge)};
+  }
+
+  // The min terms of a q4_K/q5_K block for one row, four lanes: lane k =
+  // mins[2k] * (bsum 4k + bsum 4k+1) + mins[2k+1] * (bsum 4k+2 + bsum 4k+3),
+  // `sums16` being the row's 16 int32 sums of 16 (the same integers in
+  // vectors as llama.cpp's madd of mins and bsums).
+  Value *minTerms(Value *mins, Value *sums16) {
+    Value *low = b.CreateAlignedLoad(v.ints(8), sums16, Align(4));
+    Value *high = b.CreateAlignedLoad(v.ints(8), e.at(e.i32(), sums16, e.c64(8)), Align(4));
+    Value *perSubBlock = b.CreateAdd(v.shuffle(low, high, {0, 2, 4, 6, 8, 10, 12, 14}),
+                                     v.shuffle(low, high, {1, 3, 5, 7, 9, 11, 13, 15}));
+    Value *terms = b.CreateMul(mins, perSubBlock);
+    return b.CreateAdd(v.shuffle(terms, terms, {0, 2, 4, 6}),
+                       v.shuffle(terms, terms, {1, 3, 5, 7}));
+  }
+
   void q45K(bool fiveBit, Value *block) {
     Value *d = e.loadHalf(block, e.c64(0));
     Value *dmin = e.loadHalf(block, e.c64(2));
-    Value *scales = e.at(b.getInt8Ty(), block, e.c64(4));
     Value *qh = fiveBit ? v.load(block, e.c64(16)) : nullptr;
     int64_t qs = fiveBit ? 48 : 16;
-    Value *quants[8], *scale16[8], *mins[8];
+    auto [scales, mins] = scalesAndMins(e.at(b.getInt8Ty(), block, e.c64(4)));
+    Value *quants[8], *scale16[8];
     for (int j = 0; j < 8; ++j) {
-      Value *sc, *mn;
-      emitQ4KScaleAndMin(e, scales, e.c64(j), sc, mn);
+      Value *sc = b.CreateExtractElement(scales, uint64_t(j));
       scale16[j] = b.CreateVectorSplat(16, b.CreateTrunc(sc, b.getInt16Ty()));
-      mins[j] = mn;
       Value *packed = v.load(block, e.c64(qs + 32 * (j / 2)));
       Value *q = b.CreateAnd(b.CreateLShr(packed, v.splat(4 * (j % 2))), v.splat(15));
       if (fiveBit) {
@@ -193,32 +226,23 @@ struct BlockDot {
     auto *four = FixedVectorType::get(e.f32(), 4);
     for (size_t r = 0; r < rows.size(); ++r) {
       Value *sums = nullptr;
-      Value *sums16 = e.at(e.i32(), rows[r].extra, b.CreateMul(blockIndex, e.c64(16)));
-      // Min terms in four lanes: lane k holds sub-blocks 2k and 2k + 1.
-      Value *minTerms = PoisonValue::get(FixedVectorType::get(e.i32(), 4));
-      Value *pairSum = nullptr;
       for (int j = 0; j < 8; ++j) {
         Value *a = v.load(rows[r].q, byteOffset(blockIndex, 256, 32 * j));
         Value *part = v.dotUnsigned(quants[j], a, scale16[j]);
         sums = sums ? b.CreateAdd(sums, part) : part;
-        Value *aSum = b.CreateAdd(
-            b.CreateLoad(e.i32(), e.at(e.i32(), sums16, e.c64(2 * j))),
-            b.CreateLoad(e.i32(), e.at(e.i32(), sums16, e.c64(2 * j + 1))));
-        Value *term = b.CreateMul(mins[j], aSum);
-        pairSum = j % 2 == 0 ? term : b.CreateAdd(pairSum, term);
-        if (j % 2 == 1)
-          minTerms = b.CreateInsertElement(minTerms, pairSum, uint64_t(j / 2));
       }
+      Value *sums16 = e.at(e.i32(), rows[r].extra, b.CreateMul(blockIndex, e.c64(16)));
+      Value *terms = minTerms(mins, sums16);
       Value *da = rowScale(r);
       addLanes(r, sums, b.CreateFMul(da, d));
       Value *negativeMin = b.CreateFNeg(b.CreateFMul(da, dmin));
       if (fiveBit) { // llama.cpp's q5_K kernel adds its min terms as one float
-        addOffset(r, negativeMin, e.toFloat(b.CreateAddReduce(minTerms)));
+        addOffset(r, negativeMin, e.toFloat(b.CreateAddReduce(terms)));
         continue;
       }
       Value *minScale = b.CreateVectorSplat(4, negativeMin);
       Value *offsets = b.CreateLoad(four, acc[r].offset);
-      b.CreateStore(emitFma(b, minScale, b.CreateSIToFP(minTerms, four), offsets),
+      b.CreateStore(emitFma(b, minScale, b.CreateSIToFP(terms, four), offsets),
                     acc[r].offset);
     }
   }
