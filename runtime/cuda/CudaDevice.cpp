@@ -222,6 +222,11 @@ Status CudaDevice::capture(const Step &step) {
 Status CudaDevice::flush() {
   if (pending_.launches.empty())
     return Status::success();
+  if (!pinned_) {
+    pending_.clear();
+    return makeError("CUDA device '", program_->context()->facts().name,
+                     "': no pinned host memory for the positions");
+  }
   if (!error_.empty()) {
     pending_.clear();
     return makeError(error_);
