@@ -83,7 +83,7 @@ run() {
   # The same ids without CUDA graphs (each kernel launched).
   read -r first tokens <"$dir/cases"
   if [ "$(KILN_CUDA_GRAPHS=0 "$dir/kiln-run" "$fixed/artifacts/$first.kiln" -p "ROMEO:" \
-          -n "$tokens" --temp 0 --ids 2>&1)" = "$(cat "$fixed/artifacts/$first.ids")" ]; then
+          -n "$tokens" --temp 0 --ids 2>"$fixed/err")" = "$(cat "$fixed/artifacts/$first.ids")" ]; then
     echo "PASS $first: the same ids with KILN_CUDA_GRAPHS=0"
   else
     echo "FAIL $first: other ids with KILN_CUDA_GRAPHS=0"

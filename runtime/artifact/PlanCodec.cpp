@@ -290,7 +290,7 @@ Result<cuda::CudaModule> decodeCudaModule(std::span<const uint8_t> bytes,
     // The device limits a block to 1024 threads; a task count the grid
     // cannot hold is a corrupt entry.
     if (k.blockSize == 0 || k.blockSize > 1024 || k.argCount > 4096 || k.tasks.fixed < 0 ||
-        k.tasks.perRow < 0 || k.tasks.fixed > (int64_t(1) << 40) ||
+        k.tasks.perRow < 0 || k.tasks.fixed > (int64_t(1) << 31) ||
         k.tasks.perRow > (int64_t(1) << 20))
       return r.fail("launch", "kernel '" + k.name + "': blocks of " +
                                   std::to_string(k.blockSize) + ", " +

@@ -43,6 +43,8 @@ Status CudaDevice::check(CUresult result, const std::string &what) const {
 }
 
 void *CudaDevice::allocate(uint64_t bytes) {
+  if (!program_->context()->makeCurrent().ok())
+    return nullptr;
   const DriverApi &api = program_->context()->api();
   CUdeviceptr buffer = 0;
   if (api.cuMemAlloc(&buffer, bytes ? bytes : 4) != CUDA_SUCCESS)
@@ -70,6 +72,7 @@ void CudaDevice::release(void *buffer) {
 }
 
 Result<const void *> CudaDevice::upload(std::span<const uint8_t> weight) {
+  KILN_TRY(program_->context()->makeCurrent());
   const DriverApi &api = program_->context()->api();
   CUdeviceptr buffer = 0;
   const uint64_t size = weight.empty() ? 4 : weight.size();
@@ -85,6 +88,7 @@ Result<const void *> CudaDevice::upload(std::span<const uint8_t> weight) {
 // The synchronous copies run on the legacy stream, which waits for the
 // context's (blocking) stream: the step's kernels finish first.
 Status CudaDevice::write(void *deviceDst, const void *hostSrc, uint64_t bytes) {
+  KILN_TRY(program_->context()->makeCurrent());
   KILN_TRY(flush());
   return check(program_->context()->api().cuMemcpyHtoD(reinterpret_cast<CUdeviceptr>(deviceDst),
                                                        hostSrc, bytes),
@@ -92,6 +96,7 @@ Status CudaDevice::write(void *deviceDst, const void *hostSrc, uint64_t bytes) {
 }
 
 Status CudaDevice::read(const void *deviceSrc, void *hostDst, uint64_t bytes) {
+  KILN_TRY(program_->context()->makeCurrent());
   KILN_TRY(flush());
   return check(program_->context()->api().cuMemcpyDtoH(
                    hostDst, reinterpret_cast<CUdeviceptr>(deviceSrc), bytes),
@@ -143,6 +148,9 @@ Status CudaDevice::enqueue(const Step &step, const PendingLaunch &launch) {
     values[i] = const_cast<CUdeviceptr *>(&step.args[launch.firstArg + i]);
   values[launch.argCount] = &rows;
   const uint64_t blocks = (uint64_t(tasks) + entry.blockSize - 1) / entry.blockSize;
+  if (blocks > 0x7fffffffu)
+    return makeError("kernel '", entry.name, "': ", std::to_string(tasks),
+                     " tasks are more blocks than a CUDA grid holds");
   return check(program_->context()->api().cuLaunchKernel(
                    program_->function(launch.kernel), unsigned(blocks), 1, 1, entry.blockSize,
                    1, 1, 0, program_->context()->stream(), values, nullptr),
@@ -261,7 +269,7 @@ Status CudaDevice::flush() {
         pinned_[0] = position;
         issued = check(api.cuGraphLaunch(graphExec_, program_->context()->stream()),
                        "replaying a captured step");
-        ++graphReplays_;
+        graphReplays_ += issued.ok() ? 1 : 0;
         replayed = true;
       }
     }
@@ -277,6 +285,8 @@ Status CudaDevice::flush() {
 }
 
 Status CudaDevice::synchronize() {
+  // The C API lets each call come from another thread: the context follows.
+  KILN_TRY(program_->context()->makeCurrent());
   Status flushed = flush();
   Status synced = check(program_->context()->api().cuStreamSynchronize(
                             program_->context()->stream()),

@@ -72,11 +72,11 @@ def opencl_module(names):
     return out
 
 
-def cuda_module(names, arch="sm_80"):
+def cuda_module(names, arch="sm_80", args=3):
     out = string("//\n.version 7.0\n.target sm_80\n.address_size 64\n") + string(arch)
     out += struct.pack("<Q", len(names))
     for name in names:
-        out += string(name) + struct.pack("<IqqI", 3, 0, 1, 64)
+        out += string(name) + struct.pack("<IqqI", args, 0, 1, 64)
     return out
 
 
@@ -113,6 +113,7 @@ def main():
         "valid_cuda": artifact(cuda + [("cuda.module", cuda_module(kernels))]),
         "bad_cuda_arch": artifact(cuda + [("cuda.module", cuda_module(kernels, "compute_80"))]),
         "no_cuda_module": artifact(cuda),
+        "cuda_arg_count": artifact(cuda + [("cuda.module", cuda_module(kernels, args=4))]),
     }
     for name in os.listdir(folder):
         os.remove(os.path.join(folder, name))

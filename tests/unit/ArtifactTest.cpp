@@ -322,6 +322,7 @@ TEST(Artifact, FuzzSeedsMatchTheFormat) {
   EXPECT_EQ(cudaSeed->cudaModule->kernels.size(), 2u);
   for (const char *broken : {"no_code", "version_1", "short_plan", "bad_tasks", "no_gguf_meta",
                              "weight_past_end", "index_only", "weights_out_of_order",
-                             "bad_opencl", "bad_cuda_arch", "no_cuda_module"})
+                             "bad_opencl", "bad_cuda_arch", "no_cuda_module",
+                             "cuda_arg_count"})
     EXPECT_FALSE(readArtifact(dir + broken).ok()) << broken;
 }
