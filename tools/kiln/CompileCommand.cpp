@@ -155,7 +155,9 @@ std::string planText(const runtime::ExecutionPlan &plan,
   return out.str();
 }
 
-Result<std::string> planEmission(const GgufFile &file, const CompileArgs &args) {
+// The model's execution plan and kernel descriptions for the command's
+// target and flags: what --emit plan, opencl and ptx print from.
+Result<codegen::LoweredModel> lowerForEmission(const GgufFile &file, const CompileArgs &args) {
   auto spec = ModelSpec::fromGguf(file);
   if (!spec)
     return std::move(spec).takeError();
@@ -169,6 +171,13 @@ Result<std::string> planEmission(const GgufFile &file, const CompileArgs &args) 
   auto lowered = codegen::lowerGraph(module->get(), options);
   if (!lowered)
     return std::move(lowered).takeError();
+  return std::move(lowered).value();
+}
+
+Result<std::string> planEmission(const GgufFile &file, const CompileArgs &args) {
+  auto lowered = lowerForEmission(file, args);
+  if (!lowered)
+    return std::move(lowered).takeError();
   auto memory = runtime::planMemory(lowered->plan, args.batch);
   if (!memory)
     return std::move(memory).takeError();
@@ -179,17 +188,7 @@ Result<std::string> planEmission(const GgufFile &file, const CompileArgs &args) 
 // with its launch shape in a comment.
 Result<std::string> openClEmission(const GgufFile &file, const CompileArgs &args) {
 #ifdef KILN_HAVE_OPENCL
-  auto spec = ModelSpec::fromGguf(file);
-  if (!spec)
-    return std::move(spec).takeError();
-  mlir::MLIRContext context;
-  codegen::CompileOptions options;
-  KILN_TRY(applyCompileFlags(args.compile, options));
-  options.allLogits = args.allLogits;
-  auto module = codegen::buildGraph(context, *spec, options);
-  if (!module)
-    return std::move(module).takeError();
-  auto lowered = codegen::lowerGraph(module->get(), options);
+  auto lowered = lowerForEmission(file, args);
   if (!lowered)
     return std::move(lowered).takeError();
   std::string why;
@@ -217,22 +216,12 @@ Result<std::string> openClEmission(const GgufFile &file, const CompileArgs &args
 // sm_80: generated without a GPU or driver, so it can be checked (ptxas)
 // and shipped anywhere.
 Result<std::string> cudaEmission(const GgufFile &file, const CompileArgs &args) {
-  auto spec = ModelSpec::fromGguf(file);
-  if (!spec)
-    return std::move(spec).takeError();
-  mlir::MLIRContext context;
-  codegen::CompileOptions options;
-  KILN_TRY(applyCompileFlags(args.compile, options));
-  options.allLogits = args.allLogits;
-  auto module = codegen::buildGraph(context, *spec, options);
-  if (!module)
-    return std::move(module).takeError();
-  auto lowered = codegen::lowerGraph(module->get(), options);
+  auto lowered = lowerForEmission(file, args);
   if (!lowered)
     return std::move(lowered).takeError();
   codegen::cuda::PtxOptions ptx;
-  if (!options.cudaArch.empty())
-    ptx.arch = options.cudaArch;
+  if (!args.compile.cudaArch.empty()) // checked by applyCompileFlags
+    ptx.arch = args.compile.cudaArch;
   std::string ir;
   if (args.emit == "llvm")
     ptx.irOut = &ir;
