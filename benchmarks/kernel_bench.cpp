@@ -1,6 +1,6 @@
 // The generated CPU kernels one layer block at a time, fused against
 // unfused, at TinyLlama-1.1B and Llama-7B layer shapes, with random q8_0,
-// q4_0 and f16 weights, for one token (decode) and 128 (prefill):
+// q4_0, q4_K and f16 weights, for one token (decode) and 128 (prefill):
 //
 //   attn_in   rms_norm, convert, matmul q, k, v, rope q, k
 //             vs rms_norm writing the converted row, one matmul q|k|v with rope
@@ -15,9 +15,9 @@
 //             decode: the last one)
 //
 // "convert" is what the lowering puts before a matmul (PlanBuilder's
-// lowerMatmul): QuantizeActivations to q8_0 for q8_0/q4_0 weights (integer
-// dots), RoundActivations to f16 for f16 weights. The kernel descriptions
-// are built here as PlanBuilder builds them, compiled with CpuJit (once per
+// lowerMatmul): QuantizeActivations to q8_0 for q8_0/q4_0 weights and to
+// q8_K for q4_K (integer dots), RoundActivations to f16 for f16 weights.
+// The kernel descriptions are built here as PlanBuilder builds them, compiled with CpuJit (once per
 // shape and weight type, on first use, outside the timed loop; compiled
 // kernels are kept in kiln's cache unless --kiln_no_cache) and called as
 // the Executor calls them, on a ThreadPool of --threads=N workers
@@ -73,7 +73,7 @@ constexpr LayerShape kShapes[] = {
     {"tinyllama", 2048, 5632, 32, 4, 64},
     {"llama7b", 4096, 11008, 32, 32, 128},
 };
-constexpr GgmlType kFormats[] = {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::F16};
+constexpr GgmlType kFormats[] = {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::F16};
 constexpr int64_t kRowCounts[] = {1, 128};
 constexpr int64_t kMaxRows = 128;
 constexpr float kEpsilon = 1e-5f;

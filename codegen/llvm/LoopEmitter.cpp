@@ -12,8 +12,20 @@ void LoopEmitter::forRange(Value *lo, Value *hi,
   });
 }
 
+void LoopEmitter::forRangeRolled(int64_t lo, int64_t hi,
+                                 const std::function<void(Value *)> &body) {
+  reduce(
+      c64(lo), c64(hi), nullptr,
+      [&](Value *i, Value *) {
+        body(i);
+        return nullptr;
+      },
+      /*rolled=*/true);
+}
+
 Value *LoopEmitter::reduce(Value *lo, Value *hi, Value *init,
-                           const std::function<Value *(Value *, Value *)> &step) {
+                           const std::function<Value *(Value *, Value *)> &step,
+                           bool rolled) {
   Function *function = b.GetInsertBlock()->getParent();
   LLVMContext &ctx = b.getContext();
   BasicBlock *preheader = b.GetInsertBlock();
@@ -39,7 +51,14 @@ Value *LoopEmitter::reduce(Value *lo, Value *hi, Value *init,
   index->addIncoming(nextIndex, latch);
   if (acc)
     acc->addIncoming(next, latch);
-  b.CreateBr(header);
+  BranchInst *back = b.CreateBr(header);
+  if (rolled) {
+    MDNode *disable =
+        MDNode::get(ctx, {MDString::get(ctx, "llvm.loop.unroll.disable")});
+    MDNode *loop = MDNode::getDistinct(ctx, {nullptr, disable});
+    loop->replaceOperandWith(0, loop);
+    back->setMetadata(LLVMContext::MD_loop, loop);
+  }
 
   b.SetInsertPoint(exit);
   return acc;

@@ -29,11 +29,17 @@ public:
                 const std::function<void(llvm::Value *)> &body) {
     forRange(c64(lo), c64(hi), body);
   }
+  // The same loop, marked so that the optimizer keeps it rolled: only one
+  // iteration's values are live at a time, where unrolled straight-line
+  // code would let the scheduler hoist every iteration's loads and spill.
+  void forRangeRolled(int64_t lo, int64_t hi,
+                      const std::function<void(llvm::Value *)> &body);
 
   // acc = init; for (i = lo; i < hi; ++i) acc = step(i, acc); returns acc.
   llvm::Value *reduce(llvm::Value *lo, llvm::Value *hi, llvm::Value *init,
                       const std::function<llvm::Value *(llvm::Value *,
-                                                        llvm::Value *)> &step);
+                                                        llvm::Value *)> &step,
+                      bool rolled = false);
   llvm::Value *reduce(int64_t lo, int64_t hi, llvm::Value *init,
                       const std::function<llvm::Value *(llvm::Value *,
                                                         llvm::Value *)> &step) {
