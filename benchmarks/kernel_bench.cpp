@@ -14,6 +14,9 @@
 //             values, context 128 and 512 (prefill: the last 128 positions;
 //             decode: the last one)
 //
+// Each weight is in the layout the CPU target asks for (q4_0x8, rows4,
+// pairs32: codegen/cpu/CpuSchedule.h), repacked as the executor does.
+//
 // "convert" is what the lowering puts before a matmul (PlanBuilder's
 // lowerMatmul): QuantizeActivations to q8_0 for q8_0/q4_0 weights and to
 // q8_K for q4_K (integer dots), RoundActivations to f16 for f16 weights.
@@ -31,6 +34,7 @@
 #include "cpu/CpuJit.h"
 #include "cpu/CpuSchedule.h"
 #include "quant/Quantize.h"
+#include "runtime/WeightLayout.h"
 #include "runtime/cpu/ThreadPool.h"
 
 #include <benchmark/benchmark.h>
@@ -256,6 +260,13 @@ KernelDesc rope(const LayerShape &s, int64_t cols) {
   return d;
 }
 
+// The layout the CPU target streams a rows x cols weight in (as the plan
+// builder asks it), so that the kernels read what they read in a model.
+runtime::WeightLayout benchLayout(GgmlType format, int64_t rows, int64_t cols) {
+  return codegen::cpu::matmulWeightLayout(format, rows, cols,
+                                          codegen::integerDotActivations(format).has_value());
+}
+
 // A matmul on K-wide converted rows, as lowerMatmul describes it; `ropeOf`
 // gives the rope fields when a part rotates its result.
 KernelDesc matmul(int64_t K, std::vector<MatmulPart> parts, const Conversion &c,
@@ -268,6 +279,8 @@ KernelDesc matmul(int64_t K, std::vector<MatmulPart> parts, const Conversion &c,
   d.format = d.matmul.parts[0].format;
   d.outCols = d.matmul.parts[0].rows;
   d.matmul.activations = c.activations;
+  for (MatmulPart &p : d.matmul.parts)
+    p.layout = benchLayout(p.format, p.rows, K);
   d.matmul.epilogue = epilogue;
   d.matmul.residual = residual;
   if (ropeOf) {
@@ -330,8 +343,12 @@ Status fillBlock(Block &block, GgmlType format,
     auto weights = randomWeights(format, rows, cols);
     if (!weights)
       return weights.error();
-    block.bytes += weights->size();
-    first.push_back(std::move(*weights));
+    auto laidOut = runtime::repackWeight(benchLayout(format, rows, cols), format, *weights,
+                                         rows, cols);
+    if (!laidOut)
+      return laidOut.error();
+    block.bytes += laidOut->size();
+    first.emplace_back(laidOut->begin(), laidOut->end());
   }
   uint64_t copies = std::max<uint64_t>(1, (kColdBytes + block.bytes - 1) / block.bytes);
   for (uint64_t copy = 0; copy < copies; ++copy) {
