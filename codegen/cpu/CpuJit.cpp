@@ -124,6 +124,7 @@ Result<std::unique_ptr<CpuJit>> CpuJit::compile(const LoweredModel &model,
   module->setTargetTriple((*machine)->getTargetTriple().str());
   EmitTarget target;
   target.avx2 = (*machine)->getMCSubtargetInfo()->checkFeatures("+avx2");
+  target.prefetch = true;
   for (size_t i = 0; i < model.kernels.size(); ++i)
     KILN_TRY(emitKernel(*module, model.kernels[i], model.plan.kernelSymbols[i],
                         target));
@@ -224,6 +225,7 @@ Result<KernelObject> compileKernelObject(const LoweredModel &model, const std::s
   module.setTargetTriple(triple);
   EmitTarget target;
   target.avx2 = info->checkFeatures("+avx2");
+  target.prefetch = true;
   for (size_t i = 0; i < model.kernels.size(); ++i)
     KILN_TRY(emitKernel(module, model.kernels[i], model.plan.kernelSymbols[i], target));
   std::string problems;

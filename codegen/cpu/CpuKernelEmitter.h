@@ -13,7 +13,8 @@ namespace kiln::codegen::cpu {
 
 // What the emitted code may assume of the CPU.
 struct EmitTarget {
-  bool avx2 = false; // AVX2 byte instructions for integer dot products
+  bool avx2 = false;     // AVX2 byte instructions for integer dot products
+  bool prefetch = false; // software prefetch of the weights in decode loops
 };
 
 Status emitKernel(llvm::Module &module, const KernelDesc &desc,
