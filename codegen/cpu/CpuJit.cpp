@@ -5,6 +5,7 @@
 
 #include "codegen/cpu/CpuKernelEmitter.h"
 #include "codegen/cpu/CpuSchedule.h"
+#include "codegen/llvm/OptimizePipeline.h"
 #include "runtime/KernelCache.h"
 #include "support/Sha256.h"
 
@@ -45,20 +46,10 @@ std::string hostFeatures() {
 }
 
 void optimize(Module &module, TargetMachine &machine) {
-  LoopAnalysisManager lam;
-  FunctionAnalysisManager fam;
-  CGSCCAnalysisManager cam;
-  ModuleAnalysisManager mam;
   PipelineTuningOptions tuning;
   tuning.LoopVectorization = true;
   tuning.SLPVectorization = true;
-  PassBuilder passes(&machine, tuning);
-  passes.registerModuleAnalyses(mam);
-  passes.registerCGSCCAnalyses(cam);
-  passes.registerFunctionAnalyses(fam);
-  passes.registerLoopAnalyses(lam);
-  passes.crossRegisterProxies(lam, fam, cam, mam);
-  passes.buildPerModuleDefaultPipeline(OptimizationLevel::O3).run(module, mam);
+  lowering::optimizeO3(module, machine, tuning);
 }
 
 // Bumped when generated code changes in ways the IR hash cannot see, or

@@ -61,10 +61,9 @@ Status CudaTarget::checkRunnable() const {
   auto driver = runtime::cuda::CudaDriver::open();
   if (!driver)
     return std::move(driver).takeError();
-  int count = 0;
-  KILN_TRY((*driver)->check((*driver)->api().cuDeviceGetCount(&count), "counting CUDA devices"));
-  if (count == 0)
-    return makeError("no CUDA device: the NVIDIA driver finds no GPU");
+  auto devices = (*driver)->deviceCount();
+  if (!devices)
+    return std::move(devices).takeError();
   return Status::success();
 }
 

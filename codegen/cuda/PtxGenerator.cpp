@@ -3,6 +3,7 @@
 #include "codegen/cpu/CpuKernelEmitter.h"
 #include "codegen/cpu/CpuSchedule.h"
 #include "codegen/cuda/LibDevice.h"
+#include "codegen/llvm/OptimizePipeline.h"
 
 #include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/IntrinsicsNVPTX.h"
@@ -10,7 +11,6 @@
 #include "llvm/IR/Module.h"
 #include "llvm/IR/Verifier.h"
 #include "llvm/MC/TargetRegistry.h"
-#include "llvm/Passes/PassBuilder.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/Target/TargetOptions.h"
@@ -125,20 +125,6 @@ void emitEntry(Module &module, Function *body, const std::string &name,
   annotate("maxntidx", kBlockSize);
 }
 
-void optimize(Module &module, TargetMachine &machine) {
-  LoopAnalysisManager lam;
-  FunctionAnalysisManager fam;
-  CGSCCAnalysisManager cam;
-  ModuleAnalysisManager mam;
-  PassBuilder passes(&machine);
-  passes.registerModuleAnalyses(mam);
-  passes.registerCGSCCAnalyses(cam);
-  passes.registerFunctionAnalyses(fam);
-  passes.registerLoopAnalyses(lam);
-  passes.crossRegisterProxies(lam, fam, cam, mam);
-  passes.buildPerModuleDefaultPipeline(OptimizationLevel::O3).run(module, mam);
-}
-
 } // namespace
 
 bool isSupportedArch(const std::string &arch) {
@@ -200,7 +186,7 @@ Result<runtime::cuda::CudaModule> generatePtx(const LoweredModel &lowered,
   raw_string_ostream problemStream(problems);
   if (verifyModule(module, &problemStream))
     return makeError("internal error: generated CUDA kernels do not verify: ", problems);
-  optimize(module, *machine);
+  lowering::optimizeO3(module, *machine);
   if (options.irOut) {
     options.irOut->clear();
     raw_string_ostream out(*options.irOut);

@@ -9,10 +9,10 @@ Result<std::shared_ptr<CudaContext>> CudaContext::open() {
   if (!driver)
     return std::move(driver).takeError();
   const DriverApi &api = (*driver)->api();
-  int count = 0;
-  KILN_TRY((*driver)->check(api.cuDeviceGetCount(&count), "counting CUDA devices"));
-  if (count == 0)
-    return makeError("no CUDA device: the NVIDIA driver finds no GPU");
+  auto devices = (*driver)->deviceCount();
+  if (!devices)
+    return std::move(devices).takeError();
+  const int count = *devices;
   int index = 0;
   if (const char *chosen = std::getenv("KILN_CUDA_DEVICE"); chosen && *chosen) {
     char *end = nullptr;

@@ -127,4 +127,12 @@ Status CudaDriver::check(CUresult result, const std::string &what) const {
   return makeError(what, ": ", describe(result));
 }
 
+Result<int> CudaDriver::deviceCount() const {
+  int count = 0;
+  KILN_TRY(check(api_.cuDeviceGetCount(&count), "counting CUDA devices"));
+  if (count == 0)
+    return makeError("no CUDA device: the NVIDIA driver finds no GPU");
+  return count;
+}
+
 } // namespace kiln::runtime::cuda

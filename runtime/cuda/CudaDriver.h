@@ -25,6 +25,8 @@ public:
   std::string describe(CUresult result) const;
   // Success, or an error "<what>: <describe(result)>".
   Status check(CUresult result, const std::string &what) const;
+  // How many CUDA devices the driver finds; an error when it finds none.
+  Result<int> deviceCount() const;
 
 private:
   DriverApi api_;

@@ -14,7 +14,9 @@
 #include "codegen/Target.h"
 #include "codegen/TargetRegistry.h"
 #include "gguf/GgufFile.h"
+#include "model/ModelSpec.h"
 #include "runtime/cpu/ThreadPool.h"
+#include "TargetRun.h"
 #include "TestData.h"
 
 #include <gtest/gtest.h>
@@ -102,58 +104,13 @@ codegen::Program registerCpuKernels(const GgufFile &file, FakeDriver &fake) {
   return std::move(program).value();
 }
 
-struct TargetRun {
-  std::vector<float> logits; // teacher-forced, every row
-  std::vector<int32_t> greedy;
-};
-
-int32_t argmax(std::span<const float> row) {
-  return int32_t(std::max_element(row.begin(), row.end()) - row.begin());
-}
-
+// 32 fixed ids teacher-forced, then `greedyTokens` greedy ids, on `target`.
 TargetRun runOn(const GgufFile &file, const std::string &target, int greedyTokens) {
-  TargetRun run;
-  codegen::CompileOptions options;
-  options.target = target;
-  options.allLogits = true;
-  auto program = codegen::compile(file, options);
-  EXPECT_TRUE(program.ok()) << target << ": " << program.error().message;
-  if (!program.ok())
-    return run;
-  runtime::ThreadPool pool(2);
-  runtime::ExecutorOptions execOptions;
-  execOptions.maxBatch = 32;
-  execOptions.contextLength = 32 + greedyTokens + 8;
-  auto executor = codegen::makeExecutor(*program, file, pool, execOptions);
-  EXPECT_TRUE(executor.ok()) << target << ": " << executor.error().message;
-  if (!executor.ok())
-    return run;
-  const int64_t vocab = (*executor)->vocabSize();
-  std::vector<int32_t> sequence;
-  for (int i = 0; i < 32; ++i)
-    sequence.push_back(int32_t((1 + i * 7919) % vocab));
-  auto logits = (*executor)->prefill(sequence, 0);
-  EXPECT_TRUE(logits.ok()) << target << ": " << logits.error().message;
-  if (!logits.ok())
-    return run;
-  run.logits.assign(logits->begin(), logits->end());
-  // Greedy from the first four ids: one prefill, then decode steps (the
-  // steps CUDA graphs replay).
-  std::vector<int32_t> prompt(sequence.begin(), sequence.begin() + 4);
-  auto first = (*executor)->prefill(prompt, 0);
-  EXPECT_TRUE(first.ok()) << first.error().message;
-  if (!first.ok())
-    return run;
-  int32_t next = argmax(first->subspan(first->size() - size_t(vocab)));
-  for (int i = 0; i < greedyTokens; ++i) {
-    run.greedy.push_back(next);
-    auto step = (*executor)->decode(next, int64_t(prompt.size()) + i);
-    EXPECT_TRUE(step.ok()) << step.error().message;
-    if (!step.ok())
-      return run;
-    next = argmax(*step);
-  }
-  return run;
+  auto spec = ModelSpec::fromGguf(file);
+  EXPECT_TRUE(spec.ok()) << spec.error().message;
+  if (!spec.ok())
+    return {};
+  return runOn(file, target, fixedSequence(spec->vocabSize, 32), greedyTokens);
 }
 
 class CudaFakeDriver : public testing::TestWithParam<std::string> {};
