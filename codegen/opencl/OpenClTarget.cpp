@@ -2,6 +2,7 @@
 
 #include "codegen/Compile.h"
 #include "codegen/opencl/OpenClSource.h"
+#include "runtime/StepArguments.h"
 #include "runtime/opencl/OpenClDevice.h"
 
 #include <cstdlib>
@@ -58,17 +59,10 @@ int openClCMajor(const std::string &version) {
 // the emitters and the plan builder each spell the argument lists.
 Status checkArguments(const LoweredModel &lowered,
                       const runtime::opencl::OpenClModule &module) {
-  for (const runtime::EntryPoint *entry : {&lowered.plan.prefill, &lowered.plan.decode})
-    for (const runtime::Step &step : entry->steps) {
-      if (step.kernel >= module.kernels.size())
-        return makeError("plan step '", step.label, "' names a missing kernel");
-      const runtime::opencl::KernelEntry &kernel = module.kernels[step.kernel];
-      if (step.args.size() != kernel.argCount)
-        return makeError("OpenCL kernel '", kernel.name, "' takes ",
-                         std::to_string(kernel.argCount), " arguments, plan step '",
-                         step.label, "' passes ", std::to_string(step.args.size()));
-    }
-  return Status::success();
+  std::vector<uint32_t> counts;
+  for (const runtime::opencl::KernelEntry &kernel : module.kernels)
+    counts.push_back(kernel.argCount);
+  return runtime::checkStepArguments(lowered.plan, counts, "OpenCL module");
 }
 
 } // namespace

@@ -2,6 +2,7 @@
 
 #include "runtime/artifact/ByteCodec.h"
 #include "runtime/artifact/PlanCodec.h"
+#include "runtime/StepArguments.h"
 #include "support/AtomicFile.h"
 #include "support/MappedFile.h"
 #include "support/RegularFile.h"
@@ -35,20 +36,6 @@ struct Section {
 };
 
 uint64_t alignUp(uint64_t value) { return (value + kAlign - 1) / kAlign * kAlign; }
-
-// A device kernel reads as many arguments as its entry says: every plan
-// step calling it must pass that many (the CPU's code needs no such check;
-// its shared object takes the argument array the step hands it).
-Status checkArgumentCounts(const ExecutionPlan &plan, const std::vector<uint32_t> &counts,
-                           const std::string &where) {
-  for (const EntryPoint *entry : {&plan.prefill, &plan.decode})
-    for (const Step &step : entry->steps)
-      if (step.kernel < counts.size() && step.args.size() != counts[step.kernel])
-        return makeError(where, ": kernel ", std::to_string(step.kernel), " takes ",
-                         std::to_string(counts[step.kernel]), " arguments, plan step '",
-                         step.label, "' passes ", std::to_string(step.args.size()));
-  return Status::success();
-}
 
 // weights.index: u64 count, then per weight u32 plan index, u64 offset
 // into the weights section, u64 size.
@@ -326,7 +313,7 @@ Result<Artifact> parseArtifact(std::span<const uint8_t> bytes, const std::string
     std::vector<uint32_t> counts;
     for (const opencl::KernelEntry &kernel : decoded->kernels)
       counts.push_back(kernel.argCount);
-    if (Status s = checkArgumentCounts(artifact.plan, counts, path + ": section opencl.module"); !s)
+    if (Status s = checkStepArguments(artifact.plan, counts, path + ": section opencl.module"); !s)
       return Error{s.message()};
     artifact.openclModule = std::move(decoded).value();
   } else if (targetName == "cuda") {
@@ -340,7 +327,7 @@ Result<Artifact> parseArtifact(std::span<const uint8_t> bytes, const std::string
     std::vector<uint32_t> counts;
     for (const cuda::CudaKernelEntry &kernel : decoded->kernels)
       counts.push_back(kernel.argCount);
-    if (Status s = checkArgumentCounts(artifact.plan, counts, path + ": section cuda.module"); !s)
+    if (Status s = checkStepArguments(artifact.plan, counts, path + ": section cuda.module"); !s)
       return Error{s.message()};
     artifact.cudaModule = std::move(decoded).value();
   }

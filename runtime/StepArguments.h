@@ -1,0 +1,22 @@
+// A device kernel (OpenCL, CUDA) reads as many arguments as its module
+// entry says, so every plan step that calls it must pass that many: a step
+// passing fewer would have the kernel read past the step's arguments. The
+// CPU target's kernels take the step's argument array as it is.
+#pragma once
+
+#include "runtime/ExecutionPlan.h"
+#include "support/Result.h"
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+namespace kiln::runtime {
+
+// Success, or an error "<where>: ..." naming the step and the kernel, when
+// a step calls a kernel that `argCounts` lacks or passes another number of
+// arguments than argCounts[kernel].
+Status checkStepArguments(const ExecutionPlan &plan, std::span<const uint32_t> argCounts,
+                          const std::string &where);
+
+} // namespace kiln::runtime
