@@ -215,9 +215,7 @@ struct BlockDot {
     Value *qh = fiveBit ? v.load(block, e.c64(16)) : nullptr;
     int64_t qs = fiveBit ? 48 : 16;
     auto [scales, mins] = scalesAndMins(e.at(b.getInt8Ty(), block, e.c64(4)));
-    // In memory, for the chunks to read one at a time.
-    Value *scaleSlot = e.local(v.ints(8));
-    b.CreateStore(scales, scaleSlot);
+    Value *scaleSlot = spill(scales);
     std::vector<Value *> sums = chunkSums(
         [&](Value *j) -> Chunk {
           Value *sc = b.CreateLoad(e.i32(), e.at(e.i32(), scaleSlot, j));
@@ -248,6 +246,14 @@ struct BlockDot {
       b.CreateStore(emitFma(b, minScale, b.CreateSIToFP(terms, four), offsets),
                     acc[r].offset);
     }
+  }
+
+  // `values` in a stack slot, for a rolled loop to read one lane at a time
+  // (a vector indexed by a variable would be stored again at every read).
+  Value *spill(Value *values) {
+    Value *slot = e.local(values->getType());
+    b.CreateStore(values, slot);
+    return slot;
   }
 
   // One chunk of 32 quants of a 256-block (bytes) and the i16 multipliers
@@ -325,15 +331,18 @@ struct BlockDot {
     Value *d = e.loadHalf(block, e.c64(80));
     Value *dmin = e.loadHalf(block, e.c64(82));
     Value *packed = v.load(block, e.c64(0), 16);
-    Value *scales = b.CreateZExt(b.CreateAnd(packed, v.splat(15, 16)), v.shorts(16));
+    Value *scales =
+        spill(b.CreateZExt(b.CreateAnd(packed, v.splat(15, 16)), v.shorts(16)));
     Value *mins = b.CreateZExt(b.CreateLShr(packed, v.splat(4, 16)), v.ints(16));
     auto chunk = [&](Value *c) -> Chunk {
       Value *h = b.CreateLShr(c, 2), *k = b.CreateAnd(c, 3);
       Value *first = b.CreateAdd(b.CreateMul(h, e.c64(8)), b.CreateMul(k, e.c64(2)));
       Value *packed = v.load(block, b.CreateAdd(e.c64(16), b.CreateMul(h, e.c64(32))));
+      auto scale = [&](Value *index) {
+        return b.CreateLoad(b.getInt16Ty(), e.at(b.getInt16Ty(), scales, index));
+      };
       return {b.CreateAnd(b.CreateLShr(packed, v.splat(b.CreateShl(k, 1))), v.splat(3)),
-              chunkScales(b.CreateExtractElement(scales, first),
-                          b.CreateExtractElement(scales, b.CreateAdd(first, e.c64(1))))};
+              chunkScales(scale(first), scale(b.CreateAdd(first, e.c64(1))))};
     };
     std::vector<Value *> sums = chunkSums(chunk, /*isSigned=*/false);
     SmallVector<int, 8> even, odd;
@@ -394,7 +403,8 @@ struct BlockDot {
     Value *d = e.loadHalf(block, e.c64(208));
     auto chunk = [&](Value *c) -> Chunk {
       Value *h = b.CreateLShr(c, 2), *k = b.CreateAnd(c, 3);
-      Value *lowAt = b.CreateAdd(b.CreateMul(h, e.c64(64)), b.CreateMul(b.CreateAnd(k, 1), e.c64(32)));
+      Value *lowAt =
+          b.CreateAdd(b.CreateMul(h, e.c64(64)), b.CreateMul(b.CreateAnd(k, 1), e.c64(32)));
       Value *low = b.CreateAnd(
           b.CreateLShr(v.load(block, lowAt), v.splat(b.CreateShl(b.CreateLShr(k, 1), 2))),
           v.splat(15));
