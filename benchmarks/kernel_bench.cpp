@@ -20,10 +20,10 @@
 // "convert" is what the lowering puts before a matmul (PlanBuilder's
 // lowerMatmul): QuantizeActivations to q8_0 for q8_0/q4_0 weights and to
 // q8_K for q4_K (integer dots), RoundActivations to f16 for f16 weights.
-// The kernel descriptions are built here as PlanBuilder builds them, compiled with CpuJit (once per
-// shape and weight type, on first use, outside the timed loop; compiled
-// kernels are kept in kiln's cache unless --kiln_no_cache) and called as
-// the Executor calls them, on a ThreadPool of --threads=N workers
+// The kernel descriptions are built here as PlanBuilder builds them,
+// compiled with CpuJit (once per shape and weight type, on first use,
+// outside the timed loop; compiled kernels are kept in kiln's cache unless
+// --kiln_no_cache) and called as the Executor calls them, on a ThreadPool of --threads=N workers
 // (default 2).
 //
 // Each case reports the time per call, tokens/s (items_per_second) and, for

@@ -287,9 +287,9 @@ void prefetchAhead(Kernel &k, Value *stream, Value *offset, int64_t stepBytes) {
   auto &b = k.builder;
   Function *prefetch = Intrinsic::getDeclaration(b.GetInsertBlock()->getModule(),
                                                  Intrinsic::prefetch, {b.getPtrTy()});
-  // prefetch(address, read, high locality, data cache)
+  // prefetch(address, read, high locality, data cache); the address is not
+  // an inbounds GEP, since the lines ahead of a weight's last step lie past it.
   for (int64_t line = 0; line < stepBytes; line += 64)
-    // Not inbounds: the lines ahead of a weight's last step lie past it.
     b.CreateCall(prefetch, {b.CreateGEP(b.getInt8Ty(), stream,
                                         b.CreateAdd(offset, k.e.c64(kPrefetchBytes + line))),
                             b.getInt32(0), b.getInt32(3), b.getInt32(1)});
@@ -413,7 +413,7 @@ void emitIntegerMatmul(Kernel &k, const MatmulSlice &slice) {
     }
     e.forRange(0, K / blockElements, [&](Value *blockIndex) {
       Value *offset = b.CreateMul(blockIndex, e.c64(blockStep));
-      if (interleaved && C == 4 && R == 1)
+      if (interleaved && C == 4 && R == 1) // one token: the rows4 group is one stream
         prefetchAhead(k, weightRows[0], offset, blockStep);
       for (int64_t c = 0; c < C; ++c)
         emitBlockIntegerDot(e, target, format, e.at(b.getInt8Ty(), weightRows[c], offset),
