@@ -23,8 +23,8 @@
 // The kernel descriptions are built here as PlanBuilder builds them,
 // compiled with CpuJit (once per shape and weight type, on first use,
 // outside the timed loop; compiled kernels are kept in kiln's cache unless
-// --kiln_no_cache) and called as the Executor calls them, on a ThreadPool of --threads=N workers
-// (default 2).
+// --kiln_no_cache) and called as the Executor calls them, on a ThreadPool
+// of --threads=N workers (default 2).
 //
 // Each case reports the time per call, tokens/s (items_per_second) and, for
 // the matmul blocks, weight bytes/s; at the end a table gives every
