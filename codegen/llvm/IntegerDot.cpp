@@ -337,11 +337,11 @@ struct BlockDot {
     auto chunk = [&](Value *c) -> Chunk {
       Value *h = b.CreateLShr(c, 2), *k = b.CreateAnd(c, 3);
       Value *first = b.CreateAdd(b.CreateMul(h, e.c64(8)), b.CreateMul(k, e.c64(2)));
-      Value *packed = v.load(block, b.CreateAdd(e.c64(16), b.CreateMul(h, e.c64(32))));
+      Value *quants = v.load(block, b.CreateAdd(e.c64(16), b.CreateMul(h, e.c64(32))));
       auto scale = [&](Value *index) {
         return b.CreateLoad(b.getInt16Ty(), e.at(b.getInt16Ty(), scales, index));
       };
-      return {b.CreateAnd(b.CreateLShr(packed, v.splat(b.CreateShl(k, 1))), v.splat(3)),
+      return {b.CreateAnd(b.CreateLShr(quants, v.splat(b.CreateShl(k, 1))), v.splat(3)),
               chunkScales(scale(first), scale(b.CreateAdd(first, e.c64(1))))};
     };
     std::vector<Value *> sums = chunkSums(chunk, /*isSigned=*/false);
