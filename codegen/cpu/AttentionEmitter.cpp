@@ -81,15 +81,14 @@ void storeCache(Kernel &k, Value *value, Value *base, Value *index) {
   b.CreateStore(b.CreateFPTrunc(value, b.getHalfTy()),
                 k.e.at(b.getHalfTy(), base, index));
 }
-// Rounds to f16 and back, where llama.cpp converts an operand to f16.
+} // namespace
+
 Value *roundToHalf(Kernel &k, Value *value) {
   if (!k.d.attention.kvHalf)
     return value;
   auto &b = k.builder;
   return b.CreateFPExt(b.CreateFPTrunc(value, b.getHalfTy()), k.e.f32());
 }
-
-} // namespace
 
 void emitKvStore(Kernel &k) {
   auto &b = k.builder;
@@ -240,168 +239,6 @@ void emitAttention(Kernel &k) {
     e.forRange(e.c64(0), k.rows, [&](Value *t) {
       e.ifElse(b.CreateICmpSGT(k.rows, e.c64(1)), [&] { head(h, t, true); },
                [&] { head(h, t, false); });
-    });
-  });
-}
-
-// Flash attention. A task is one query row and the query heads that share
-// one KV head (up to flashHeadsPerTask of them, CpuSchedule.h): the cached
-// positions in tiles of 32, each tile's keys and values converted to f32
-// once for all of the task's heads (an f32 cache is read in place). Per
-// head and tile: the scores (scale * q.k, eight-lane FMA dots), their
-// running maximum m and sum l (ggml's polynomial exp), and the output
-// accumulators rescaled by exp(m_old - m_new) and then added w_j * v_j,
-// the head's columns in registers. No row of scores is kept: memory does
-// not grow with the context. Tasks run over the rows from both ends
-// (0, n-1, 1, n-2, ...), so each thread's contiguous share of a causal
-// prompt holds about as many scores as the others'.
-void emitFlashAttention(Kernel &k) {
-  auto &b = k.builder;
-  LoopEmitter &e = k.e;
-  const AttentionDesc &a = k.d.attention;
-  Value *q = k.arg(0), *kc = k.arg(1), *vc = k.arg(2), *out = k.arg(3);
-  int64_t width = k.d.cols, hd = a.headDim;
-  int64_t kvWidth = a.numKvHeads * hd;
-  int64_t group = a.numHeads / a.numKvHeads;
-  int64_t heads = flashHeadsPerTask(a), subgroups = group / heads;
-  int64_t perRow = a.numKvHeads * subgroups;
-  constexpr int64_t kTile = 32;
-  auto *lanes = FixedVectorType::get(e.f32(), 8);
-  // Head columns `width` at a time: 32 (four independent FMA chains, as
-  // four registers) when the head allows, else 8.
-  int64_t vw = hd % 64 == 0 ? 64 : hd % 32 == 0 ? 32 : 8;
-  auto *wide = FixedVectorType::get(e.f32(), vw);
-  int64_t chunks = hd / vw;
-  Value *scores = e.scratch(kTile);
-  Value *query = e.scratch(heads * hd);
-  Value *output = e.scratch(heads * hd);
-  Value *runningMax = e.scratch(heads), *runningSum = e.scratch(heads);
-  Value *keyTile = a.kvHalf ? e.scratch(kTile * hd) : nullptr;
-  Value *valueTile = a.kvHalf ? e.scratch(kTile * hd) : nullptr;
-
-  auto loadWide = [&](Value *base, Value *index) {
-    return b.CreateAlignedLoad(wide, e.at(e.f32(), base, index), Align(4));
-  };
-  // Row j of the tile starting at j0, for the KV head at kvOffset: the f32
-  // copy of an f16 cache, or the f32 cache itself.
-  auto rowOf = [&](Value *cache, Value *tile, Value *j, Value *j0, Value *kvOffset) {
-    if (tile)
-      return e.at(e.f32(), tile, b.CreateMul(b.CreateSub(j, j0), e.c64(hd)));
-    return e.at(e.f32(), cache, b.CreateAdd(b.CreateMul(j, e.c64(kvWidth)), kvOffset));
-  };
-  auto convertTile = [&](Value *cache, Value *tile, Value *j0, Value *j1, Value *kvOffset) {
-    auto *halves = FixedVectorType::get(b.getHalfTy(), vw);
-    e.forRange(j0, j1, [&](Value *j) {
-      Value *from = b.CreateAdd(b.CreateMul(j, e.c64(kvWidth)), kvOffset);
-      Value *to = rowOf(cache, tile, j, j0, kvOffset);
-      for (int64_t chunk = 0; chunk < chunks; ++chunk) {
-        Value *raw = b.CreateAlignedLoad(
-            halves, e.at(b.getHalfTy(), cache, b.CreateAdd(from, e.c64(vw * chunk))), Align(2));
-        b.CreateAlignedStore(b.CreateFPExt(raw, wide), e.at(e.f32(), to, e.c64(vw * chunk)),
-                             Align(4));
-      }
-    });
-  };
-  // The eight-lane sum of a wide vector's eight-lane parts.
-  auto foldToEight = [&](Value *v) {
-    Value *sum = nullptr;
-    for (int64_t part = 0; part < vw / 8; ++part) {
-      SmallVector<int, 8> lanesOf;
-      for (int i = 0; i < 8; ++i)
-        lanesOf.push_back(int(8 * part + i));
-      Value *slice = b.CreateShuffleVector(v, lanesOf);
-      sum = sum ? b.CreateFAdd(sum, slice) : slice;
-    }
-    return sum;
-  };
-  // One head of the task over the tile [j0, j1).
-  auto headTile = [&](Value *g, Value *j0, Value *j1, Value *kvOffset) {
-    Value *ownQuery = e.at(e.f32(), query, b.CreateMul(g, e.c64(hd)));
-    Value *ownOutput = e.at(e.f32(), output, b.CreateMul(g, e.c64(hd)));
-    Value *tileMax = e.reduce(j0, j1, e.cf(-INFINITY), [&](Value *j, Value *m) {
-      Value *key = rowOf(kc, keyTile, j, j0, kvOffset);
-      Value *acc = ConstantAggregateZero::get(wide);
-      for (int64_t chunk = 0; chunk < chunks; ++chunk)
-        acc = emitFma(b, loadWide(ownQuery, e.c64(vw * chunk)),
-                      loadWide(key, e.c64(vw * chunk)), acc);
-      Value *s = b.CreateFMul(emitLaneSum(b, foldToEight(acc), LaneTree::Interleaved),
-                              e.cf(a.scale));
-      e.storeF32(s, scores, b.CreateSub(j, j0));
-      return b.CreateMaxNum(m, s);
-    });
-    Value *oldMax = e.loadF32(runningMax, g);
-    Value *newMax = b.CreateMaxNum(oldMax, tileMax);
-    Value *correction = e.callMath("expf", b.CreateFSub(oldMax, newMax));
-    // Weights of the tile; lanes past its end are zero.
-    Value *tileSum = e.cf(0.0f);
-    Value *valid = b.CreateSub(j1, j0);
-    for (int64_t v = 0; v < kTile / 8; ++v) {
-      Value *at = e.at(e.f32(), scores, e.c64(8 * v));
-      Value *s8 = b.CreateAlignedLoad(lanes, at, Align(4));
-      Value *w = emitGgmlExp(b, b.CreateFSub(s8, b.CreateVectorSplat(8, newMax)));
-      SmallVector<Constant *, 8> offsets;
-      for (int i = 0; i < 8; ++i)
-        offsets.push_back(b.getInt64(8 * v + i));
-      Value *inside = b.CreateICmpSLT(ConstantVector::get(offsets),
-                                      b.CreateVectorSplat(8, valid));
-      w = b.CreateSelect(inside, w, ConstantAggregateZero::get(lanes));
-      b.CreateAlignedStore(w, at, Align(4));
-      tileSum = b.CreateFAdd(tileSum, emitLaneSum(b, w, LaneTree::Interleaved));
-    }
-    e.storeF32(b.CreateFAdd(b.CreateFMul(e.loadF32(runningSum, g), correction), tileSum),
-               runningSum, g);
-    e.storeF32(newMax, runningMax, g);
-    Value *scaleVector = b.CreateVectorSplat(vw, correction);
-    for (int64_t chunk = 0; chunk < chunks; ++chunk) {
-      Value *at = e.at(e.f32(), ownOutput, e.c64(vw * chunk));
-      Value *init = b.CreateFMul(b.CreateAlignedLoad(wide, at, Align(4)), scaleVector);
-      Value *sum = e.reduce(j0, j1, init, [&](Value *j, Value *acc) {
-        Value *value = rowOf(vc, valueTile, j, j0, kvOffset);
-        Value *w = b.CreateVectorSplat(vw, e.loadF32(scores, b.CreateSub(j, j0)));
-        return emitFma(b, w, loadWide(value, e.c64(vw * chunk)), acc);
-      });
-      b.CreateAlignedStore(sum, at, Align(4));
-    }
-  };
-  e.forRange(k.begin, k.end, [&](Value *task) {
-    Value *slot = b.CreateUDiv(task, e.c64(perRow));
-    Value *within = b.CreateURem(task, e.c64(perRow));
-    Value *half = b.CreateLShr(slot, e.c64(1));
-    Value *fromEnd = b.CreateICmpNE(b.CreateAnd(slot, e.c64(1)), e.c64(0));
-    Value *t = b.CreateSelect(fromEnd, b.CreateSub(b.CreateSub(k.rows, e.c64(1)), half), half);
-    Value *kvHead = b.CreateUDiv(within, e.c64(subgroups));
-    Value *firstHead = b.CreateAdd(b.CreateMul(kvHead, e.c64(group)),
-                                   b.CreateMul(b.CreateURem(within, e.c64(subgroups)),
-                                               e.c64(heads)));
-    Value *kvOffset = b.CreateMul(kvHead, e.c64(hd));
-    Value *count = b.CreateAdd(b.CreateAdd(k.position, t), e.c64(1));
-    Value *queryRow = e.at(e.f32(), k.rowPtr(q, t, width), b.CreateMul(firstHead, e.c64(hd)));
-    e.forRange(0, heads * hd, [&](Value *c) {
-      e.storeF32(roundToHalf(k, e.loadF32(queryRow, c)), query, c);
-      e.storeF32(e.cf(0.0f), output, c);
-    });
-    e.forRange(0, heads, [&](Value *g) {
-      e.storeF32(e.cf(-INFINITY), runningMax, g);
-      e.storeF32(e.cf(0.0f), runningSum, g);
-    });
-    Value *tiles = b.CreateUDiv(b.CreateAdd(count, e.c64(kTile - 1)), e.c64(kTile));
-    e.forRange(e.c64(0), tiles, [&](Value *tileIndex) {
-      Value *j0 = b.CreateMul(tileIndex, e.c64(kTile));
-      Value *j1 = b.CreateAdd(j0, e.c64(kTile));
-      j1 = b.CreateSelect(b.CreateICmpSLT(j1, count), j1, count);
-      if (a.kvHalf) {
-        convertTile(kc, keyTile, j0, j1, kvOffset);
-        convertTile(vc, valueTile, j0, j1, kvOffset);
-      }
-      e.forRange(e.c64(0), e.c64(heads), [&](Value *g) { headTile(g, j0, j1, kvOffset); });
-    });
-    Value *result = e.at(e.f32(), k.rowPtr(out, t, width), b.CreateMul(firstHead, e.c64(hd)));
-    e.forRange(0, heads, [&](Value *g) {
-      Value *inverse = b.CreateFDiv(e.cf(1.0f), e.loadF32(runningSum, g));
-      e.forRange(0, hd, [&](Value *c) {
-        Value *at = b.CreateAdd(b.CreateMul(g, e.c64(hd)), c);
-        e.storeF32(b.CreateFMul(e.loadF32(output, at), inverse), result, at);
-      });
     });
   });
 }

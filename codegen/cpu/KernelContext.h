@@ -92,11 +92,15 @@ void convertNormRow(Kernel &k, llvm::Value *scratch, llvm::Value *out, llvm::Val
 // Matmuls and their epilogues (MatmulEmitter.cpp).
 void emitMatmulKernel(Kernel &k);
 
-// Rope, KV store, attention (AttentionEmitter.cpp).
+// Rope, KV store, attention (AttentionEmitter.cpp); flash attention
+// (FlashAttentionEmitter.cpp).
 void emitRope(Kernel &k);
 void emitKvStore(Kernel &k);
 void emitAttention(Kernel &k);
 void emitFlashAttention(Kernel &k);
+// A query element rounded to f16 and back when the KV cache holds f16 (as
+// llama.cpp converts that operand); unchanged otherwise.
+llvm::Value *roundToHalf(Kernel &k, llvm::Value *value);
 // llama.cpp's rope angles at position p, body(i, cos, sin) per pair i, and
 // the rotation of one pair; the matmul's fused rope uses them too.
 void forEachRopeAngle(

@@ -1,0 +1,446 @@
+// Flash attention: attention with an online softmax. No row of scores is
+// kept, so memory does not grow with the context; the cached positions are
+// visited in tiles of kTile, each tile's keys and values converted to f32
+// once for all of a task's queries (an f32 cache is read in place).
+//
+// A task is the query heads that share one KV head (up to
+// flashHeadsPerTask of them, CpuSchedule.h) for a run of query rows:
+//
+// - One row (decode): per head, the scores as eight-lane FMA dots, their
+//   running maximum m and sum l, the output accumulators rescaled by
+//   exp(m_old - m_new) and then added w_j * v_j (rowTask).
+// - Several rows (prefill): blocks of kLanes / heads rows, so that one
+//   block's queries fill kLanes vector lanes. The queries are transposed
+//   once per block, and then each key's scores for all of them are one FMA
+//   chain over the head's columns with the key's element broadcast; the
+//   softmax runs lane-wise (no horizontal sums), and the weighted values
+//   read each value row once for a pair of queries (blockTask). Keys and
+//   values are read once per block instead of once per row.
+//
+// The task space is (head group) x (row slot), the groups outermost. The
+// row slots list the blocks from both ends (first, last, second, ...), so
+// that any contiguous share of it holds about as many causal scores as
+// another; a thread's share may start or end inside a block, and then does
+// that part of it.
+#include "codegen/cpu/CpuSchedule.h"
+#include "codegen/cpu/KernelContext.h"
+
+#include "codegen/llvm/GgmlNumerics.h"
+
+#include "llvm/Analysis/VectorUtils.h"
+
+#include <cmath>
+
+using namespace llvm;
+
+namespace kiln::codegen::cpu {
+
+using namespace lowering;
+
+namespace {
+
+constexpr int64_t kTile = 32;
+constexpr int64_t kLanes = 32;
+
+class FlashEmitter {
+public:
+  explicit FlashEmitter(Kernel &k);
+  void emit();
+
+private:
+  Kernel &k;
+  IRBuilder<> &b;
+  LoopEmitter &e;
+  const AttentionDesc &a;
+  Value *q, *kc, *vc, *out;
+  int64_t width, hd, kvWidth, group, heads, subgroups, groupsPerRow, blockRows;
+  // Head columns `vw` at a time where a row is copied or accumulated whole:
+  // 64 or 32 (independent FMA chains) when the head allows, else 8.
+  int64_t vw;
+  Value *keyTile = nullptr, *valueTile = nullptr; // f16 cache only
+
+  struct Heads {
+    Value *firstHead; // the task's first query head
+    Value *kvOffset;  // its KV head's first column in a cache row
+  };
+  Heads headsOf(Value *within);
+  Value *rowOf(Value *cache, Value *tile, Value *j, Value *j0, Value *kvOffset);
+  void convertTile(Value *cache, Value *tile, Value *j0, Value *j1, Value *kvOffset);
+  Value *foldToEight(Value *v);
+  void rowTask(Value *within);
+  void blockTask(Value *within, Value *t0, Value *n);
+  Value *splat(int64_t lanes, Value *scalar) { return b.CreateVectorSplat(lanes, scalar); }
+};
+
+FlashEmitter::FlashEmitter(Kernel &k)
+    : k(k), b(k.builder), e(k.e), a(k.d.attention), q(k.arg(0)), kc(k.arg(1)), vc(k.arg(2)),
+      out(k.arg(3)) {
+  width = k.d.cols;
+  hd = a.headDim;
+  kvWidth = a.numKvHeads * hd;
+  group = a.numHeads / a.numKvHeads;
+  heads = flashHeadsPerTask(a);
+  subgroups = group / heads;
+  groupsPerRow = a.numKvHeads * subgroups;
+  blockRows = heads < kLanes ? kLanes / heads : 1;
+  vw = hd % 64 == 0 ? 64 : hd % 32 == 0 ? 32 : 8;
+  if (a.kvHalf) {
+    keyTile = e.scratch(kTile * hd);
+    valueTile = e.scratch(kTile * hd);
+  }
+}
+
+FlashEmitter::Heads FlashEmitter::headsOf(Value *within) {
+  Value *kvHead = b.CreateUDiv(within, e.c64(subgroups));
+  Value *firstHead = b.CreateAdd(
+      b.CreateMul(kvHead, e.c64(group)),
+      b.CreateMul(b.CreateURem(within, e.c64(subgroups)), e.c64(heads)));
+  return {firstHead, b.CreateMul(kvHead, e.c64(hd))};
+}
+
+// Row j of the tile starting at j0, for the KV head at kvOffset: the f32
+// copy of an f16 cache, or the f32 cache itself.
+Value *FlashEmitter::rowOf(Value *cache, Value *tile, Value *j, Value *j0, Value *kvOffset) {
+  if (tile)
+    return e.at(e.f32(), tile, b.CreateMul(b.CreateSub(j, j0), e.c64(hd)));
+  return e.at(e.f32(), cache, b.CreateAdd(b.CreateMul(j, e.c64(kvWidth)), kvOffset));
+}
+
+void FlashEmitter::convertTile(Value *cache, Value *tile, Value *j0, Value *j1,
+                               Value *kvOffset) {
+  auto *halves = FixedVectorType::get(b.getHalfTy(), vw);
+  auto *wide = FixedVectorType::get(e.f32(), vw);
+  e.forRange(j0, j1, [&](Value *j) {
+    Value *from = b.CreateAdd(b.CreateMul(j, e.c64(kvWidth)), kvOffset);
+    Value *to = rowOf(cache, tile, j, j0, kvOffset);
+    for (int64_t chunk = 0; chunk < hd / vw; ++chunk) {
+      Value *raw = b.CreateAlignedLoad(
+          halves, e.at(b.getHalfTy(), cache, b.CreateAdd(from, e.c64(vw * chunk))), Align(2));
+      b.CreateAlignedStore(b.CreateFPExt(raw, wide), e.at(e.f32(), to, e.c64(vw * chunk)),
+                           Align(4));
+    }
+  });
+}
+
+// The eight-lane sum of a vw-lane vector's eight-lane parts.
+Value *FlashEmitter::foldToEight(Value *v) {
+  Value *sum = nullptr;
+  for (int64_t part = 0; part < vw / 8; ++part) {
+    SmallVector<int, 8> lanesOf;
+    for (int i = 0; i < 8; ++i)
+      lanesOf.push_back(int(8 * part + i));
+    Value *slice = b.CreateShuffleVector(v, lanesOf);
+    sum = sum ? b.CreateFAdd(sum, slice) : slice;
+  }
+  return sum;
+}
+
+// One query row (decode): the task's heads, each over every tile.
+void FlashEmitter::rowTask(Value *within) {
+  auto *lanes = FixedVectorType::get(e.f32(), 8);
+  auto *wide = FixedVectorType::get(e.f32(), vw);
+  int64_t chunks = hd / vw;
+  Value *scores = e.scratch(kTile);
+  Value *query = e.scratch(heads * hd);
+  Value *output = e.scratch(heads * hd);
+  Value *runningMax = e.scratch(heads), *runningSum = e.scratch(heads);
+  auto loadWide = [&](Value *base, Value *index) {
+    return b.CreateAlignedLoad(wide, e.at(e.f32(), base, index), Align(4));
+  };
+  Heads h = headsOf(within);
+  Value *kvOffset = h.kvOffset;
+  // One head of the task over the tile [j0, j1).
+  auto headTile = [&](Value *g, Value *j0, Value *j1) {
+    Value *ownQuery = e.at(e.f32(), query, b.CreateMul(g, e.c64(hd)));
+    Value *ownOutput = e.at(e.f32(), output, b.CreateMul(g, e.c64(hd)));
+    Value *tileMax = e.reduce(j0, j1, e.cf(-INFINITY), [&](Value *j, Value *m) {
+      Value *key = rowOf(kc, keyTile, j, j0, kvOffset);
+      Value *acc = ConstantAggregateZero::get(wide);
+      for (int64_t chunk = 0; chunk < chunks; ++chunk)
+        acc = emitFma(b, loadWide(ownQuery, e.c64(vw * chunk)),
+                      loadWide(key, e.c64(vw * chunk)), acc);
+      Value *s = b.CreateFMul(emitLaneSum(b, foldToEight(acc), LaneTree::Interleaved),
+                              e.cf(a.scale));
+      e.storeF32(s, scores, b.CreateSub(j, j0));
+      return b.CreateMaxNum(m, s);
+    });
+    Value *oldMax = e.loadF32(runningMax, g);
+    Value *newMax = b.CreateMaxNum(oldMax, tileMax);
+    Value *correction = e.callMath("expf", b.CreateFSub(oldMax, newMax));
+    // Weights of the tile; lanes past its end are zero.
+    Value *tileSum = e.cf(0.0f);
+    Value *valid = b.CreateSub(j1, j0);
+    for (int64_t v = 0; v < kTile / 8; ++v) {
+      Value *at = e.at(e.f32(), scores, e.c64(8 * v));
+      Value *s8 = b.CreateAlignedLoad(lanes, at, Align(4));
+      Value *w = emitGgmlExp(b, b.CreateFSub(s8, splat(8, newMax)));
+      SmallVector<Constant *, 8> offsets;
+      for (int i = 0; i < 8; ++i)
+        offsets.push_back(b.getInt64(8 * v + i));
+      Value *inside = b.CreateICmpSLT(ConstantVector::get(offsets), splat(8, valid));
+      w = b.CreateSelect(inside, w, ConstantAggregateZero::get(lanes));
+      b.CreateAlignedStore(w, at, Align(4));
+      tileSum = b.CreateFAdd(tileSum, emitLaneSum(b, w, LaneTree::Interleaved));
+    }
+    e.storeF32(b.CreateFAdd(b.CreateFMul(e.loadF32(runningSum, g), correction), tileSum),
+               runningSum, g);
+    e.storeF32(newMax, runningMax, g);
+    Value *scaleVector = splat(vw, correction);
+    for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+      Value *at = e.at(e.f32(), ownOutput, e.c64(vw * chunk));
+      Value *init = b.CreateFMul(b.CreateAlignedLoad(wide, at, Align(4)), scaleVector);
+      Value *sum = e.reduce(j0, j1, init, [&](Value *j, Value *acc) {
+        Value *value = rowOf(vc, valueTile, j, j0, kvOffset);
+        Value *w = splat(vw, e.loadF32(scores, b.CreateSub(j, j0)));
+        return emitFma(b, w, loadWide(value, e.c64(vw * chunk)), acc);
+      });
+      b.CreateAlignedStore(sum, at, Align(4));
+    }
+  };
+  Value *count = b.CreateAdd(k.position, e.c64(1));
+  Value *queryRow = e.at(e.f32(), q, b.CreateMul(h.firstHead, e.c64(hd)));
+  e.forRange(0, heads * hd, [&](Value *c) {
+    e.storeF32(roundToHalf(k, e.loadF32(queryRow, c)), query, c);
+    e.storeF32(e.cf(0.0f), output, c);
+  });
+  e.forRange(0, heads, [&](Value *g) {
+    e.storeF32(e.cf(-INFINITY), runningMax, g);
+    e.storeF32(e.cf(0.0f), runningSum, g);
+  });
+  Value *tiles = b.CreateUDiv(b.CreateAdd(count, e.c64(kTile - 1)), e.c64(kTile));
+  e.forRange(e.c64(0), tiles, [&](Value *tileIndex) {
+    Value *j0 = b.CreateMul(tileIndex, e.c64(kTile));
+    Value *j1 = b.CreateAdd(j0, e.c64(kTile));
+    j1 = b.CreateSelect(b.CreateICmpSLT(j1, count), j1, count);
+    if (a.kvHalf) {
+      convertTile(kc, keyTile, j0, j1, kvOffset);
+      convertTile(vc, valueTile, j0, j1, kvOffset);
+    }
+    e.forRange(e.c64(0), e.c64(heads), [&](Value *g) { headTile(g, j0, j1); });
+  });
+  Value *result = e.at(e.f32(), out, b.CreateMul(h.firstHead, e.c64(hd)));
+  e.forRange(0, heads, [&](Value *g) {
+    Value *inverse = b.CreateFDiv(e.cf(1.0f), e.loadF32(runningSum, g));
+    e.forRange(0, hd, [&](Value *c) {
+      Value *at = b.CreateAdd(b.CreateMul(g, e.c64(hd)), c);
+      e.storeF32(b.CreateFMul(e.loadF32(output, at), inverse), result, at);
+    });
+  });
+}
+
+// Query rows [t0, t0 + n), n <= blockRows: lane r * heads + g is row t0 + r
+// and the task's head g; lanes past n * heads are unused (a zero query that
+// sees row t0's keys, so that no lane's softmax is empty).
+void FlashEmitter::blockTask(Value *within, Value *t0, Value *n) {
+  auto *laneVector = FixedVectorType::get(e.f32(), kLanes);
+  auto loadLanes = [&](Value *base, Value *index) {
+    return b.CreateAlignedLoad(laneVector, e.at(e.f32(), base, index), Align(4));
+  };
+  auto storeLanes = [&](Value *v, Value *base, Value *index) {
+    b.CreateAlignedStore(v, e.at(e.f32(), base, index), Align(4));
+  };
+  // Element d of every lane's query at queries[d * kLanes + lane]; the
+  // tile's weights at weights[j * kLanes + lane]; the output accumulators
+  // at output[lane * hd + d].
+  Value *queries = e.scratch(hd * kLanes);
+  Value *weights = e.scratch(kTile * kLanes);
+  Value *output = e.scratch(kLanes * hd);
+  Value *runningMax = e.scratch(kLanes), *runningSum = e.scratch(kLanes);
+  Value *counts = e.scratch(kLanes), *corrections = e.scratch(kLanes);
+
+  Heads h = headsOf(within);
+  Value *used = b.CreateMul(n, e.c64(heads));
+  e.forRange(0, hd * kLanes, [&](Value *i) { e.storeF32(e.cf(0.0f), queries, i); });
+  e.forRange(0, kLanes * hd, [&](Value *i) { e.storeF32(e.cf(0.0f), output, i); });
+  e.forRange(e.c64(0), n, [&](Value *r) {
+    Value *row = k.rowPtr(q, b.CreateAdd(t0, r), width);
+    e.forRange(0, heads, [&](Value *g) {
+      Value *lane = b.CreateAdd(b.CreateMul(r, e.c64(heads)), g);
+      Value *query = e.at(e.f32(), row, b.CreateMul(b.CreateAdd(h.firstHead, g), e.c64(hd)));
+      e.forRange(0, hd, [&](Value *d) {
+        Value *to = b.CreateAdd(b.CreateMul(d, e.c64(kLanes)), lane);
+        e.storeF32(roundToHalf(k, e.loadF32(query, d)), queries, to);
+      });
+    });
+  });
+  e.forRange(0, kLanes, [&](Value *lane) {
+    Value *r = b.CreateSelect(b.CreateICmpULT(lane, used), b.CreateUDiv(lane, e.c64(heads)),
+                              e.c64(0));
+    Value *count = b.CreateAdd(b.CreateAdd(k.position, b.CreateAdd(t0, r)), e.c64(1));
+    e.storeF32(b.CreateUIToFP(count, e.f32()), counts, lane);
+    e.storeF32(e.cf(-INFINITY), runningMax, lane);
+    e.storeF32(e.cf(0.0f), runningSum, lane);
+  });
+
+  // Keys the block's last row sees; tiles past a lane's own count are
+  // masked for it.
+  Value *last = b.CreateAdd(k.position, b.CreateAdd(t0, n));
+  Value *tiles = b.CreateUDiv(b.CreateAdd(last, e.c64(kTile - 1)), e.c64(kTile));
+  // Head columns cw at a time and `step` lanes at once in the weighted
+  // sum: eight eight-lane FMA chains.
+  int64_t cw = hd % 32 == 0 ? 32 : hd % 16 == 0 ? 16 : 8;
+  int64_t step = 64 / cw;
+  e.forRange(e.c64(0), tiles, [&](Value *tileIndex) {
+    Value *j0 = b.CreateMul(tileIndex, e.c64(kTile));
+    Value *j1 = b.CreateAdd(j0, e.c64(kTile));
+    j1 = b.CreateSelect(b.CreateICmpULT(j1, last), j1, last);
+    Value *jn = b.CreateSub(j1, j0);
+    if (a.kvHalf) {
+      convertTile(kc, keyTile, j0, j1, h.kvOffset);
+      convertTile(vc, valueTile, j0, j1, h.kvOffset);
+    }
+    // Scores of two keys at a time (the second is the first again at an
+    // odd end), every lane: FMA chains over the head's columns.
+    Value *pairs = b.CreateUDiv(b.CreateAdd(jn, e.c64(1)), e.c64(2));
+    e.forRange(e.c64(0), pairs, [&](Value *pair) {
+      Value *ja = b.CreateMul(pair, e.c64(2));
+      Value *jb = b.CreateAdd(ja, e.c64(1));
+      jb = b.CreateSelect(b.CreateICmpULT(jb, jn), jb, ja);
+      Value *keyA = rowOf(kc, keyTile, b.CreateAdd(j0, ja), j0, h.kvOffset);
+      Value *keyB = rowOf(kc, keyTile, b.CreateAdd(j0, jb), j0, h.kvOffset);
+      Value *accA = ConstantAggregateZero::get(laneVector), *accB = accA;
+      for (int64_t d = 0; d < hd; ++d) {
+        Value *column = loadLanes(queries, e.c64(d * kLanes));
+        accA = emitFma(b, splat(kLanes, e.loadF32(keyA, e.c64(d))), column, accA);
+        accB = emitFma(b, splat(kLanes, e.loadF32(keyB, e.c64(d))), column, accB);
+      }
+      Value *scale = splat(kLanes, e.cf(a.scale));
+      storeLanes(b.CreateFMul(accA, scale), weights, b.CreateMul(ja, e.c64(kLanes)));
+      storeLanes(b.CreateFMul(accB, scale), weights, b.CreateMul(jb, e.c64(kLanes)));
+    });
+    // Lane-wise softmax step: positions past a lane's count score -inf
+    // (their exp is 0), the maxima, the weights and their sums.
+    Value *countVector = loadLanes(counts, e.c64(0));
+    Value *tileMax = e.reduce(e.c64(0), jn, splat(kLanes, e.cf(-INFINITY)),
+                              [&](Value *j, Value *m) {
+      Value *at = b.CreateMul(j, e.c64(kLanes));
+      Value *position = splat(kLanes, b.CreateUIToFP(b.CreateAdd(j0, j), e.f32()));
+      Value *s = b.CreateSelect(b.CreateFCmpOLT(position, countVector), loadLanes(weights, at),
+                                splat(kLanes, e.cf(-INFINITY)));
+      storeLanes(s, weights, at);
+      return b.CreateMaxNum(m, s);
+    });
+    Value *oldMax = loadLanes(runningMax, e.c64(0));
+    Value *newMax = b.CreateMaxNum(oldMax, tileMax);
+    Value *correction = emitGgmlExp(b, b.CreateFSub(oldMax, newMax));
+    Value *tileSum = e.reduce(e.c64(0), jn, ConstantAggregateZero::get(laneVector),
+                              [&](Value *j, Value *acc) {
+      Value *at = b.CreateMul(j, e.c64(kLanes));
+      Value *w = emitGgmlExp(b, b.CreateFSub(loadLanes(weights, at), newMax));
+      storeLanes(w, weights, at);
+      return b.CreateFAdd(acc, w);
+    });
+    storeLanes(b.CreateFAdd(b.CreateFMul(loadLanes(runningSum, e.c64(0)), correction), tileSum),
+               runningSum, e.c64(0));
+    storeLanes(newMax, runningMax, e.c64(0));
+    storeLanes(correction, corrections, e.c64(0));
+    // output[lane] = output[lane] * correction + sum_j w_j * v_j, `step`
+    // lanes side by side in one vector of 64: each value row loaded once
+    // for them.
+    auto *stepType = FixedVectorType::get(e.f32(), step);
+    SmallVector<int, 64> repeatRow, spreadLanes;
+    for (int64_t i = 0; i < step * cw; ++i) {
+      repeatRow.push_back(int(i % cw));
+      spreadLanes.push_back(int(i / cw));
+    }
+    Value *laneGroups = b.CreateUDiv(b.CreateAdd(used, e.c64(step - 1)), e.c64(step));
+    e.forRange(e.c64(0), laneGroups, [&](Value *laneGroup) {
+      Value *firstLane = b.CreateMul(laneGroup, e.c64(step));
+      Value *scales = b.CreateShuffleVector(
+          b.CreateAlignedLoad(stepType, e.at(e.f32(), corrections, firstLane), Align(4)),
+          spreadLanes);
+      for (int64_t chunk = 0; chunk < hd / cw; ++chunk) {
+        // Lane i's columns chunk * cw.. at output[(firstLane + i) * hd + chunk * cw].
+        auto outputAt = [&](int64_t i) {
+          return e.at(e.f32(), output,
+                      b.CreateAdd(b.CreateMul(b.CreateAdd(firstLane, e.c64(i)), e.c64(hd)),
+                                  e.c64(chunk * cw)));
+        };
+        auto *chunkType = FixedVectorType::get(e.f32(), cw);
+        SmallVector<Value *, 8> parts;
+        for (int64_t i = 0; i < step; ++i)
+          parts.push_back(b.CreateAlignedLoad(chunkType, outputAt(i), Align(4)));
+        Value *init = b.CreateFMul(concatenateVectors(b, parts), scales);
+        Value *sum = e.reduce(e.c64(0), jn, init, [&](Value *j, Value *acc) {
+          Value *value = rowOf(vc, valueTile, b.CreateAdd(j0, j), j0, h.kvOffset);
+          Value *row = b.CreateAlignedLoad(chunkType, e.at(e.f32(), value, e.c64(chunk * cw)),
+                                           Align(4));
+          Value *w = b.CreateAlignedLoad(
+              stepType,
+              e.at(e.f32(), weights, b.CreateAdd(b.CreateMul(j, e.c64(kLanes)), firstLane)),
+              Align(4));
+          return emitFma(b, b.CreateShuffleVector(w, spreadLanes),
+                         b.CreateShuffleVector(row, repeatRow), acc);
+        });
+        for (int64_t i = 0; i < step; ++i) {
+          SmallVector<int, 32> partLanes;
+          for (int64_t c = 0; c < cw; ++c)
+            partLanes.push_back(int(i * cw + c));
+          b.CreateAlignedStore(b.CreateShuffleVector(sum, partLanes), outputAt(i), Align(4));
+        }
+      }
+    });
+  });
+
+  e.forRange(e.c64(0), used, [&](Value *lane) {
+    Value *r = b.CreateUDiv(lane, e.c64(heads));
+    Value *g = b.CreateURem(lane, e.c64(heads));
+    Value *result = e.at(e.f32(), k.rowPtr(out, b.CreateAdd(t0, r), width),
+                         b.CreateMul(b.CreateAdd(h.firstHead, g), e.c64(hd)));
+    Value *inverse = b.CreateFDiv(e.cf(1.0f), e.loadF32(runningSum, lane));
+    Value *own = e.at(e.f32(), output, b.CreateMul(lane, e.c64(hd)));
+    e.forRange(0, hd, [&](Value *d) {
+      e.storeF32(b.CreateFMul(e.loadF32(own, d), inverse), result, d);
+    });
+  });
+}
+
+void FlashEmitter::emit() {
+  e.ifElse(
+      b.CreateICmpEQ(k.rows, e.c64(1)),
+      [&] { e.forRange(k.begin, k.end, [&](Value *task) { rowTask(task); }); },
+      [&] {
+        // Task i: head group i / rows, row slot p = i % rows. The blocks
+        // are aligned to the end: block 0 holds `first` rows (1..blockRows),
+        // block c > 0 rows first + (c - 1) * blockRows.. Slot s is block s/2
+        // for even s, block count-1-s/2 for odd s.
+        Value *R = e.c64(blockRows);
+        Value *blocks = b.CreateUDiv(b.CreateAdd(k.rows, e.c64(blockRows - 1)), R);
+        Value *first = b.CreateSub(k.rows, b.CreateMul(b.CreateSub(blocks, e.c64(1)), R));
+        e.forRange(k.begin, k.end, [&](Value *task) {
+          Value *within = b.CreateUDiv(task, k.rows);
+          Value *p = b.CreateURem(task, k.rows);
+          Value *inFirst = b.CreateICmpULT(p, first);
+          Value *pastFirst = b.CreateSub(p, first);
+          Value *slot = b.CreateSelect(inFirst, e.c64(0),
+                                       b.CreateAdd(b.CreateUDiv(pastFirst, R), e.c64(1)));
+          Value *offset = b.CreateSelect(inFirst, p, b.CreateURem(pastFirst, R));
+          Value *slotRows = b.CreateSelect(inFirst, first, R);
+          Value *half = b.CreateLShr(slot, e.c64(1));
+          Value *odd = b.CreateICmpNE(b.CreateAnd(slot, e.c64(1)), e.c64(0));
+          Value *block =
+              b.CreateSelect(odd, b.CreateSub(b.CreateSub(blocks, e.c64(1)), half), half);
+          Value *blockStart = b.CreateSelect(
+              b.CreateICmpEQ(block, e.c64(0)), e.c64(0),
+              b.CreateAdd(first, b.CreateMul(b.CreateSub(block, e.c64(1)), R)));
+          // A run starts at the share's first task or at a slot's first row.
+          Value *starts = b.CreateOr(b.CreateICmpEQ(task, k.begin),
+                                     b.CreateICmpEQ(offset, e.c64(0)));
+          e.ifElse(
+              starts,
+              [&] {
+                Value *n = b.CreateSub(slotRows, offset);
+                Value *left = b.CreateSub(k.end, task);
+                n = b.CreateSelect(b.CreateICmpULT(left, n), left, n);
+                blockTask(within, b.CreateAdd(blockStart, offset), n);
+              },
+              [] {});
+        });
+      });
+}
+
+} // namespace
+
+void emitFlashAttention(Kernel &k) { FlashEmitter(k).emit(); }
+
+} // namespace kiln::codegen::cpu
