@@ -241,7 +241,7 @@ void FlashEmitter::blockTask(Value *within, Value *t0, Value *n) {
   };
   // Element d of every lane's query at queries[d * kLanes + lane]; the
   // tile's weights at weights[j * kLanes + lane]; the output accumulators
-  // at output[lane * hd + d].
+  // at output[d * kLanes + lane].
   Value *queries = e.scratch(hd * kLanes);
   Value *weights = e.scratch(kTile * kLanes);
   Value *output = e.scratch(kLanes * hd);
@@ -251,7 +251,7 @@ void FlashEmitter::blockTask(Value *within, Value *t0, Value *n) {
   Heads h = headsOf(within);
   Value *used = b.CreateMul(n, e.c64(heads));
   e.forRange(0, hd * kLanes, [&](Value *i) { e.storeF32(e.cf(0.0f), queries, i); });
-  e.forRange(0, kLanes * hd, [&](Value *i) { e.storeF32(e.cf(0.0f), output, i); });
+  e.forRange(0, hd * kLanes, [&](Value *i) { e.storeF32(e.cf(0.0f), output, i); });
   e.forRange(e.c64(0), n, [&](Value *r) {
     Value *row = k.rowPtr(q, b.CreateAdd(t0, r), width);
     e.forRange(0, heads, [&](Value *g) {
@@ -276,10 +276,6 @@ void FlashEmitter::blockTask(Value *within, Value *t0, Value *n) {
   // masked for it.
   Value *last = b.CreateAdd(k.position, b.CreateAdd(t0, n));
   Value *tiles = b.CreateUDiv(b.CreateAdd(last, e.c64(kTile - 1)), e.c64(kTile));
-  // Head columns cw at a time and `step` lanes at once in the weighted
-  // sum: eight eight-lane FMA chains.
-  int64_t cw = hd % 32 == 0 ? 32 : hd % 16 == 0 ? 16 : 8;
-  int64_t step = 64 / cw;
   e.forRange(e.c64(0), tiles, [&](Value *tileIndex) {
     Value *j0 = b.CreateMul(tileIndex, e.c64(kTile));
     Value *j1 = b.CreateAdd(j0, e.c64(kTile));
@@ -334,51 +330,32 @@ void FlashEmitter::blockTask(Value *within, Value *t0, Value *n) {
                runningSum, e.c64(0));
     storeLanes(newMax, runningMax, e.c64(0));
     storeLanes(correction, corrections, e.c64(0));
-    // output[lane] = output[lane] * correction + sum_j w_j * v_j, `step`
-    // lanes side by side in one vector of 64: each value row loaded once
-    // for them.
-    auto *stepType = FixedVectorType::get(e.f32(), step);
-    SmallVector<int, 64> repeatRow, spreadLanes;
-    for (int64_t i = 0; i < step * cw; ++i) {
-      repeatRow.push_back(int(i % cw));
-      spreadLanes.push_back(int(i / cw));
-    }
-    Value *laneGroups = b.CreateUDiv(b.CreateAdd(used, e.c64(step - 1)), e.c64(step));
-    e.forRange(e.c64(0), laneGroups, [&](Value *laneGroup) {
-      Value *firstLane = b.CreateMul(laneGroup, e.c64(step));
-      Value *scales = b.CreateShuffleVector(
-          b.CreateAlignedLoad(stepType, e.at(e.f32(), corrections, firstLane), Align(4)),
-          spreadLanes);
-      for (int64_t chunk = 0; chunk < hd / cw; ++chunk) {
-        // Lane i's columns chunk * cw.. at output[(firstLane + i) * hd + chunk * cw].
-        auto outputAt = [&](int64_t i) {
-          return e.at(e.f32(), output,
-                      b.CreateAdd(b.CreateMul(b.CreateAdd(firstLane, e.c64(i)), e.c64(hd)),
-                                  e.c64(chunk * cw)));
-        };
-        auto *chunkType = FixedVectorType::get(e.f32(), cw);
-        SmallVector<Value *, 8> parts;
-        for (int64_t i = 0; i < step; ++i)
-          parts.push_back(b.CreateAlignedLoad(chunkType, outputAt(i), Align(4)));
-        Value *init = b.CreateFMul(concatenateVectors(b, parts), scales);
-        Value *sum = e.reduce(e.c64(0), jn, init, [&](Value *j, Value *acc) {
-          Value *value = rowOf(vc, valueTile, b.CreateAdd(j0, j), j0, h.kvOffset);
-          Value *row = b.CreateAlignedLoad(chunkType, e.at(e.f32(), value, e.c64(chunk * cw)),
-                                           Align(4));
-          Value *w = b.CreateAlignedLoad(
-              stepType,
-              e.at(e.f32(), weights, b.CreateAdd(b.CreateMul(j, e.c64(kLanes)), firstLane)),
-              Align(4));
-          return emitFma(b, b.CreateShuffleVector(w, spreadLanes),
-                         b.CreateShuffleVector(row, repeatRow), acc);
-        });
-        for (int64_t i = 0; i < step; ++i) {
-          SmallVector<int, 32> partLanes;
-          for (int64_t c = 0; c < cw; ++c)
-            partLanes.push_back(int(i * cw + c));
-          b.CreateAlignedStore(b.CreateShuffleVector(sum, partLanes), outputAt(i), Align(4));
-        }
+    // Column d of every lane: output[d] = output[d] * correction +
+    // sum_j v_j[d] * w_j, two columns at a time (eight FMA chains), each
+    // tile row's weights loaded once for both.
+    Value *both = concatenateVectors(b, {correction, correction});
+    SmallVector<int, 64> twice;
+    for (int64_t i = 0; i < 2 * kLanes; ++i)
+      twice.push_back(int(i % kLanes));
+    e.forRange(0, hd / 2, [&](Value *pair) {
+      Value *d0 = b.CreateMul(pair, e.c64(2)), *d1 = b.CreateAdd(d0, e.c64(1));
+      Value *at0 = b.CreateMul(d0, e.c64(kLanes)), *at1 = b.CreateMul(d1, e.c64(kLanes));
+      Value *init = b.CreateFMul(
+          concatenateVectors(b, {loadLanes(output, at0), loadLanes(output, at1)}), both);
+      Value *sum = e.reduce(e.c64(0), jn, init, [&](Value *j, Value *acc) {
+        Value *value = rowOf(vc, valueTile, b.CreateAdd(j0, j), j0, h.kvOffset);
+        Value *w = loadLanes(weights, b.CreateMul(j, e.c64(kLanes)));
+        Value *v = concatenateVectors(
+            b, {splat(kLanes, e.loadF32(value, d0)), splat(kLanes, e.loadF32(value, d1))});
+        return emitFma(b, v, b.CreateShuffleVector(w, twice), acc);
+      });
+      SmallVector<int, 32> low, high;
+      for (int64_t i = 0; i < kLanes; ++i) {
+        low.push_back(int(i));
+        high.push_back(int(kLanes + i));
       }
+      storeLanes(b.CreateShuffleVector(sum, low), output, at0);
+      storeLanes(b.CreateShuffleVector(sum, high), output, at1);
     });
   });
 
@@ -388,9 +365,9 @@ void FlashEmitter::blockTask(Value *within, Value *t0, Value *n) {
     Value *result = e.at(e.f32(), k.rowPtr(out, b.CreateAdd(t0, r), width),
                          b.CreateMul(b.CreateAdd(h.firstHead, g), e.c64(hd)));
     Value *inverse = b.CreateFDiv(e.cf(1.0f), e.loadF32(runningSum, lane));
-    Value *own = e.at(e.f32(), output, b.CreateMul(lane, e.c64(hd)));
     e.forRange(0, hd, [&](Value *d) {
-      e.storeF32(b.CreateFMul(e.loadF32(own, d), inverse), result, d);
+      Value *own = e.loadF32(output, b.CreateAdd(b.CreateMul(d, e.c64(kLanes)), lane));
+      e.storeF32(b.CreateFMul(own, inverse), result, d);
     });
   });
 }
