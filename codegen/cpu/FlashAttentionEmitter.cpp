@@ -310,22 +310,35 @@ void FlashEmitter::blockTask(Value *within, Value *t0, Value *n) {
     Value *tileMax = e.reduce(e.c64(0), jn, splat(kLanes, e.cf(-INFINITY)),
                               [&](Value *j, Value *m) {
       Value *at = b.CreateMul(j, e.c64(kLanes));
-      Value *position = splat(kLanes, b.CreateUIToFP(b.CreateAdd(j0, j), e.f32()));
+      Value *position = splat(kLanes, b.CreateSIToFP(b.CreateAdd(j0, j), e.f32()));
       Value *s = b.CreateSelect(b.CreateFCmpOLT(position, countVector), loadLanes(weights, at),
                                 splat(kLanes, e.cf(-INFINITY)));
       storeLanes(s, weights, at);
-      return b.CreateMaxNum(m, s);
+      return b.CreateSelect(b.CreateFCmpOGT(s, m), s, m); // no NaN here: one vmaxps
     });
     Value *oldMax = loadLanes(runningMax, e.c64(0));
-    Value *newMax = b.CreateMaxNum(oldMax, tileMax);
+    Value *newMax = b.CreateSelect(b.CreateFCmpOGT(tileMax, oldMax), tileMax, oldMax);
     Value *correction = emitGgmlExp(b, b.CreateFSub(oldMax, newMax));
-    Value *tileSum = e.reduce(e.c64(0), jn, ConstantAggregateZero::get(laneVector),
+    // The weights eight lanes at a time: the polynomial's constants and
+    // one part's values fit in registers.
+    SmallVector<Value *, 4> sums;
+    for (int64_t part = 0; part < kLanes / 8; ++part) {
+      SmallVector<int, 8> partLanes;
+      for (int i = 0; i < 8; ++i)
+        partLanes.push_back(int(8 * part + i));
+      Value *partMax = b.CreateShuffleVector(newMax, partLanes);
+      auto *eight = FixedVectorType::get(e.f32(), 8);
+      sums.push_back(e.reduce(e.c64(0), jn, ConstantAggregateZero::get(eight),
                               [&](Value *j, Value *acc) {
-      Value *at = b.CreateMul(j, e.c64(kLanes));
-      Value *w = emitGgmlExp(b, b.CreateFSub(loadLanes(weights, at), newMax));
-      storeLanes(w, weights, at);
-      return b.CreateFAdd(acc, w);
-    });
+        Value *at = e.at(e.f32(), weights, b.CreateAdd(b.CreateMul(j, e.c64(kLanes)),
+                                                      e.c64(8 * part)));
+        Value *w = emitGgmlExp(b, b.CreateFSub(b.CreateAlignedLoad(eight, at, Align(4)),
+                                               partMax));
+        b.CreateAlignedStore(w, at, Align(4));
+        return b.CreateFAdd(acc, w);
+      }));
+    }
+    Value *tileSum = concatenateVectors(b, sums);
     storeLanes(b.CreateFAdd(b.CreateFMul(loadLanes(runningSum, e.c64(0)), correction), tileSum),
                runningSum, e.c64(0));
     storeLanes(newMax, runningMax, e.c64(0));
