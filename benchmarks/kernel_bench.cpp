@@ -11,8 +11,8 @@
 //   out_proj  matmul o, add vs matmul o with the residual (input converted
 //             beforehand: both variants would convert it alike)
 //   attention Attention vs FlashAttention over an f16 KV cache of random
-//             values, context 128 and 512 (prefill: the last 128 positions;
-//             decode: the last one)
+//             values, context 128, 512 and 2048 (prefill: the last 128
+//             positions; decode: the last one)
 //
 // Each weight is in the layout the CPU target asks for (q4_0x8, rows4,
 // pairs32: codegen/cpu/CpuSchedule.h), repacked as the executor does.
@@ -595,7 +595,7 @@ void registerLayer(const LayerShape &shape, GgmlType format) {
 }
 
 void registerAttention(const LayerShape &shape) {
-  for (int64_t context : {128, 512})
+  for (int64_t context : {128, 512, 2048})
     for (int64_t rows : kRowCounts)
       for (bool useFlash : {false, true}) {
         std::string name = std::string("attention/") + shape.name + "/ctx:" +
