@@ -1,10 +1,11 @@
 // The CPU flash-attention kernel's prefill path computes blocks of query
 // rows whose lanes never mix: whichever way the task range is shared out
 // (a thread's share may start or end inside a block), every output is the
-// same bit for bit. Both paths are held to the unfused kernel's result
-// with a tolerance: it rounds the softmax weights to f16 before the values
-// (as llama.cpp does over an f16 cache; values here up to 2, so about
-// 2 * 2^-11), and flash attention keeps them in f32.
+// same bit for bit. Both paths (a prompt's blocks, one row's per-head
+// dots) are held to the unfused kernel's result with a tolerance: it
+// rounds the softmax weights to f16 before the values (as llama.cpp does
+// over an f16 cache; values here up to 2, so about 2 * 2^-11), and flash
+// attention keeps them in f32.
 #include "codegen/cpu/CpuJit.h"
 #include "codegen/cpu/CpuSchedule.h"
 #include "quant/Quantize.h"
@@ -132,8 +133,7 @@ TEST(FlashAttention, OneHeadPerKvHeadSameForEverySplitOfTheTasks) {
   expectSameForEverySplit({3, 3, 16}, 40, 5);
 }
 
-TEST(FlashAttention, DecodeRowMatchesTheUnfusedKernel) {
-  const Shape s{8, 2, 32};
+void expectDecodeMatchesUnfused(const Shape &s) {
   const int64_t position = 70, context = 71;
   Kernels kernels(s, context);
   ASSERT_TRUE(kernels.compile().ok());
@@ -145,6 +145,14 @@ TEST(FlashAttention, DecodeRowMatchesTheUnfusedKernel) {
               {0, kernels.tasks(1, 1)});
   for (size_t i = 0; i < flash.size(); ++i)
     ASSERT_NEAR(flash[i], plain[i], kTolerance) << "element " << i;
+}
+
+TEST(FlashAttention, DecodeOfEightHeadsPerKvHeadMatchesTheUnfusedKernel) {
+  expectDecodeMatchesUnfused({16, 2, 64}); // 64 columns at a time
+}
+
+TEST(FlashAttention, DecodeOfFourHeadsPerKvHeadMatchesTheUnfusedKernel) {
+  expectDecodeMatchesUnfused({8, 2, 32}); // 32 columns at a time
 }
 
 } // namespace
