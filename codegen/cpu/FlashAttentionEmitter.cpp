@@ -8,7 +8,8 @@
 //
 // - One row (decode): per head, the scores as eight-lane FMA dots, their
 //   running maximum m and sum l, the output accumulators rescaled by
-//   exp(m_old - m_new) and then added w_j * v_j (rowTask).
+//   exp(m_old - m_new) and then added w_j * v_j (rowTask). A task of one
+//   head converts an f16 cache as it reads it instead of copying tiles.
 // - Several rows (prefill): blocks of kLanes / heads rows, so that one
 //   block's queries fill kLanes vector lanes. The queries are transposed
 //   once per block, and then each key's scores for all of them are one FMA
@@ -149,16 +150,27 @@ void FlashEmitter::rowTask(Value *within) {
   };
   Heads h = headsOf(within);
   Value *kvOffset = h.kvOffset;
+  // A head alone reads an f16 cache as it goes: a copy would be read once.
+  const bool copy = a.kvHalf && heads > 1;
+  Value *keys = copy ? keyTile : nullptr, *values = copy ? valueTile : nullptr;
+  // Columns [c, c + vw) of cached row j (tile from j0), as f32.
+  auto loadCached = [&](Value *cache, Value *tile, Value *j, Value *j0, int64_t c) -> Value * {
+    if (tile || !a.kvHalf)
+      return loadWide(rowOf(cache, tile, j, j0, kvOffset), e.c64(c));
+    auto *halves = FixedVectorType::get(b.getHalfTy(), vw);
+    Value *at = b.CreateAdd(b.CreateAdd(b.CreateMul(j, e.c64(kvWidth)), kvOffset), e.c64(c));
+    return b.CreateFPExt(b.CreateAlignedLoad(halves, e.at(b.getHalfTy(), cache, at), Align(2)),
+                         wide);
+  };
   // One head of the task over the tile [j0, j1).
   auto headTile = [&](Value *g, Value *j0, Value *j1) {
     Value *ownQuery = e.at(e.f32(), query, b.CreateMul(g, e.c64(hd)));
     Value *ownOutput = e.at(e.f32(), output, b.CreateMul(g, e.c64(hd)));
     Value *tileMax = e.reduce(j0, j1, e.cf(-INFINITY), [&](Value *j, Value *m) {
-      Value *key = rowOf(kc, keyTile, j, j0, kvOffset);
       Value *acc = ConstantAggregateZero::get(wide);
       for (int64_t chunk = 0; chunk < chunks; ++chunk)
         acc = emitFma(b, loadWide(ownQuery, e.c64(vw * chunk)),
-                      loadWide(key, e.c64(vw * chunk)), acc);
+                      loadCached(kc, keys, j, j0, vw * chunk), acc);
       Value *s = b.CreateFMul(emitLaneSum(b, foldToEight(acc), LaneTree::Interleaved),
                               e.cf(a.scale));
       e.storeF32(s, scores, b.CreateSub(j, j0));
@@ -190,9 +202,8 @@ void FlashEmitter::rowTask(Value *within) {
       Value *at = e.at(e.f32(), ownOutput, e.c64(vw * chunk));
       Value *init = b.CreateFMul(b.CreateAlignedLoad(wide, at, Align(4)), scaleVector);
       Value *sum = e.reduce(j0, j1, init, [&](Value *j, Value *acc) {
-        Value *value = rowOf(vc, valueTile, j, j0, kvOffset);
         Value *w = splat(vw, e.loadF32(scores, b.CreateSub(j, j0)));
-        return emitFma(b, w, loadWide(value, e.c64(vw * chunk)), acc);
+        return emitFma(b, w, loadCached(vc, values, j, j0, vw * chunk), acc);
       });
       b.CreateAlignedStore(sum, at, Align(4));
     }
@@ -212,9 +223,9 @@ void FlashEmitter::rowTask(Value *within) {
     Value *j0 = b.CreateMul(tileIndex, e.c64(kTile));
     Value *j1 = b.CreateAdd(j0, e.c64(kTile));
     j1 = b.CreateSelect(b.CreateICmpSLT(j1, count), j1, count);
-    if (a.kvHalf) {
-      convertTile(kc, keyTile, j0, j1, kvOffset);
-      convertTile(vc, valueTile, j0, j1, kvOffset);
+    if (copy) {
+      convertTile(kc, keys, j0, j1, kvOffset);
+      convertTile(vc, values, j0, j1, kvOffset);
     }
     e.forRange(e.c64(0), e.c64(heads), [&](Value *g) { headTile(g, j0, j1); });
   });

@@ -155,5 +155,9 @@ TEST(FlashAttention, DecodeOfFourHeadsPerKvHeadMatchesTheUnfusedKernel) {
   expectDecodeMatchesUnfused({8, 2, 32}); // 32 columns at a time
 }
 
+TEST(FlashAttention, DecodeOfOneHeadPerKvHeadMatchesTheUnfusedKernel) {
+  expectDecodeMatchesUnfused({4, 4, 64}); // the f16 cache read in place
+}
+
 } // namespace
 } // namespace kiln::codegen
