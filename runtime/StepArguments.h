@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <vector>
 
 namespace kiln::runtime {
 
@@ -18,5 +19,17 @@ namespace kiln::runtime {
 // arguments than argCounts[kernel].
 Status checkStepArguments(const ExecutionPlan &plan, std::span<const uint32_t> argCounts,
                           const std::string &where);
+
+// The same for a module's entries, each with its `argCount` (OpenCL's
+// KernelEntry, CUDA's CudaKernelEntry).
+template <typename Entry>
+Status checkEntryArguments(const ExecutionPlan &plan, const std::vector<Entry> &entries,
+                           const std::string &where) {
+  std::vector<uint32_t> counts;
+  counts.reserve(entries.size());
+  for (const Entry &entry : entries)
+    counts.push_back(entry.argCount);
+  return checkStepArguments(plan, counts, where);
+}
 
 } // namespace kiln::runtime

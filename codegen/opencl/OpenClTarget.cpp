@@ -59,10 +59,7 @@ int openClCMajor(const std::string &version) {
 // the emitters and the plan builder each spell the argument lists.
 Status checkArguments(const LoweredModel &lowered,
                       const runtime::opencl::OpenClModule &module) {
-  std::vector<uint32_t> counts;
-  for (const runtime::opencl::KernelEntry &kernel : module.kernels)
-    counts.push_back(kernel.argCount);
-  return runtime::checkStepArguments(lowered.plan, counts, "OpenCL module");
+  return runtime::checkEntryArguments(lowered.plan, module.kernels, "OpenCL module");
 }
 
 } // namespace

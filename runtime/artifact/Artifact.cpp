@@ -310,10 +310,9 @@ Result<Artifact> parseArtifact(std::span<const uint8_t> bytes, const std::string
                                       path + ": section opencl.module");
     if (!decoded)
       return decoded.error();
-    std::vector<uint32_t> counts;
-    for (const opencl::KernelEntry &kernel : decoded->kernels)
-      counts.push_back(kernel.argCount);
-    if (Status s = checkStepArguments(artifact.plan, counts, path + ": section opencl.module"); !s)
+    if (Status s = checkEntryArguments(artifact.plan, decoded->kernels,
+                                       path + ": section opencl.module");
+        !s)
       return Error{s.message()};
     artifact.openclModule = std::move(decoded).value();
   } else if (targetName == "cuda") {
@@ -324,10 +323,9 @@ Result<Artifact> parseArtifact(std::span<const uint8_t> bytes, const std::string
                                     path + ": section cuda.module");
     if (!decoded)
       return decoded.error();
-    std::vector<uint32_t> counts;
-    for (const cuda::CudaKernelEntry &kernel : decoded->kernels)
-      counts.push_back(kernel.argCount);
-    if (Status s = checkStepArguments(artifact.plan, counts, path + ": section cuda.module"); !s)
+    if (Status s = checkEntryArguments(artifact.plan, decoded->kernels,
+                                       path + ": section cuda.module");
+        !s)
       return Error{s.message()};
     artifact.cudaModule = std::move(decoded).value();
   }
