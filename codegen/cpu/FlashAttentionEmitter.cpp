@@ -67,7 +67,7 @@ private:
   Heads headsOf(Value *within);
   Value *rowOf(Value *cache, Value *tile, Value *j, Value *j0, Value *kvOffset);
   void convertTile(Value *cache, Value *tile, Value *j0, Value *j1, Value *kvOffset);
-  Value *foldToEight(Value *v);
+  Value *sumEachOfEight(ArrayRef<Value *> v);
   void rowTask(Value *within);
   void blockTask(Value *within, Value *t0, Value *n);
   Value *splat(int64_t lanes, Value *scalar) { return b.CreateVectorSplat(lanes, scalar); }
@@ -123,17 +123,22 @@ void FlashEmitter::convertTile(Value *cache, Value *tile, Value *j0, Value *j1,
   });
 }
 
-// The eight-lane sum of a vw-lane vector's eight-lane parts.
-Value *FlashEmitter::foldToEight(Value *v) {
-  Value *sum = nullptr;
-  for (int64_t part = 0; part < vw / 8; ++part) {
-    SmallVector<int, 8> lanesOf;
-    for (int i = 0; i < 8; ++i)
-      lanesOf.push_back(int(8 * part + i));
-    Value *slice = b.CreateShuffleVector(v, lanesOf);
-    sum = sum ? b.CreateFAdd(sum, slice) : slice;
-  }
-  return sum;
+// Lane i of the result: the sum of v[i]'s eight lanes (eight vectors of
+// eight), by adding neighbours, then pairs, then halves, two vectors'
+// lanes interleaved at each step.
+Value *FlashEmitter::sumEachOfEight(ArrayRef<Value *> v) {
+  auto step = [&](ArrayRef<Value *> in, ArrayRef<int> low, ArrayRef<int> high) {
+    SmallVector<Value *, 4> out;
+    for (size_t i = 0; i + 1 < in.size(); i += 2)
+      out.push_back(b.CreateFAdd(b.CreateShuffleVector(in[i], in[i + 1], low),
+                                 b.CreateShuffleVector(in[i], in[i + 1], high)));
+    return out;
+  };
+  SmallVector<Value *, 4> neighbours =
+      step(v, {0, 8, 2, 10, 4, 12, 6, 14}, {1, 9, 3, 11, 5, 13, 7, 15});
+  SmallVector<Value *, 4> pairs =
+      step(neighbours, {0, 1, 8, 9, 4, 5, 12, 13}, {2, 3, 10, 11, 6, 7, 14, 15});
+  return step(pairs, {0, 1, 2, 3, 8, 9, 10, 11}, {4, 5, 6, 7, 12, 13, 14, 15})[0];
 }
 
 // One query row (decode): the task's heads, each over every tile.
@@ -145,43 +150,65 @@ void FlashEmitter::rowTask(Value *within) {
   Value *query = e.scratch(heads * hd);
   Value *output = e.scratch(heads * hd);
   Value *runningMax = e.scratch(heads), *runningSum = e.scratch(heads);
-  auto loadWide = [&](Value *base, Value *index) {
-    return b.CreateAlignedLoad(wide, e.at(e.f32(), base, index), Align(4));
-  };
   Heads h = headsOf(within);
   Value *kvOffset = h.kvOffset;
   // A head alone reads an f16 cache as it goes: a copy would be read once.
   const bool copy = a.kvHalf && heads > 1;
   Value *keys = copy ? keyTile : nullptr, *values = copy ? valueTile : nullptr;
-  // Columns [c, c + vw) of cached row j (tile from j0), as f32.
-  auto loadCached = [&](Value *cache, Value *tile, Value *j, Value *j0, int64_t c) -> Value * {
+  // Columns [c, c + width) of cached row j (tile from j0), as f32.
+  auto loadCached = [&](Value *cache, Value *tile, Value *j, Value *j0, int64_t c,
+                        int64_t width) -> Value * {
+    auto *floats = FixedVectorType::get(e.f32(), width);
     if (tile || !a.kvHalf)
-      return loadWide(rowOf(cache, tile, j, j0, kvOffset), e.c64(c));
-    auto *halves = FixedVectorType::get(b.getHalfTy(), vw);
+      return b.CreateAlignedLoad(
+          floats, e.at(e.f32(), rowOf(cache, tile, j, j0, kvOffset), e.c64(c)), Align(4));
+    auto *halves = FixedVectorType::get(b.getHalfTy(), width);
     Value *at = b.CreateAdd(b.CreateAdd(b.CreateMul(j, e.c64(kvWidth)), kvOffset), e.c64(c));
     return b.CreateFPExt(b.CreateAlignedLoad(halves, e.at(b.getHalfTy(), cache, at), Align(2)),
-                         wide);
+                         floats);
   };
   // One head of the task over the tile [j0, j1).
   auto headTile = [&](Value *g, Value *j0, Value *j1) {
     Value *ownQuery = e.at(e.f32(), query, b.CreateMul(g, e.c64(hd)));
     Value *ownOutput = e.at(e.f32(), output, b.CreateMul(g, e.c64(hd)));
-    Value *tileMax = e.reduce(j0, j1, e.cf(-INFINITY), [&](Value *j, Value *m) {
-      Value *acc = ConstantAggregateZero::get(wide);
-      for (int64_t chunk = 0; chunk < chunks; ++chunk)
-        acc = emitFma(b, loadWide(ownQuery, e.c64(vw * chunk)),
-                      loadCached(kc, keys, j, j0, vw * chunk), acc);
-      Value *s = b.CreateFMul(emitLaneSum(b, foldToEight(acc), LaneTree::Interleaved),
-                              e.cf(a.scale));
-      e.storeF32(s, scores, b.CreateSub(j, j0));
-      return b.CreateMaxNum(m, s);
+    // Scores eight keys at a time: each key's dot is one eight-lane FMA
+    // chain over the head's columns, and the eight chains are summed
+    // across their lanes together into one vector of eight scores. Past
+    // the tile's end the last key is read again; those scores are masked.
+    Value *valid = b.CreateSub(j1, j0);
+    Value *groups = b.CreateUDiv(b.CreateAdd(valid, e.c64(7)), e.c64(8));
+    Value *maxima = e.reduce(e.c64(0), groups, splat(8, e.cf(-INFINITY)),
+                             [&](Value *group, Value *m) {
+      Value *first = b.CreateMul(group, e.c64(8));
+      SmallVector<Value *, 8> dots;
+      for (int64_t i = 0; i < 8; ++i) {
+        Value *j = b.CreateAdd(first, e.c64(i));
+        j = b.CreateAdd(j0, b.CreateSelect(b.CreateICmpULT(j, valid), j,
+                                           b.CreateSub(valid, e.c64(1))));
+        Value *acc = ConstantAggregateZero::get(lanes);
+        for (int64_t c = 0; c < hd; c += 8)
+          acc = emitFma(b, b.CreateAlignedLoad(lanes, e.at(e.f32(), ownQuery, e.c64(c)), Align(4)),
+                        loadCached(kc, keys, j, j0, c, 8), acc);
+        dots.push_back(acc);
+      }
+      Value *s = b.CreateFMul(sumEachOfEight(dots), splat(8, e.cf(a.scale)));
+      b.CreateAlignedStore(s, e.at(e.f32(), scores, first), Align(4));
+      SmallVector<Constant *, 8> offsets;
+      for (int i = 0; i < 8; ++i)
+        offsets.push_back(b.getInt64(i));
+      Value *positions = b.CreateAdd(splat(8, first), ConstantVector::get(offsets));
+      s = b.CreateSelect(b.CreateICmpULT(positions, splat(8, valid)), s,
+                         splat(8, e.cf(-INFINITY)));
+      return b.CreateSelect(b.CreateFCmpOGT(s, m), s, m);
     });
+    Value *tileMax = b.CreateExtractElement(maxima, uint64_t(0));
+    for (int i = 1; i < 8; ++i)
+      tileMax = b.CreateMaxNum(tileMax, b.CreateExtractElement(maxima, uint64_t(i)));
     Value *oldMax = e.loadF32(runningMax, g);
     Value *newMax = b.CreateMaxNum(oldMax, tileMax);
     Value *correction = e.callMath("expf", b.CreateFSub(oldMax, newMax));
     // Weights of the tile; lanes past its end are zero.
     Value *tileSum = e.cf(0.0f);
-    Value *valid = b.CreateSub(j1, j0);
     for (int64_t v = 0; v < kTile / 8; ++v) {
       Value *at = e.at(e.f32(), scores, e.c64(8 * v));
       Value *s8 = b.CreateAlignedLoad(lanes, at, Align(4));
@@ -203,7 +230,7 @@ void FlashEmitter::rowTask(Value *within) {
       Value *init = b.CreateFMul(b.CreateAlignedLoad(wide, at, Align(4)), scaleVector);
       Value *sum = e.reduce(j0, j1, init, [&](Value *j, Value *acc) {
         Value *w = splat(vw, e.loadF32(scores, b.CreateSub(j, j0)));
-        return emitFma(b, w, loadCached(vc, values, j, j0, vw * chunk), acc);
+        return emitFma(b, w, loadCached(vc, values, j, j0, vw * chunk, vw), acc);
       });
       b.CreateAlignedStore(sum, at, Align(4));
     }
