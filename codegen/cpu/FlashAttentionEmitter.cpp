@@ -54,7 +54,7 @@ private:
   LoopEmitter &e;
   const AttentionDesc &a;
   Value *q, *kc, *vc, *out;
-  int64_t width, hd, kvWidth, group, heads, subgroups, groupsPerRow, blockRows;
+  int64_t width, hd, kvWidth, group, heads, subgroups, blockRows;
   // Head columns `vw` at a time where a row is copied or accumulated whole:
   // 64 or 32 (independent FMA chains) when the head allows, else 8.
   int64_t vw;
@@ -82,7 +82,6 @@ FlashEmitter::FlashEmitter(Kernel &k)
   group = a.numHeads / a.numKvHeads;
   heads = flashHeadsPerTask(a);
   subgroups = group / heads;
-  groupsPerRow = a.numKvHeads * subgroups;
   blockRows = heads < kLanes ? kLanes / heads : 1;
   vw = hd % 64 == 0 ? 64 : hd % 32 == 0 ? 32 : 8;
   if (a.kvHalf) {
@@ -128,11 +127,11 @@ void FlashEmitter::convertTile(Value *cache, Value *tile, Value *j0, Value *j1,
 // lanes interleaved at each step.
 Value *FlashEmitter::sumEachOfEight(ArrayRef<Value *> v) {
   auto step = [&](ArrayRef<Value *> in, ArrayRef<int> low, ArrayRef<int> high) {
-    SmallVector<Value *, 4> out;
+    SmallVector<Value *, 4> sums;
     for (size_t i = 0; i + 1 < in.size(); i += 2)
-      out.push_back(b.CreateFAdd(b.CreateShuffleVector(in[i], in[i + 1], low),
-                                 b.CreateShuffleVector(in[i], in[i + 1], high)));
-    return out;
+      sums.push_back(b.CreateFAdd(b.CreateShuffleVector(in[i], in[i + 1], low),
+                                  b.CreateShuffleVector(in[i], in[i + 1], high)));
+    return sums;
   };
   SmallVector<Value *, 4> neighbours =
       step(v, {0, 8, 2, 10, 4, 12, 6, 14}, {1, 9, 3, 11, 5, 13, 7, 15});
@@ -155,14 +154,14 @@ void FlashEmitter::rowTask(Value *within) {
   // A head alone reads an f16 cache as it goes: a copy would be read once.
   const bool copy = a.kvHalf && heads > 1;
   Value *keys = copy ? keyTile : nullptr, *values = copy ? valueTile : nullptr;
-  // Columns [c, c + width) of cached row j (tile from j0), as f32.
+  // Columns [c, c + count) of cached row j (tile from j0), as f32.
   auto loadCached = [&](Value *cache, Value *tile, Value *j, Value *j0, int64_t c,
-                        int64_t width) -> Value * {
-    auto *floats = FixedVectorType::get(e.f32(), width);
+                        int64_t count) -> Value * {
+    auto *floats = FixedVectorType::get(e.f32(), count);
     if (tile || !a.kvHalf)
       return b.CreateAlignedLoad(
           floats, e.at(e.f32(), rowOf(cache, tile, j, j0, kvOffset), e.c64(c)), Align(4));
-    auto *halves = FixedVectorType::get(b.getHalfTy(), width);
+    auto *halves = FixedVectorType::get(b.getHalfTy(), count);
     Value *at = b.CreateAdd(b.CreateAdd(b.CreateMul(j, e.c64(kvWidth)), kvOffset), e.c64(c));
     return b.CreateFPExt(b.CreateAlignedLoad(halves, e.at(b.getHalfTy(), cache, at), Align(2)),
                          floats);
