@@ -28,12 +28,8 @@ KernelDesc attentionDesc(KernelKind kind, const Shape &s, int64_t context) {
   KernelDesc d;
   d.kind = kind;
   d.cols = d.outCols = s.heads * s.headDim;
-  d.attention.numHeads = s.heads;
-  d.attention.numKvHeads = s.kvHeads;
-  d.attention.headDim = s.headDim;
-  d.attention.scale = 1.0f / std::sqrt(float(s.headDim));
-  d.attention.contextLength = context;
-  d.attention.kvHalf = true;
+  d.attention = {s.heads, s.kvHeads, s.headDim, 1.0f / std::sqrt(float(s.headDim)), context,
+                 /*kvHalf=*/true};
   return d;
 }
 
