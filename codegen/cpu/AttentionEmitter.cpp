@@ -1,6 +1,6 @@
-// Rope, the KV-cache store, attention and flash attention kernels.
+// Rope, the KV-cache store and the attention kernel (flash attention is in
+// FlashAttentionEmitter.cpp).
 
-#include "codegen/cpu/CpuSchedule.h"
 #include "codegen/cpu/KernelContext.h"
 
 #include "codegen/llvm/GgmlNumerics.h"
