@@ -283,7 +283,7 @@ void FlashEmitter::blockTask(Value *within, Value *t0, Value *n) {
   Value *weights = e.scratch(kTile * kLanes);
   Value *output = e.scratch(kLanes * hd);
   Value *runningMax = e.scratch(kLanes), *runningSum = e.scratch(kLanes);
-  Value *counts = e.scratch(kLanes), *corrections = e.scratch(kLanes);
+  Value *counts = e.scratch(kLanes);
 
   Heads h = headsOf(within);
   Value *used = b.CreateMul(n, e.c64(heads));
@@ -379,7 +379,6 @@ void FlashEmitter::blockTask(Value *within, Value *t0, Value *n) {
     storeLanes(b.CreateFAdd(b.CreateFMul(loadLanes(runningSum, e.c64(0)), correction), tileSum),
                runningSum, e.c64(0));
     storeLanes(newMax, runningMax, e.c64(0));
-    storeLanes(correction, corrections, e.c64(0));
     // Column d of every lane: output[d] = output[d] * correction +
     // sum_j v_j[d] * w_j, two columns at a time (eight FMA chains), each
     // tile row's weights loaded once for both.
