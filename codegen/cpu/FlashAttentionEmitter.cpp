@@ -6,17 +6,19 @@
 // A task is the query heads that share one KV head (up to
 // flashHeadsPerTask of them, CpuSchedule.h) for a run of query rows:
 //
-// - One row (decode): per head, the scores as eight-lane FMA dots, their
-//   running maximum m and sum l, the output accumulators rescaled by
-//   exp(m_old - m_new) and then added w_j * v_j (rowTask). A task of one
-//   head converts an f16 cache as it reads it instead of copying tiles.
+// - One row (decode): per head, the scores eight keys at a time (each
+//   key's dot an eight-lane FMA chain, the eight chains summed across
+//   lanes together), their running maximum m and sum l, the output
+//   accumulators rescaled by exp(m_old - m_new) and then added w_j * v_j
+//   (rowTask). A task of one head converts an f16 cache as it reads it
+//   instead of copying tiles.
 // - Several rows (prefill): blocks of kLanes / heads rows, so that one
-//   block's queries fill kLanes vector lanes. The queries are transposed
-//   once per block, and then each key's scores for all of them are one FMA
-//   chain over the head's columns with the key's element broadcast; the
-//   softmax runs lane-wise (no horizontal sums), and the weighted values
-//   read each value row once for a pair of queries (blockTask). Keys and
-//   values are read once per block instead of once per row.
+//   block's queries fill kLanes vector lanes (blockTask). The queries are
+//   transposed once per block; each key's scores for all of them are then
+//   one FMA chain over the head's columns with the key's element
+//   broadcast, the softmax runs lane-wise (no horizontal sums), and each
+//   output column of all lanes adds w_j * v_j[d] with the value's element
+//   broadcast. Keys and values are read once per block, not once per row.
 //
 // The task space is (head group) x (row slot), the groups outermost. The
 // row slots list the blocks from both ends (first, last, second, ...), so
@@ -304,7 +306,7 @@ void FlashEmitter::blockTask(Value *within, Value *t0, Value *n) {
     Value *r = b.CreateSelect(b.CreateICmpULT(lane, used), b.CreateUDiv(lane, e.c64(heads)),
                               e.c64(0));
     Value *count = b.CreateAdd(b.CreateAdd(k.position, b.CreateAdd(t0, r)), e.c64(1));
-    e.storeF32(b.CreateUIToFP(count, e.f32()), counts, lane);
+    e.storeF32(b.CreateSIToFP(count, e.f32()), counts, lane);
     e.storeF32(e.cf(-INFINITY), runningMax, lane);
     e.storeF32(e.cf(0.0f), runningSum, lane);
   });
