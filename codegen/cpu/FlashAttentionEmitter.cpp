@@ -179,8 +179,8 @@ void FlashEmitter::rowTask(Value *within) {
     Value *valid = b.CreateSub(j1, j0);
     Value *groups = b.CreateUDiv(b.CreateAdd(valid, e.c64(7)), e.c64(8));
     Value *maxima = e.reduce(e.c64(0), groups, splat(8, e.cf(-INFINITY)),
-                             [&](Value *group, Value *m) {
-      Value *first = b.CreateMul(group, e.c64(8));
+                             [&](Value *keyGroup, Value *m) {
+      Value *first = b.CreateMul(keyGroup, e.c64(8));
       SmallVector<Value *, 8> dots;
       for (int64_t i = 0; i < 8; ++i) {
         Value *j = b.CreateAdd(first, e.c64(i));
@@ -285,7 +285,7 @@ void FlashEmitter::blockTask(Value *within, Value *t0, Value *n) {
   Value *weights = e.scratch(kTile * kLanes);
   Value *output = e.scratch(kLanes * hd);
   Value *runningMax = e.scratch(kLanes), *runningSum = e.scratch(kLanes);
-  Value *counts = e.scratch(kLanes);
+  Value *counts = e.scratch(kLanes); // i32: the positions each lane sees
 
   Heads h = headsOf(within);
   Value *used = b.CreateMul(n, e.c64(heads));
@@ -306,7 +306,7 @@ void FlashEmitter::blockTask(Value *within, Value *t0, Value *n) {
     Value *r = b.CreateSelect(b.CreateICmpULT(lane, used), b.CreateUDiv(lane, e.c64(heads)),
                               e.c64(0));
     Value *count = b.CreateAdd(b.CreateAdd(k.position, b.CreateAdd(t0, r)), e.c64(1));
-    e.storeF32(b.CreateSIToFP(count, e.f32()), counts, lane);
+    b.CreateStore(b.CreateTrunc(count, e.i32()), e.at(e.i32(), counts, lane));
     e.storeF32(e.cf(-INFINITY), runningMax, lane);
     e.storeF32(e.cf(0.0f), runningSum, lane);
   });
@@ -345,12 +345,13 @@ void FlashEmitter::blockTask(Value *within, Value *t0, Value *n) {
     });
     // Lane-wise softmax step: positions past a lane's count score -inf
     // (their exp is 0), the maxima, the weights and their sums.
-    Value *countVector = loadLanes(counts, e.c64(0));
+    Value *countVector = b.CreateAlignedLoad(FixedVectorType::get(e.i32(), kLanes), counts,
+                                             Align(4));
     Value *tileMax = e.reduce(e.c64(0), jn, splat(kLanes, e.cf(-INFINITY)),
                               [&](Value *j, Value *m) {
       Value *at = b.CreateMul(j, e.c64(kLanes));
-      Value *position = splat(kLanes, b.CreateSIToFP(b.CreateAdd(j0, j), e.f32()));
-      Value *s = b.CreateSelect(b.CreateFCmpOLT(position, countVector), loadLanes(weights, at),
+      Value *position = splat(kLanes, b.CreateTrunc(b.CreateAdd(j0, j), e.i32()));
+      Value *s = b.CreateSelect(b.CreateICmpSLT(position, countVector), loadLanes(weights, at),
                                 splat(kLanes, e.cf(-INFINITY)));
       storeLanes(s, weights, at);
       return b.CreateSelect(b.CreateFCmpOGT(s, m), s, m); // no NaN here: one vmaxps
@@ -386,8 +387,13 @@ void FlashEmitter::blockTask(Value *within, Value *t0, Value *n) {
     // tile row's weights loaded once for both.
     Value *both = concatenateVectors(b, {correction, correction});
     SmallVector<int, 64> twice;
+    SmallVector<int, 32> low, high; // the two halves of a pair's sums
     for (int64_t i = 0; i < 2 * kLanes; ++i)
       twice.push_back(int(i % kLanes));
+    for (int64_t i = 0; i < kLanes; ++i) {
+      low.push_back(int(i));
+      high.push_back(int(kLanes + i));
+    }
     e.forRange(0, hd / 2, [&](Value *pair) {
       Value *d0 = b.CreateMul(pair, e.c64(2)), *d1 = b.CreateAdd(d0, e.c64(1));
       Value *at0 = b.CreateMul(d0, e.c64(kLanes)), *at1 = b.CreateMul(d1, e.c64(kLanes));
@@ -400,11 +406,6 @@ void FlashEmitter::blockTask(Value *within, Value *t0, Value *n) {
             b, {splat(kLanes, e.loadF32(value, d0)), splat(kLanes, e.loadF32(value, d1))});
         return emitFma(b, v, b.CreateShuffleVector(w, twice), acc);
       });
-      SmallVector<int, 32> low, high;
-      for (int64_t i = 0; i < kLanes; ++i) {
-        low.push_back(int(i));
-        high.push_back(int(kLanes + i));
-      }
       storeLanes(b.CreateShuffleVector(sum, low), output, at0);
       storeLanes(b.CreateShuffleVector(sum, high), output, at1);
     });

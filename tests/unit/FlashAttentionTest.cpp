@@ -104,13 +104,16 @@ void expectSameForEverySplit(const Shape &s, int64_t rows, int64_t position) {
   std::vector<float> whole(in.q.size(), NAN), split(in.q.size(), NAN);
   kernels.run(0, {in.q.data(), in.keys.data(), in.values.data(), whole.data()}, rows,
               position, {0, tasks});
-  for (int64_t cut = 1; cut < tasks; ++cut) {
-    std::fill(split.begin(), split.end(), NAN);
-    kernels.run(0, {in.q.data(), in.keys.data(), in.values.data(), split.data()}, rows,
-                position, {0, cut, tasks});
-    ASSERT_EQ(std::memcmp(whole.data(), split.data(), whole.size() * sizeof(float)), 0)
-        << "tasks split at " << cut << " of " << tasks;
-  }
+  // Three shares (two equal cuts: two shares), so that a share may both
+  // start and end inside one block.
+  for (int64_t cut = 1; cut < tasks; ++cut)
+    for (int64_t second = cut; second < tasks; ++second) {
+      std::fill(split.begin(), split.end(), NAN);
+      kernels.run(0, {in.q.data(), in.keys.data(), in.values.data(), split.data()}, rows,
+                  position, {0, cut, second, tasks});
+      ASSERT_EQ(std::memcmp(whole.data(), split.data(), whole.size() * sizeof(float)), 0)
+          << "tasks split at " << cut << " and " << second << " of " << tasks;
+    }
   // And the same values as the unfused kernel, up to rounding.
   std::vector<float> plain(in.q.size(), NAN);
   kernels.run(1, {in.q.data(), in.keys.data(), in.values.data(), plain.data()}, rows,
@@ -122,6 +125,11 @@ void expectSameForEverySplit(const Shape &s, int64_t rows, int64_t position) {
 TEST(FlashAttention, GroupedHeadsSameForEverySplitOfTheTasks) {
   // Eight query heads per KV head: blocks of 4 rows.
   expectSameForEverySplit({16, 2, 64}, 11, 37);
+}
+
+TEST(FlashAttention, ThreeHeadsPerKvHeadSameForEverySplitOfTheTasks) {
+  // Blocks of 10 rows fill 30 of the 32 lanes; 20 rows are two whole ones.
+  expectSameForEverySplit({6, 2, 16}, 20, 3);
 }
 
 TEST(FlashAttention, OneHeadPerKvHeadSameForEverySplitOfTheTasks) {
