@@ -45,6 +45,15 @@ std::string hostFeatures() {
   return features;
 }
 
+// What the kernels may use of the CPU LLVM compiles for.
+EmitTarget emitTargetFor(const MCSubtargetInfo &info) {
+  EmitTarget target;
+  target.avx2 = info.checkFeatures("+avx2");
+  target.vnni = info.checkFeatures("+avx512vnni,+avx512vl") || info.checkFeatures("+avxvnni");
+  target.prefetch = true;
+  return target;
+}
+
 void optimize(Module &module, TargetMachine &machine) {
   PipelineTuningOptions tuning;
   tuning.LoopVectorization = true;
@@ -113,9 +122,7 @@ Result<std::unique_ptr<CpuJit>> CpuJit::compile(const LoweredModel &model,
   auto module = std::make_unique<Module>("kiln_kernels", *context);
   module->setDataLayout((*machine)->createDataLayout());
   module->setTargetTriple((*machine)->getTargetTriple().str());
-  EmitTarget target;
-  target.avx2 = (*machine)->getMCSubtargetInfo()->checkFeatures("+avx2");
-  target.prefetch = true;
+  EmitTarget target = emitTargetFor(*(*machine)->getMCSubtargetInfo());
   for (size_t i = 0; i < model.kernels.size(); ++i)
     KILN_TRY(emitKernel(*module, model.kernels[i], model.plan.kernelSymbols[i],
                         target));
@@ -214,9 +221,7 @@ Result<KernelObject> compileKernelObject(const LoweredModel &model, const std::s
   Module module("kiln_kernels", context);
   module.setDataLayout(machine->createDataLayout());
   module.setTargetTriple(triple);
-  EmitTarget target;
-  target.avx2 = info->checkFeatures("+avx2");
-  target.prefetch = true;
+  EmitTarget target = emitTargetFor(*info);
   for (size_t i = 0; i < model.kernels.size(); ++i)
     KILN_TRY(emitKernel(module, model.kernels[i], model.plan.kernelSymbols[i], target));
   std::string problems;

@@ -14,6 +14,7 @@ namespace kiln::codegen::cpu {
 // What the emitted code may assume of the CPU.
 struct EmitTarget {
   bool avx2 = false;     // AVX2 byte instructions for integer dot products
+  bool vnni = false;     // vpdpbusd on 256-bit vectors (AVX512-VNNI with VL, or AVX-VNNI)
   bool prefetch = false; // software prefetch of the weights in decode loops
 };
 

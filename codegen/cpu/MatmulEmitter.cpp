@@ -374,7 +374,7 @@ void emitIntegerMatmul(Kernel &k, const MatmulSlice &slice) {
   int64_t stride = rowBytes(format, K);
   int64_t blockElements = integerDotBlockElements(format);
   int64_t blockBytes = rowBytes(format, blockElements);
-  X86ByteDots avx2;
+  X86ByteDots avx2(k.target.vnni);
   IntegerDotTarget target{k.target.avx2 ? &avx2 : nullptr};
   if (format == GgmlType::Q4_0 && slice.N % 8 == 0) {
     emitQ40Matmul(k, slice, target);

@@ -6,7 +6,25 @@ using namespace llvm;
 
 namespace kiln::codegen::cpu {
 
+namespace {
+
+bool isSplatOne(Value *x) {
+  auto *constant = dyn_cast<Constant>(x);
+  auto *splat = constant ? dyn_cast_or_null<ConstantInt>(constant->getSplatValue()) : nullptr;
+  return splat && splat->isOne();
+}
+
+} // namespace
+
+Value *X86ByteDots::quadDots(IRBuilder<> &b, Value *acc, Value *u, Value *a) const {
+  auto *ints = FixedVectorType::get(b.getInt32Ty(), 8);
+  return b.CreateIntrinsic(Intrinsic::x86_avx512_vpdpbusd_256, {}, {acc, b.CreateBitCast(u, ints), b.CreateBitCast(a, ints)});
+}
+
 Value *X86ByteDots::dotUnsigned(IRBuilder<> &b, Value *u, Value *a, Value *scale16) const {
+  if (hasQuadDots() && isSplatOne(scale16))
+    return quadDots(b, ConstantAggregateZero::get(FixedVectorType::get(b.getInt32Ty(), 8)),
+                    u, a);
   Value *pairs = b.CreateIntrinsic(Intrinsic::x86_avx2_pmadd_ub_sw, {}, {u, a});
   return b.CreateIntrinsic(Intrinsic::x86_avx2_pmadd_wd, {}, {pairs, scale16});
 }

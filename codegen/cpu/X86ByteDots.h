@@ -1,7 +1,9 @@
 // The byte instructions of x86's AVX2 for the integer dot products of
 // codegen/llvm/IntegerDot.h: vpmaddubsw and vpmaddwd for the pair sums,
 // vpsignb for signed weights, vphaddd for the column totals, as llama.cpp's
-// AVX2 kernels use them.
+// AVX2 kernels use them. With VNNI, vpdpbusd sums four byte products into
+// 32 bits at once: the same integers (no pair sum of these kernels
+// saturates 16 bits), in one instruction instead of two.
 #pragma once
 
 #include "codegen/llvm/IntegerDot.h"
@@ -10,6 +12,10 @@ namespace kiln::codegen::cpu {
 
 class X86ByteDots final : public lowering::ByteDotHooks {
 public:
+  // vnni: the CPU has vpdpbusd on 256-bit vectors (AVX512-VNNI with VL, or
+  // AVX-VNNI; LLVM selects either from the same intrinsic).
+  explicit X86ByteDots(bool vnni) : vnni_(vnni) {}
+
   llvm::Value *dotUnsigned(llvm::IRBuilder<> &b, llvm::Value *u, llvm::Value *a,
                            llvm::Value *scale16) const override;
   // |w| . (a with w's sign).
@@ -19,6 +25,12 @@ public:
   llvm::Value *widenPairs(llvm::IRBuilder<> &b, llvm::Value *x) const override;
   llvm::Value *columnTotals(llvm::IRBuilder<> &b,
                             llvm::ArrayRef<llvm::Value *> sums) const override;
+  bool hasQuadDots() const override { return vnni_; }
+  llvm::Value *quadDots(llvm::IRBuilder<> &b, llvm::Value *acc, llvm::Value *u,
+                        llvm::Value *a) const override;
+
+private:
+  bool vnni_;
 };
 
 } // namespace kiln::codegen::cpu

@@ -531,12 +531,20 @@ void emitQ40EightPackedColumns(LoopEmitter &e, const IntegerDotTarget &target,
       Value *four = e.loadU32(a, e.c64(element));
       return b.CreateBitCast(b.CreateVectorSplat(8, four), v.bytes(32));
     };
-    Value *sum16 = nullptr;
-    for (unsigned s = 0; s < 8; ++s) {
-      Value *pairs = v.pairSums(steps[s], broadcast(s < 4 ? 4 * s : 16 + 4 * (s - 4)));
-      sum16 = sum16 ? b.CreateAdd(sum16, pairs) : pairs;
+    Value *sums;
+    if (v.hooks && v.hooks->hasQuadDots()) {
+      sums = ConstantAggregateZero::get(v.ints(8));
+      for (unsigned s = 0; s < 8; ++s)
+        sums = v.hooks->quadDots(b, sums, steps[s],
+                                 broadcast(s < 4 ? 4 * s : 16 + 4 * (s - 4)));
+    } else {
+      Value *sum16 = nullptr;
+      for (unsigned s = 0; s < 8; ++s) {
+        Value *pairs = v.pairSums(steps[s], broadcast(s < 4 ? 4 * s : 16 + 4 * (s - 4)));
+        sum16 = sum16 ? b.CreateAdd(sum16, pairs) : pairs;
+      }
+      sums = v.widenPairs(sum16);
     }
-    Value *sums = v.widenPairs(sum16);
     Value *eightSumA = b.CreateShl(
         b.CreateAddReduce(v.dotUnsigned(v.splat(1), v.load(a, e.c64(0)), nullptr)), e.c32(3));
     sums = b.CreateSub(sums, b.CreateVectorSplat(8, eightSumA));

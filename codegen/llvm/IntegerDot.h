@@ -39,6 +39,12 @@ public:
   // totals (lane c = sum of sums[c]).
   virtual llvm::Value *columnTotals(llvm::IRBuilder<> &b,
                                     llvm::ArrayRef<llvm::Value *> sums) const = 0;
+  // Whether quadDots exists: one instruction for four byte products summed
+  // into 32 bits (x86's vpdpbusd).
+  virtual bool hasQuadDots() const = 0;
+  // acc (8 i32) + lane i = u[4i..4i+3] . a[4i..4i+3], u unsigned, a signed.
+  virtual llvm::Value *quadDots(llvm::IRBuilder<> &b, llvm::Value *acc, llvm::Value *u,
+                                llvm::Value *a) const = 0;
 };
 
 struct IntegerDotTarget {

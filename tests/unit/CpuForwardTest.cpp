@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include "llvm/TargetParser/Host.h"
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -204,6 +206,30 @@ TEST(CpuForward, LogitsBitIdenticalToLlamaCppAvx2) {
     ++checked;
   }
   EXPECT_EQ(checked, 13u);
+}
+
+// With VNNI, the byte dots are vpdpbusd (four products summed into 32
+// bits at once) instead of vpmaddubsw + vpmaddwd: the same integers, so
+// the same logits bit for bit as the AVX2 instructions above.
+TEST(CpuForward, VnniGivesTheAvx2Logits) {
+  llvm::StringMap<bool> host = llvm::sys::getHostCPUFeatures();
+  if (!(host.lookup("avx512vnni") && host.lookup("avx512vl")) && !host.lookup("avxvnni"))
+    GTEST_SKIP() << "this CPU has no VNNI (AVX512-VNNI or AVX-VNNI)";
+  auto ids = readIds(test::sharedFile("tinyshakes-llama/reference/val128-f32.ids"));
+  for (const char *type : {"q4_0", "q4_1", "q5_0", "q8_0", "q4_k_m"}) {
+    SCOPED_TRACE(type);
+    std::string path = test::sharedFile(std::string("tinyshakes-llama/tinyshakes-llama-") +
+                                        type + ".gguf");
+    auto vnni = compile(path, true);
+    auto avx2 = compile(path, true, 2, true, true, "-avx512vnni,-avxvnni");
+    ASSERT_NE(vnni, nullptr);
+    ASSERT_NE(avx2, nullptr);
+    auto a = vnni->executor->prefill(ids, 0);
+    auto b = avx2->executor->prefill(ids, 0);
+    ASSERT_TRUE(a.ok() && b.ok());
+    ASSERT_EQ(a->size(), b->size());
+    EXPECT_EQ(0, std::memcmp(a->data(), b->data(), a->size() * sizeof(float)));
+  }
 }
 
 // The integer dot products against the float path (the same q8-quantized
