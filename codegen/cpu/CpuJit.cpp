@@ -50,6 +50,7 @@ EmitTarget emitTargetFor(const MCSubtargetInfo &info) {
   EmitTarget target;
   target.avx2 = info.checkFeatures("+avx2");
   target.vnni = info.checkFeatures("+avx512vnni,+avx512vl") || info.checkFeatures("+avxvnni");
+  target.wideVnni = info.checkFeatures("+avx512vnni,+avx512bw");
   target.prefetch = true;
   return target;
 }

@@ -15,6 +15,7 @@ namespace kiln::codegen::cpu {
 struct EmitTarget {
   bool avx2 = false;     // AVX2 byte instructions for integer dot products
   bool vnni = false;     // vpdpbusd on 256-bit vectors (AVX512-VNNI with VL, or AVX-VNNI)
+  bool wideVnni = false; // ... and on 512-bit vectors (AVX512-VNNI)
   bool prefetch = false; // software prefetch of the weights in decode loops
 };
 

@@ -227,6 +227,9 @@ void emitMatmul(Kernel &k, const MatmulSlice &slice, bool panels) {
 // so results do not change.
 struct MicroTiles {
   int64_t batchRows, batchColumns, singleColumns;
+  // Many tokens: the columns left after the groups of batchColumns go in
+  // groups of this many, then one at a time.
+  int64_t leftoverColumns = 1;
 };
 using MicroKernel =
     std::function<void(Value *t0, int64_t R, Value *n0, int64_t C, bool batched)>;
@@ -238,15 +241,20 @@ void forEachMicroTile(Kernel &k, const MatmulSlice &slice, MicroTiles tiles,
   auto &b = k.builder;
   LoopEmitter &e = k.e;
   Value *first = slice.first, *last = slice.last;
-  // Columns [lo, hi) of rows [t0, t0 + R): groups of C from lo, then one
-  // at a time.
+  // Columns [lo, hi) of rows [t0, t0 + R): groups of C from lo, then (in
+  // a batch) groups of leftoverColumns, then one at a time.
   auto columns = [&](Value *lo, Value *hi, Value *t0, int64_t R, int64_t C, bool batched) {
-    Value *groups = b.CreateUDiv(b.CreateSub(hi, lo), e.c64(C));
-    e.forRange(e.c64(0), groups, [&](Value *g) {
-      body(t0, R, b.CreateAdd(lo, b.CreateMul(g, e.c64(C))), C, batched);
-    });
-    e.forRange(b.CreateAdd(lo, b.CreateMul(groups, e.c64(C))), hi,
-               [&](Value *n) { body(t0, R, n, 1, batched); });
+    auto groupsOf = [&](Value *from, int64_t width) {
+      Value *groups = b.CreateUDiv(b.CreateSub(hi, from), e.c64(width));
+      e.forRange(e.c64(0), groups, [&](Value *g) {
+        body(t0, R, b.CreateAdd(from, b.CreateMul(g, e.c64(width))), width, batched);
+      });
+      return b.CreateAdd(from, b.CreateMul(groups, e.c64(width)));
+    };
+    Value *rest = groupsOf(lo, C);
+    if (batched && tiles.leftoverColumns > 1 && tiles.leftoverColumns < C)
+      rest = groupsOf(rest, tiles.leftoverColumns);
+    e.forRange(rest, hi, [&](Value *n) { body(t0, R, n, 1, batched); });
   };
   Value *rowGroups = b.CreateUDiv(k.rows, e.c64(tiles.batchRows));
   const int64_t C = tiles.batchColumns;
@@ -314,11 +322,47 @@ void emitQ40Matmul(Kernel &k, const MatmulSlice &slice, const IntegerDotTarget &
   // array of 144-byte records, eight scales then eight nibble arrays.
   const bool packed = slice.layout == runtime::WeightLayout::Q4_0x8;
   const int64_t blocksPerRow = K / 32;
-  forEachMicroTile(k, slice, {4, 8, 8}, [&](Value *t0, int64_t R, Value *n0, int64_t C,
-                                             bool batched) {
+  // With 512-bit VNNI, many tokens take two groups (16 columns) at a time.
+  const bool sixteen = packed && target.hooks && target.hooks->hasWideQuadDots();
+  Value *wideAccumulators[4];
+  if (sixteen)
+    for (Value *&acc : wideAccumulators)
+      acc = e.local(FixedVectorType::get(e.f32(), 16));
+  auto groupRecords = [&](Value *n0) {
+    return e.at(b.getInt8Ty(), w,
+                b.CreateMul(b.CreateUDiv(n0, e.c64(8)), e.c64(blocksPerRow * 144)));
+  };
+  MicroTiles tiles = sixteen ? MicroTiles{4, 16, 8, 8} : MicroTiles{4, 8, 8};
+  forEachMicroTile(k, slice, tiles, [&](Value *t0, int64_t R, Value *n0, int64_t C,
+                                        bool batched) {
     // Tiles start at multiples of 16 and N is a multiple of 8, so every
-    // task's columns split into groups of 8: the single-column loop that
-    // forEachMicroTile emits for leftovers never runs.
+    // task's columns split into groups of 16 and 8: the single-column loop
+    // that forEachMicroTile emits for leftovers never runs.
+    if (C == 16) {
+      std::vector<QuantizedRow> rows;
+      for (int64_t r = 0; r < R; ++r) {
+        Value *row = e.at(b.getInt8Ty(), x,
+                          b.CreateMul(b.CreateAdd(t0, e.c64(r)), e.c64(layout.rowBytes)));
+        rows.push_back({row, e.at(b.getInt8Ty(), row, e.c64(layout.scalesOffset)), nullptr});
+        b.CreateStore(ConstantAggregateZero::get(FixedVectorType::get(e.f32(), 16)),
+                      wideAccumulators[r]);
+      }
+      Value *groups[2] = {groupRecords(n0), groupRecords(b.CreateAdd(n0, e.c64(8)))};
+      e.forRange(0, blocksPerRow, [&](Value *blockIndex) {
+        Value *recordOffset = b.CreateMul(blockIndex, e.c64(144));
+        Value *records[2] = {e.at(b.getInt8Ty(), groups[0], recordOffset),
+                             e.at(b.getInt8Ty(), groups[1], recordOffset)};
+        emitQ40SixteenPackedColumns(e, target, records, blockIndex, rows,
+                                    ArrayRef<Value *>(wideAccumulators, R));
+      });
+      for (int64_t r = 0; r < R; ++r) {
+        Value *sums = b.CreateLoad(FixedVectorType::get(e.f32(), 16), wideAccumulators[r]);
+        for (int64_t c = 0; c < 16; ++c)
+          slice.store(b.CreateExtractElement(sums, uint64_t(c)), b.CreateAdd(t0, e.c64(r)),
+                      b.CreateAdd(n0, e.c64(c)));
+      }
+      return;
+    }
     if (C != 8)
       return;
     std::vector<QuantizedRow> rows;
@@ -328,10 +372,7 @@ void emitQ40Matmul(Kernel &k, const MatmulSlice &slice, const IntegerDotTarget &
       rows.push_back({row, e.at(b.getInt8Ty(), row, e.c64(layout.scalesOffset)), nullptr});
       b.CreateStore(ConstantAggregateZero::get(lanes), accumulators[r]);
     }
-    Value *group = packed ? e.at(b.getInt8Ty(), w,
-                                 b.CreateMul(b.CreateUDiv(n0, e.c64(8)),
-                                             e.c64(blocksPerRow * 144)))
-                          : nullptr;
+    Value *group = packed ? groupRecords(n0) : nullptr;
     e.forRange(0, blocksPerRow, [&](Value *blockIndex) {
       if (packed) {
         Value *recordOffset = b.CreateMul(blockIndex, e.c64(144));
@@ -374,7 +415,7 @@ void emitIntegerMatmul(Kernel &k, const MatmulSlice &slice) {
   int64_t stride = rowBytes(format, K);
   int64_t blockElements = integerDotBlockElements(format);
   int64_t blockBytes = rowBytes(format, blockElements);
-  X86ByteDots avx2(k.target.vnni);
+  X86ByteDots avx2(k.target.vnni, k.target.wideVnni);
   IntegerDotTarget target{k.target.avx2 ? &avx2 : nullptr};
   if (format == GgmlType::Q4_0 && slice.N % 8 == 0) {
     emitQ40Matmul(k, slice, target);

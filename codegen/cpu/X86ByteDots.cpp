@@ -17,8 +17,12 @@ bool isSplatOne(Value *x) {
 } // namespace
 
 Value *X86ByteDots::quadDots(IRBuilder<> &b, Value *acc, Value *u, Value *a) const {
-  auto *ints = FixedVectorType::get(b.getInt32Ty(), 8);
-  return b.CreateIntrinsic(Intrinsic::x86_avx512_vpdpbusd_256, {}, {acc, b.CreateBitCast(u, ints), b.CreateBitCast(a, ints)});
+  auto *ints = cast<FixedVectorType>(acc->getType());
+  const bool wide = ints->getNumElements() == 16;
+  assert(wide ? wideVnni_ : vnni_);
+  return b.CreateIntrinsic(wide ? Intrinsic::x86_avx512_vpdpbusd_512
+                                : Intrinsic::x86_avx512_vpdpbusd_256,
+                           {}, {acc, b.CreateBitCast(u, ints), b.CreateBitCast(a, ints)});
 }
 
 Value *X86ByteDots::dotUnsigned(IRBuilder<> &b, Value *u, Value *a, Value *scale16) const {

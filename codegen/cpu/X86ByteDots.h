@@ -13,8 +13,9 @@ namespace kiln::codegen::cpu {
 class X86ByteDots final : public lowering::ByteDotHooks {
 public:
   // vnni: the CPU has vpdpbusd on 256-bit vectors (AVX512-VNNI with VL, or
-  // AVX-VNNI; LLVM selects either from the same intrinsic).
-  explicit X86ByteDots(bool vnni) : vnni_(vnni) {}
+  // AVX-VNNI; LLVM selects either from the same intrinsic); wideVnni: also
+  // on 512-bit vectors (AVX512-VNNI).
+  X86ByteDots(bool vnni, bool wideVnni) : vnni_(vnni), wideVnni_(wideVnni) {}
 
   llvm::Value *dotUnsigned(llvm::IRBuilder<> &b, llvm::Value *u, llvm::Value *a,
                            llvm::Value *scale16) const override;
@@ -26,11 +27,12 @@ public:
   llvm::Value *columnTotals(llvm::IRBuilder<> &b,
                             llvm::ArrayRef<llvm::Value *> sums) const override;
   bool hasQuadDots() const override { return vnni_; }
+  bool hasWideQuadDots() const override { return wideVnni_; }
   llvm::Value *quadDots(llvm::IRBuilder<> &b, llvm::Value *acc, llvm::Value *u,
                         llvm::Value *a) const override;
 
 private:
-  bool vnni_;
+  bool vnni_, wideVnni_;
 };
 
 } // namespace kiln::codegen::cpu

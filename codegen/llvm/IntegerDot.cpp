@@ -555,6 +555,53 @@ void emitQ40EightPackedColumns(LoopEmitter &e, const IntegerDotTarget &target,
   }
 }
 
+void emitQ40SixteenPackedColumns(LoopEmitter &e, const IntegerDotTarget &target,
+                                 ArrayRef<Value *> records, Value *blockIndex,
+                                 ArrayRef<QuantizedRow> rows, ArrayRef<Value *> acc) {
+  auto &b = e.b;
+  Bytes v{e, b, target.hooks};
+  assert(target.hooks && target.hooks->hasWideQuadDots());
+  auto *floats = FixedVectorType::get(e.f32(), 16);
+  SmallVector<int, 64> concat;
+  for (int i = 0; i < 64; ++i)
+    concat.push_back(i);
+  auto both = [&](Value *low, Value *high) {
+    unsigned n = cast<FixedVectorType>(low->getType())->getNumElements();
+    return v.shuffle(low, high, ArrayRef<int>(concat).take_front(2 * n));
+  };
+  auto *eightHalves = FixedVectorType::get(b.getInt16Ty(), 8);
+  Value *halves = both(b.CreateAlignedLoad(eightHalves, records[0], Align(1)),
+                       b.CreateAlignedLoad(eightHalves, records[1], Align(1)));
+  Value *scales = b.CreateFPExt(
+      b.CreateBitCast(halves, FixedVectorType::get(b.getHalfTy(), 16)), floats);
+  // Steps as in emitQ40EightPackedColumns, the two records side by side.
+  Value *steps[8];
+  for (unsigned s = 0; s < 4; ++s) {
+    Value *chunk = both(v.load(records[0], e.c64(16 + 32 * s)),
+                        v.load(records[1], e.c64(16 + 32 * s)));
+    steps[s] = b.CreateAnd(chunk, v.splat(15, 64));
+    steps[4 + s] = b.CreateLShr(chunk, v.splat(4, 64));
+  }
+  for (size_t r = 0; r < rows.size(); ++r) {
+    Value *a = e.at(b.getInt8Ty(), rows[r].q, b.CreateMul(blockIndex, e.c64(32)));
+    auto broadcast = [&](int64_t element) {
+      Value *four = e.loadU32(a, e.c64(element));
+      return b.CreateBitCast(b.CreateVectorSplat(16, four), v.bytes(64));
+    };
+    Value *sums = ConstantAggregateZero::get(v.ints(16));
+    for (unsigned s = 0; s < 8; ++s)
+      sums = target.hooks->quadDots(b, sums, steps[s],
+                                    broadcast(s < 4 ? 4 * s : 16 + 4 * (s - 4)));
+    Value *eightSumA = b.CreateShl(
+        b.CreateAddReduce(v.dotUnsigned(v.splat(1), v.load(a, e.c64(0)), nullptr)), e.c32(3));
+    sums = b.CreateSub(sums, b.CreateVectorSplat(16, eightSumA));
+    Value *da = e.loadF32(rows[r].d, blockIndex);
+    Value *scale = b.CreateFMul(scales, b.CreateVectorSplat(16, da));
+    Value *sum = emitFma(b, b.CreateSIToFP(sums, floats), scale, b.CreateLoad(floats, acc[r]));
+    b.CreateStore(sum, acc[r]);
+  }
+}
+
 bool hasIntegerDot(GgmlType weights) {
   switch (weights) {
   case GgmlType::Q8_0: case GgmlType::Q4_0: case GgmlType::Q4_1:

@@ -42,7 +42,10 @@ public:
   // Whether quadDots exists: one instruction for four byte products summed
   // into 32 bits (x86's vpdpbusd).
   virtual bool hasQuadDots() const = 0;
-  // acc (8 i32) + lane i = u[4i..4i+3] . a[4i..4i+3], u unsigned, a signed.
+  // Whether quadDots also takes 64 bytes (16 i32 lanes; AVX512-VNNI).
+  virtual bool hasWideQuadDots() const = 0;
+  // acc (8 or 16 i32) + lane i = u[4i..4i+3] . a[4i..4i+3], u unsigned, a
+  // signed.
   virtual llvm::Value *quadDots(llvm::IRBuilder<> &b, llvm::Value *acc, llvm::Value *u,
                                 llvm::Value *a) const = 0;
 };
@@ -97,6 +100,16 @@ void emitQ40EightPackedColumns(LoopEmitter &e, const IntegerDotTarget &target,
                                llvm::Value *record, llvm::Value *blockIndex,
                                llvm::ArrayRef<QuantizedRow> rows,
                                llvm::ArrayRef<llvm::Value *> acc);
+
+// The same over two groups of eight rows at once, in 16 lanes: records[0]
+// and records[1] hold block `blockIndex` of columns 0-7 and 8-15, and lane
+// c of acc[r] (16 floats) is column c. Each lane computes what it would
+// in emitQ40EightPackedColumns, so the results are the same bit for bit.
+// Needs target.hooks->hasWideQuadDots().
+void emitQ40SixteenPackedColumns(LoopEmitter &e, const IntegerDotTarget &target,
+                                 llvm::ArrayRef<llvm::Value *> records,
+                                 llvm::Value *blockIndex, llvm::ArrayRef<QuantizedRow> rows,
+                                 llvm::ArrayRef<llvm::Value *> acc);
 
 // acc[r] += weight block `blockIndex` (stored at `block`) . rows[r]'s block.
 void emitBlockIntegerDot(LoopEmitter &e, const IntegerDotTarget &target,
