@@ -51,6 +51,7 @@ EmitTarget emitTargetFor(const MCSubtargetInfo &info) {
   target.avx2 = info.checkFeatures("+avx2");
   target.vnni = info.checkFeatures("+avx512vnni,+avx512vl") || info.checkFeatures("+avxvnni");
   target.wideVnni = info.checkFeatures("+avx512vnni,+avx512bw");
+  target.avx512 = info.checkFeatures("+avx512f");
   target.prefetch = true;
   return target;
 }

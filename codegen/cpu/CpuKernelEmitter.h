@@ -16,6 +16,7 @@ struct EmitTarget {
   bool avx2 = false;     // AVX2 byte instructions for integer dot products
   bool vnni = false;     // vpdpbusd on 256-bit vectors (AVX512-VNNI with VL, or AVX-VNNI)
   bool wideVnni = false; // ... and on 512-bit vectors (AVX512-VNNI)
+  bool avx512 = false;   // 512-bit float vectors (AVX512-F)
   bool prefetch = false; // software prefetch of the weights in decode loops
 };
 

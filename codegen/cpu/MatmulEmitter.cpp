@@ -531,13 +531,67 @@ void emitPlainMatmul(Kernel &k, const MatmulSlice &slice) {
     return b.CreateAlignedLoad(
         lanes, e.at(e.f32(), x, b.CreateAdd(b.CreateMul(t, e.c64(K)), kk)), Align(4));
   };
-  forEachMicroTile(k, slice, {3, 4, 2}, [&](Value *t0, int64_t R, Value *n0, int64_t C,
-                                     bool batched) {
+  // With 512-bit vectors, many tokens go 4 rows x 8 columns at a time, a
+  // pair's two columns (n, n + 1) in the halves of one vector: half h of
+  // its accumulator takes the FMAs the eight-lane accumulator of column
+  // n + h takes, in the same order, so every output is the same bit for bit.
+  const bool wide = paired && k.target.avx512;
+  auto *lanes16 = FixedVectorType::get(e.f32(), 16);
+  Value *wideAccumulators[16];
+  if (wide)
+    for (Value *&acc : wideAccumulators)
+      acc = e.local(lanes16);
+  SmallVector<int, 16> concat, halves[2];
+  for (int i = 0; i < 16; ++i)
+    concat.push_back(i);
+  for (int i = 0; i < 8; ++i)
+    halves[0].push_back(i), halves[1].push_back(8 + i);
+  MicroTiles tiles = wide ? MicroTiles{4, 8, 2} : MicroTiles{3, 4, 2};
+  forEachMicroTile(k, slice, tiles, [&](Value *t0, int64_t R, Value *n0, int64_t C,
+                                        bool batched) {
     IRBuilder<>::FastMathFlagGuard guard(b);
     b.clearFastMathFlags();
     Value *zero = ConstantAggregateZero::get(lanes);
     auto column = [&](int64_t c) { return b.CreateAdd(n0, e.c64(c)); };
     auto row = [&](int64_t r) { return b.CreateAdd(t0, e.c64(r)); };
+    if (wide && batched && C == 8) {
+      // n0 is even (tiles and groups start at even columns): each pair is
+      // one pairs32 pair, its chunk [column n0 + 2p: 32][n0 + 2p + 1: 32].
+      for (int64_t i = 0; i < 4 * R; ++i)
+        b.CreateStore(ConstantAggregateZero::get(lanes16), wideAccumulators[i]);
+      std::vector<Value *> bases;
+      for (int64_t p = 0; p < 4; ++p)
+        bases.push_back(rowBase(column(2 * p)));
+      e.forRange(0, K / 32, [&](Value *chunk) {
+        for (int64_t s = 0; s < 4; ++s) {
+          Value *kk = b.CreateAdd(b.CreateMul(chunk, e.c64(32)), e.c64(8 * s));
+          Value *inputs[4];
+          for (int64_t r = 0; r < R; ++r) {
+            Value *x8 = loadInputs(row(r), kk);
+            inputs[r] = b.CreateShuffleVector(x8, x8, concat);
+          }
+          for (int64_t p = 0; p < 4; ++p) {
+            Value *at = b.CreateAdd(chunkStart(bases[p], chunk), e.c64(8 * s));
+            Value *weights = b.CreateShuffleVector(
+                loadWeightsAt(at), loadWeightsAt(b.CreateAdd(at, e.c64(32))), concat);
+            for (int64_t r = 0; r < R; ++r) {
+              Value *acc = wideAccumulators[p * R + r];
+              b.CreateStore(emitFma(b, inputs[r], weights, b.CreateLoad(lanes16, acc)), acc);
+            }
+          }
+        }
+      });
+      for (int64_t p = 0; p < 4; ++p)
+        for (int64_t r = 0; r < R; ++r) {
+          Value *both = b.CreateLoad(lanes16, wideAccumulators[p * R + r]);
+          for (int64_t h = 0; h < 2; ++h) {
+            Value *half = b.CreateShuffleVector(both, both, halves[h]);
+            slice.store(emitLaneSum(b, half, LaneTree::Interleaved), row(r),
+                        column(2 * p + h));
+          }
+        }
+      return;
+    }
     auto accumulate = [&](Value *acc, Value *n, Value *t, Value *kk) {
       b.CreateStore(emitFma(b, loadInputs(t, kk), loadWeights(n, kk),
                             b.CreateLoad(lanes, acc)),

@@ -219,7 +219,8 @@ TEST(CpuForward, Avx512AndVnniGiveTheAvx2Logits) {
     GTEST_SKIP() << "this CPU has neither AVX512-BW nor AVX-VNNI: only the AVX2 kernels run";
   auto ids = readIds(test::sharedFile("tinyshakes-llama/reference/val128-f32.ids"));
   for (const char *type :
-       {"q4_0", "q4_1", "q5_0", "q8_0", "q2_k", "q3_k_m", "q4_k_m", "q5_k_m", "q6_k"}) {
+       {"f32", "f16", "q4_0", "q4_1", "q5_0", "q8_0", "q2_k", "q3_k_m", "q4_k_m", "q5_k_m",
+        "q6_k"}) {
     SCOPED_TRACE(type);
     std::string path = test::sharedFile(std::string("tinyshakes-llama/tinyshakes-llama-") +
                                         type + ".gguf");
