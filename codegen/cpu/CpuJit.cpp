@@ -52,6 +52,7 @@ EmitTarget emitTargetFor(const MCSubtargetInfo &info) {
   target.vnni = info.checkFeatures("+avx512vnni,+avx512vl") || info.checkFeatures("+avxvnni");
   target.wideVnni = info.checkFeatures("+avx512vnni,+avx512bw");
   target.avx512 = info.checkFeatures("+avx512f");
+  target.avx512bw = info.checkFeatures("+avx512bw");
   target.prefetch = true;
   return target;
 }

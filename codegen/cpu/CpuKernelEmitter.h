@@ -17,6 +17,7 @@ struct EmitTarget {
   bool vnni = false;     // vpdpbusd on 256-bit vectors (AVX512-VNNI with VL, or AVX-VNNI)
   bool wideVnni = false; // ... and on 512-bit vectors (AVX512-VNNI)
   bool avx512 = false;   // 512-bit float vectors (AVX512-F)
+  bool avx512bw = false; // 512-bit byte vectors (AVX512-BW)
   bool prefetch = false; // software prefetch of the weights in decode loops
 };
 

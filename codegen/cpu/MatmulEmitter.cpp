@@ -415,7 +415,7 @@ void emitIntegerMatmul(Kernel &k, const MatmulSlice &slice) {
   int64_t stride = rowBytes(format, K);
   int64_t blockElements = integerDotBlockElements(format);
   int64_t blockBytes = rowBytes(format, blockElements);
-  X86ByteDots avx2(k.target.vnni, k.target.wideVnni);
+  X86ByteDots avx2(k.target.vnni, k.target.wideVnni, k.target.avx512bw);
   IntegerDotTarget target{k.target.avx2 ? &avx2 : nullptr};
   if (format == GgmlType::Q4_0 && slice.N % 8 == 0) {
     emitQ40Matmul(k, slice, target);
@@ -428,18 +428,26 @@ void emitIntegerMatmul(Kernel &k, const MatmulSlice &slice) {
   for (int64_t i = 0; i < 8; ++i)
     accumulators.push_back({e.local(lanes), e.local(FixedVectorType::get(e.f32(), 4))});
 
-  forEachMicroTile(k, slice, {4, 1, 4}, [&](Value *t0, int64_t R, Value *n0, int64_t C, bool) {
+  // With 512-bit byte dots, many tokens go 4 rows x 4 columns at a time
+  // for the 32-blocks without a min: two columns per vector
+  // (emitBlockPairIntegerDot), each half computing what its column's eight
+  // lanes compute alone.
+  const bool pairs = target.hooks && target.hooks->hasWideDots() &&
+                     hasBlockPairIntegerDot(format);
+  auto *lanes16 = FixedVectorType::get(e.f32(), 16);
+  std::vector<Value *> pairAccumulators;
+  if (pairs)
+    for (int64_t i = 0; i < 8; ++i)
+      pairAccumulators.push_back(e.local(lanes16));
+  MicroTiles tiles = pairs ? MicroTiles{4, 4, 4, 2} : MicroTiles{4, 1, 4};
+  forEachMicroTile(k, slice, tiles, [&](Value *t0, int64_t R, Value *n0, int64_t C,
+                                        bool batched) {
     std::vector<QuantizedRow> rows;
     for (int64_t r = 0; r < R; ++r) {
       Value *row = e.at(b.getInt8Ty(), x,
                         b.CreateMul(b.CreateAdd(t0, e.c64(r)), e.c64(layout.rowBytes)));
       rows.push_back({row, e.at(b.getInt8Ty(), row, e.c64(layout.scalesOffset)),
                       e.at(b.getInt8Ty(), row, e.c64(layout.extraOffset))});
-    }
-    for (int64_t i = 0; i < R * C; ++i) {
-      b.CreateStore(ConstantAggregateZero::get(lanes), accumulators[i].lanes);
-      b.CreateStore(ConstantAggregateZero::get(FixedVectorType::get(e.f32(), 4)),
-                    accumulators[i].offset);
     }
     std::vector<Value *> weightRows;
     for (int64_t c = 0; c < C; ++c) {
@@ -451,6 +459,43 @@ void emitIntegerMatmul(Kernel &k, const MatmulSlice &slice) {
                                                    e.c64(blockBytes)))
                          : b.CreateMul(n, e.c64(stride));
       weightRows.push_back(e.at(b.getInt8Ty(), w, start));
+    }
+    if (pairs && batched && C % 2 == 0) {
+      const int64_t P = C / 2;
+      for (int64_t i = 0; i < P * R; ++i)
+        b.CreateStore(ConstantAggregateZero::get(lanes16), pairAccumulators[i]);
+      e.forRange(0, K / blockElements, [&](Value *blockIndex) {
+        Value *offset = b.CreateMul(blockIndex, e.c64(blockStep));
+        for (int64_t p = 0; p < P; ++p) {
+          Value *blocks[2] = {e.at(b.getInt8Ty(), weightRows[2 * p], offset),
+                              e.at(b.getInt8Ty(), weightRows[2 * p + 1], offset)};
+          emitBlockPairIntegerDot(e, target, format, blocks, blockIndex, rows,
+                                  ArrayRef<Value *>(pairAccumulators).slice(p * R, R));
+        }
+      });
+      // Each half as its column's eight lanes, summed as emitDotResult does
+      // (with no min, the offsets are zeros).
+      SmallVector<int, 8> halves[2];
+      for (int i = 0; i < 8; ++i)
+        halves[0].push_back(i), halves[1].push_back(8 + i);
+      const DotAccumulators &single = accumulators[0];
+      b.CreateStore(ConstantAggregateZero::get(FixedVectorType::get(e.f32(), 4)),
+                    single.offset);
+      for (int64_t p = 0; p < P; ++p)
+        for (int64_t r = 0; r < R; ++r) {
+          Value *both = b.CreateLoad(lanes16, pairAccumulators[p * R + r]);
+          for (int64_t h = 0; h < 2; ++h) {
+            b.CreateStore(b.CreateShuffleVector(both, both, halves[h]), single.lanes);
+            slice.store(emitDotResult(e, single), b.CreateAdd(t0, e.c64(r)),
+                        b.CreateAdd(n0, e.c64(2 * p + h)));
+          }
+        }
+      return;
+    }
+    for (int64_t i = 0; i < R * C; ++i) {
+      b.CreateStore(ConstantAggregateZero::get(lanes), accumulators[i].lanes);
+      b.CreateStore(ConstantAggregateZero::get(FixedVectorType::get(e.f32(), 4)),
+                    accumulators[i].offset);
     }
     e.forRange(0, K / blockElements, [&](Value *blockIndex) {
       Value *offset = b.CreateMul(blockIndex, e.c64(blockStep));

@@ -14,6 +14,10 @@ bool isSplatOne(Value *x) {
   return splat && splat->isOne();
 }
 
+bool isWide(Value *bytes) {
+  return cast<FixedVectorType>(bytes->getType())->getNumElements() == 64;
+}
+
 } // namespace
 
 Value *X86ByteDots::quadDots(IRBuilder<> &b, Value *acc, Value *u, Value *a) const {
@@ -26,6 +30,14 @@ Value *X86ByteDots::quadDots(IRBuilder<> &b, Value *acc, Value *u, Value *a) con
 }
 
 Value *X86ByteDots::dotUnsigned(IRBuilder<> &b, Value *u, Value *a, Value *scale16) const {
+  if (isWide(u)) {
+    assert(wide_);
+    if (wideVnni_ && isSplatOne(scale16))
+      return quadDots(b, ConstantAggregateZero::get(FixedVectorType::get(b.getInt32Ty(), 16)),
+                      u, a);
+    Value *pairs = b.CreateIntrinsic(Intrinsic::x86_avx512_pmaddubs_w_512, {}, {u, a});
+    return b.CreateIntrinsic(Intrinsic::x86_avx512_pmaddw_d_512, {}, {pairs, scale16});
+  }
   if (hasQuadDots() && isSplatOne(scale16))
     return quadDots(b, ConstantAggregateZero::get(FixedVectorType::get(b.getInt32Ty(), 8)),
                     u, a);
@@ -35,7 +47,15 @@ Value *X86ByteDots::dotUnsigned(IRBuilder<> &b, Value *u, Value *a, Value *scale
 
 Value *X86ByteDots::dotSigned(IRBuilder<> &b, Value *w, Value *a, Value *scale16) const {
   Value *magnitude = b.CreateBinaryIntrinsic(Intrinsic::abs, w, b.getFalse());
-  Value *signedA = b.CreateIntrinsic(Intrinsic::x86_avx2_psign_b, {}, {a, w});
+  Value *signedA;
+  if (isWide(w)) {
+    // a where w > 0, -a (wrapping, as vpsignb) where w < 0; where w is 0
+    // the product is 0 either way.
+    Value *zero = ConstantAggregateZero::get(a->getType());
+    signedA = b.CreateSelect(b.CreateICmpSLT(w, zero), b.CreateSub(zero, a), a);
+  } else {
+    signedA = b.CreateIntrinsic(Intrinsic::x86_avx2_psign_b, {}, {a, w});
+  }
   return dotUnsigned(b, magnitude, signedA, scale16);
 }
 

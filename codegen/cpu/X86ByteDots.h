@@ -14,8 +14,11 @@ class X86ByteDots final : public lowering::ByteDotHooks {
 public:
   // vnni: the CPU has vpdpbusd on 256-bit vectors (AVX512-VNNI with VL, or
   // AVX-VNNI; LLVM selects either from the same intrinsic); wideVnni: also
-  // on 512-bit vectors (AVX512-VNNI).
-  X86ByteDots(bool vnni, bool wideVnni) : vnni_(vnni), wideVnni_(wideVnni) {}
+  // on 512-bit vectors (AVX512-VNNI); wide: the byte dots on 512-bit
+  // vectors (AVX512-BW; vpsignb has no such form, a masked negation
+  // replaces it).
+  X86ByteDots(bool vnni, bool wideVnni, bool wide)
+      : vnni_(vnni), wideVnni_(wideVnni), wide_(wide) {}
 
   llvm::Value *dotUnsigned(llvm::IRBuilder<> &b, llvm::Value *u, llvm::Value *a,
                            llvm::Value *scale16) const override;
@@ -26,13 +29,14 @@ public:
   llvm::Value *widenPairs(llvm::IRBuilder<> &b, llvm::Value *x) const override;
   llvm::Value *columnTotals(llvm::IRBuilder<> &b,
                             llvm::ArrayRef<llvm::Value *> sums) const override;
+  bool hasWideDots() const override { return wide_; }
   bool hasQuadDots() const override { return vnni_; }
   bool hasWideQuadDots() const override { return wideVnni_; }
   llvm::Value *quadDots(llvm::IRBuilder<> &b, llvm::Value *acc, llvm::Value *u,
                         llvm::Value *a) const override;
 
 private:
-  bool vnni_, wideVnni_;
+  bool vnni_, wideVnni_, wide_;
 };
 
 } // namespace kiln::codegen::cpu

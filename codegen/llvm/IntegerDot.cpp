@@ -144,23 +144,28 @@ struct BlockDot {
 
   // q8_0, q4_0, q5_0 (signed quants) and q4_1, q5_1 (unsigned, with min),
   // against q8_0/q8_1 rows.
-  void blocks32(GgmlType format, Value *block) {
+  // The 32 quants of a block of q8_0, q4_0, q5_0 (signed), q4_1 or q5_1
+  // (unsigned, 0..31).
+  Value *quants32(GgmlType format, Value *block) {
     bool hasMin = format == GgmlType::Q4_1 || format == GgmlType::Q5_1;
     bool fiveBit = format == GgmlType::Q5_0 || format == GgmlType::Q5_1;
+    int64_t at = hasMin ? 4 : 2;
+    if (format == GgmlType::Q8_0)
+      return v.load(block, e.c64(2));
+    Value *high = fiveBit ? v.fifthBits(block, e.c64(at)) : nullptr;
+    Value *quants = v.nibbles(block, e.c64(fiveBit ? at + 4 : at));
+    if (high)
+      quants = b.CreateOr(quants, high);
+    if (!hasMin)
+      quants = b.CreateSub(quants, v.splat(fiveBit ? 16 : 8));
+    return quants;
+  }
+
+  void blocks32(GgmlType format, Value *block) {
+    bool hasMin = format == GgmlType::Q4_1 || format == GgmlType::Q5_1;
     Value *d = e.loadHalf(block, e.c64(0));
     Value *m = hasMin ? e.loadHalf(block, e.c64(2)) : nullptr;
-    int64_t at = hasMin ? 4 : 2;
-    Value *quants;
-    if (format == GgmlType::Q8_0) {
-      quants = v.load(block, e.c64(2));
-    } else {
-      Value *high = fiveBit ? v.fifthBits(block, e.c64(at)) : nullptr;
-      quants = v.nibbles(block, e.c64(fiveBit ? at + 4 : at));
-      if (high)
-        quants = b.CreateOr(quants, high);
-      if (!hasMin)
-        quants = b.CreateSub(quants, v.splat(fiveBit ? 16 : 8));
-    }
+    Value *quants = quants32(format, block);
     for (size_t r = 0; r < rows.size(); ++r) {
       Value *a = v.load(rows[r].q, byteOffset(blockIndex, 32));
       Value *sums = hasMin ? v.dotUnsigned(quants, a, nullptr)
@@ -599,6 +604,39 @@ void emitQ40SixteenPackedColumns(LoopEmitter &e, const IntegerDotTarget &target,
     Value *scale = b.CreateFMul(scales, b.CreateVectorSplat(16, da));
     Value *sum = emitFma(b, b.CreateSIToFP(sums, floats), scale, b.CreateLoad(floats, acc[r]));
     b.CreateStore(sum, acc[r]);
+  }
+}
+
+bool hasBlockPairIntegerDot(GgmlType weights) {
+  return weights == GgmlType::Q8_0 || weights == GgmlType::Q5_0 || weights == GgmlType::Q4_0;
+}
+
+void emitBlockPairIntegerDot(LoopEmitter &e, const IntegerDotTarget &target,
+                             GgmlType weights, ArrayRef<Value *> blocks, Value *blockIndex,
+                             ArrayRef<QuantizedRow> rows, ArrayRef<Value *> acc) {
+  auto &b = e.b;
+  assert(hasBlockPairIntegerDot(weights) && target.hooks && target.hooks->hasWideDots());
+  Bytes v{e, b, target.hooks};
+  BlockDot dot{e, b, v, rows, {}, blockIndex};
+  auto *floats = FixedVectorType::get(e.f32(), 16);
+  SmallVector<int, 64> concat;
+  for (int i = 0; i < 64; ++i)
+    concat.push_back(i);
+  auto both = [&](Value *low, Value *high) {
+    unsigned n = cast<FixedVectorType>(low->getType())->getNumElements();
+    return v.shuffle(low, high, ArrayRef<int>(concat).take_front(2 * n));
+  };
+  Value *quants = both(dot.quants32(weights, blocks[0]), dot.quants32(weights, blocks[1]));
+  Value *d = both(b.CreateVectorSplat(8, e.loadHalf(blocks[0], e.c64(0))),
+                  b.CreateVectorSplat(8, e.loadHalf(blocks[1], e.c64(0))));
+  Value *ones = b.CreateVectorSplat(32, b.getInt16(1));
+  for (size_t r = 0; r < rows.size(); ++r) {
+    Value *a = v.load(rows[r].q, b.CreateMul(blockIndex, e.c64(32)));
+    Value *sums = target.hooks->dotSigned(b, quants, both(a, a), ones);
+    // Per lane fma(d * d_a, float(sum), acc), as BlockDot::addLanes.
+    Value *scale = b.CreateFMul(d, b.CreateVectorSplat(16, dot.rowScale(r)));
+    b.CreateStore(emitFma(b, scale, b.CreateSIToFP(sums, floats), b.CreateLoad(floats, acc[r])),
+                  acc[r]);
   }
 }
 

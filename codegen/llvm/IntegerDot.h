@@ -39,6 +39,9 @@ public:
   // totals (lane c = sum of sums[c]).
   virtual llvm::Value *columnTotals(llvm::IRBuilder<> &b,
                                     llvm::ArrayRef<llvm::Value *> sums) const = 0;
+  // Whether dotUnsigned and dotSigned also take 64 bytes (16 i32 lanes;
+  // x86's AVX512-BW).
+  virtual bool hasWideDots() const = 0;
   // Whether quadDots exists: one instruction for four byte products summed
   // into 32 bits (x86's vpdpbusd).
   virtual bool hasQuadDots() const = 0;
@@ -110,6 +113,20 @@ void emitQ40SixteenPackedColumns(LoopEmitter &e, const IntegerDotTarget &target,
                                  llvm::ArrayRef<llvm::Value *> records,
                                  llvm::Value *blockIndex, llvm::ArrayRef<QuantizedRow> rows,
                                  llvm::ArrayRef<llvm::Value *> acc);
+
+// Whether emitBlockPairIntegerDot takes `weights`: blocks of 32 signed
+// quants with no min (q8_0, q5_0, q4_0).
+bool hasBlockPairIntegerDot(GgmlType weights);
+
+// Two columns' weight blocks `blockIndex` (stored at blocks[0], blocks[1])
+// at once in 512-bit vectors: lanes 0-7 of acc[r] (16 floats) take what
+// emitBlockIntegerDot adds to the eight lanes of blocks[0]'s column, lanes
+// 8-15 those of blocks[1]'s, the same integers and the same float
+// operations per lane. Needs target.hooks->hasWideDots().
+void emitBlockPairIntegerDot(LoopEmitter &e, const IntegerDotTarget &target,
+                             GgmlType weights, llvm::ArrayRef<llvm::Value *> blocks,
+                             llvm::Value *blockIndex, llvm::ArrayRef<QuantizedRow> rows,
+                             llvm::ArrayRef<llvm::Value *> acc);
 
 // acc[r] += weight block `blockIndex` (stored at `block`) . rows[r]'s block.
 void emitBlockIntegerDot(LoopEmitter &e, const IntegerDotTarget &target,
