@@ -439,7 +439,13 @@ void emitIntegerMatmul(Kernel &k, const MatmulSlice &slice) {
   if (pairs)
     for (int64_t i = 0; i < 8; ++i)
       pairAccumulators.push_back(e.local(lanes16));
-  MicroTiles tiles = pairs ? MicroTiles{4, 4, 4, 2} : MicroTiles{4, 1, 4};
+  // q4_K/q5_K likewise go 4 rows x 2 columns, the two columns' chunks in
+  // the halves of each byte dot (emitKQuantPairIntegerDot).
+  const bool kQuantPairs = target.hooks && target.hooks->hasWideDots() &&
+                           hasKQuantPairIntegerDot(format);
+  MicroTiles tiles = pairs         ? MicroTiles{4, 4, 4, 2}
+                     : kQuantPairs ? MicroTiles{4, 2, 4}
+                                   : MicroTiles{4, 1, 4};
   forEachMicroTile(k, slice, tiles, [&](Value *t0, int64_t R, Value *n0, int64_t C,
                                         bool batched) {
     std::vector<QuantizedRow> rows;
@@ -501,6 +507,13 @@ void emitIntegerMatmul(Kernel &k, const MatmulSlice &slice) {
       Value *offset = b.CreateMul(blockIndex, e.c64(blockStep));
       if (interleaved && C == 4 && R == 1) // one token: the rows4 group is one stream
         prefetchAhead(k, weightRows[0], offset, blockStep);
+      if (kQuantPairs && batched && C == 2) {
+        Value *blocks[2] = {e.at(b.getInt8Ty(), weightRows[0], offset),
+                            e.at(b.getInt8Ty(), weightRows[1], offset)};
+        emitKQuantPairIntegerDot(e, target, format, blocks, blockIndex, rows,
+                                 ArrayRef<DotAccumulators>(accumulators).take_front(2 * R));
+        return;
+      }
       for (int64_t c = 0; c < C; ++c)
         emitBlockIntegerDot(e, target, format, e.at(b.getInt8Ty(), weightRows[c], offset),
                             blockIndex, rows,

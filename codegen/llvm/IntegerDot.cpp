@@ -32,6 +32,21 @@ struct Bytes {
   Value *shuffle(Value *x, Value *y, ArrayRef<int> mask) {
     return b.CreateShuffleVector(x, y, mask);
   }
+  // x's lanes then y's (same type).
+  Value *concat(Value *x, Value *y) {
+    SmallVector<int, 64> lanes;
+    for (unsigned i = 0; i < 2 * cast<FixedVectorType>(x->getType())->getNumElements(); ++i)
+      lanes.push_back(int(i));
+    return shuffle(x, y, lanes);
+  }
+  // The low (h = 0) or high half of x's lanes.
+  Value *half(Value *x, int h) {
+    unsigned n = cast<FixedVectorType>(x->getType())->getNumElements() / 2;
+    SmallVector<int, 32> lanes;
+    for (unsigned i = 0; i < n; ++i)
+      lanes.push_back(int(h * n + i));
+    return shuffle(x, x, lanes);
+  }
 
   // 16 bytes holding elements j (low nibble) and j + 16 (high): 32 values.
   Value *nibbles(Value *base, Value *offset) {
@@ -214,35 +229,48 @@ struct BlockDot {
                        v.shuffle(terms, terms, {1, 3, 5, 7}));
   }
 
-  void q45K(bool fiveBit, Value *block) {
-    Value *d = e.loadHalf(block, e.c64(0));
-    Value *dmin = e.loadHalf(block, e.c64(2));
-    Value *qh = fiveBit ? v.load(block, e.c64(16)) : nullptr;
-    int64_t qs = fiveBit ? 48 : 16;
+  // One chunk of 32 quants of a 256-block (bytes) and the i16 multipliers
+  // of its pair sums.
+  struct Chunk {
+    Value *quants, *scale16;
+  };
+
+  // A q4_K/q5_K block's scales (in a slot, for the rolled chunk loop) and
+  // mins, and where its quants are.
+  struct Q45KBlock {
+    Value *block, *scaleSlot, *mins, *qh;
+    int64_t qs;
+  };
+  Q45KBlock q45KBlock(bool fiveBit, Value *block) {
     auto [scales, mins] = scalesAndMins(e.at(b.getInt8Ty(), block, e.c64(4)));
-    Value *scaleSlot = spill(scales);
-    std::vector<Value *> sums = chunkSums(
-        [&](Value *j) -> Chunk {
-          Value *sc = b.CreateLoad(e.i32(), e.at(e.i32(), scaleSlot, j));
-          Value *packed = v.load(block, b.CreateAdd(e.c64(qs), b.CreateMul(b.CreateLShr(j, 1),
-                                                                          e.c64(32))));
-          Value *q = b.CreateAnd(b.CreateLShr(packed, v.splat(b.CreateShl(b.CreateAnd(j, 1), 2))),
-                                 v.splat(15));
-          if (fiveBit) {
-            Value *bit = b.CreateAnd(b.CreateLShr(qh, v.splat(j)), v.splat(1));
-            q = b.CreateOr(q, b.CreateShl(bit, v.splat(4)));
-          }
-          return {q, b.CreateVectorSplat(16, b.CreateTrunc(sc, b.getInt16Ty()))};
-        },
-        /*isSigned=*/false);
+    return {block, spill(scales), mins, fiveBit ? v.load(block, e.c64(16)) : nullptr,
+            fiveBit ? 48 : 16};
+  }
+  // Chunk j (an i64) of a q4_K/q5_K block.
+  Chunk q45KChunk(const Q45KBlock &k, Value *j) {
+    Value *sc = b.CreateLoad(e.i32(), e.at(e.i32(), k.scaleSlot, j));
+    Value *packed =
+        v.load(k.block, b.CreateAdd(e.c64(k.qs), b.CreateMul(b.CreateLShr(j, 1), e.c64(32))));
+    Value *q = b.CreateAnd(b.CreateLShr(packed, v.splat(b.CreateShl(b.CreateAnd(j, 1), 2))),
+                           v.splat(15));
+    if (k.qh) {
+      Value *bit = b.CreateAnd(b.CreateLShr(k.qh, v.splat(j)), v.splat(1));
+      q = b.CreateOr(q, b.CreateShl(bit, v.splat(4)));
+    }
+    return {q, b.CreateVectorSplat(16, b.CreateTrunc(sc, b.getInt16Ty()))};
+  }
+  // The block's float part for every row, given the rows' integer sums.
+  void q45KFinish(const Q45KBlock &k, ArrayRef<Value *> sums) {
+    Value *d = e.loadHalf(k.block, e.c64(0));
+    Value *dmin = e.loadHalf(k.block, e.c64(2));
     auto *four = FixedVectorType::get(e.f32(), 4);
     for (size_t r = 0; r < rows.size(); ++r) {
       Value *sums16 = e.at(e.i32(), rows[r].extra, b.CreateMul(blockIndex, e.c64(16)));
-      Value *terms = minTerms(mins, sums16);
+      Value *terms = minTerms(k.mins, sums16);
       Value *da = rowScale(r);
       addLanes(r, sums[r], b.CreateFMul(da, d));
       Value *negativeMin = b.CreateFNeg(b.CreateFMul(da, dmin));
-      if (fiveBit) { // llama.cpp's q5_K kernel adds its min terms as one float
+      if (k.qh) { // llama.cpp's q5_K kernel adds its min terms as one float
         addOffset(r, negativeMin, e.toFloat(b.CreateAddReduce(terms)));
         continue;
       }
@@ -250,6 +278,30 @@ struct BlockDot {
       Value *offsets = b.CreateLoad(four, acc[r].offset);
       b.CreateStore(emitFma(b, minScale, b.CreateSIToFP(terms, four), offsets),
                     acc[r].offset);
+    }
+  }
+  void q45K(bool fiveBit, Value *block) {
+    Q45KBlock k = q45KBlock(fiveBit, block);
+    q45KFinish(k, chunkSums([&](Value *j) { return q45KChunk(k, j); }, /*isSigned=*/false));
+  }
+  // Two columns' blocks at once, chunk by chunk in the halves of 512-bit
+  // byte dots; acc holds column 0's rows, then column 1's. Each half's
+  // integers are its column's, and the float part is q45K's per column.
+  void q45KPair(bool fiveBit, ArrayRef<Value *> blocks) {
+    Q45KBlock k[2] = {q45KBlock(fiveBit, blocks[0]), q45KBlock(fiveBit, blocks[1])};
+    std::vector<Value *> sums = chunkSums(
+        [&](Value *j) -> Chunk {
+          Chunk low = q45KChunk(k[0], j), high = q45KChunk(k[1], j);
+          return {v.concat(low.quants, high.quants), v.concat(low.scale16, high.scale16)};
+        },
+        /*isSigned=*/false, /*wide=*/true);
+    const size_t R = rows.size();
+    for (int h = 0; h < 2; ++h) {
+      std::vector<Value *> half;
+      for (Value *both : sums)
+        half.push_back(v.half(both, h));
+      BlockDot column{e, b, v, rows, acc.slice(h * R, R), blockIndex};
+      column.q45KFinish(k[h], half);
     }
   }
 
@@ -261,11 +313,6 @@ struct BlockDot {
     return slot;
   }
 
-  // One chunk of 32 quants of a 256-block (bytes) and the i16 multipliers
-  // of its pair sums.
-  struct Chunk {
-    Value *quants, *scale16;
-  };
   // The integer sums of a 256-block's eight chunks of 32 against every
   // row, chunk c's pair sums times its scale16 (chunk(c) unpacks chunk c,
   // c an i64). One row (decode): the chunks unrolled. Several rows (a
@@ -276,13 +323,19 @@ struct BlockDot {
   // block); rolled, the pair's loop is 33 instructions with no spill, and
   // the TinyLlama q4_K ffn block at 128 rows runs in 81 ms against 98
   // (kiln_bench_kernels, Zen 3). Integer adds: the order changes no bit.
-  std::vector<Value *> chunkSums(function_ref<Chunk(Value *)> chunk, bool isSigned) {
+  // Wide: each chunk holds two columns' (64 quants, 32 multipliers), each
+  // row's 32 activations go to both halves, and the sums have 16 lanes.
+  std::vector<Value *> chunkSums(function_ref<Chunk(Value *)> chunk, bool isSigned,
+                                 bool wide = false) {
     auto part = [&](size_t r, Value *c, const Chunk &q) {
       Value *a = v.load(rows[r].q, b.CreateAdd(b.CreateMul(blockIndex, e.c64(256)),
                                                b.CreateMul(c, e.c64(32))));
+      if (wide)
+        a = v.concat(a, a);
       return isSigned ? v.dotSigned(q.quants, a, q.scale16)
                       : v.dotUnsigned(q.quants, a, q.scale16);
     };
+    const unsigned lanes = wide ? 16 : 8;
     std::vector<Value *> sums(rows.size(), nullptr);
     if (rows.size() == 1) {
       for (int c = 0; c < 8; ++c) {
@@ -294,8 +347,8 @@ struct BlockDot {
     }
     std::vector<Value *> slots;
     for (size_t r = 0; r < rows.size(); ++r) {
-      slots.push_back(e.local(v.ints(8)));
-      b.CreateStore(ConstantAggregateZero::get(v.ints(8)), slots.back());
+      slots.push_back(e.local(v.ints(lanes)));
+      b.CreateStore(ConstantAggregateZero::get(v.ints(lanes)), slots.back());
     }
     // Two chunks an iteration: c & 1 is then a constant (chunks 2p and
     // 2p + 1 often differ only by a shift).
@@ -304,12 +357,12 @@ struct BlockDot {
         Value *c = b.CreateOr(b.CreateShl(pair, 1), e.c64(half));
         Chunk q = chunk(c);
         for (size_t r = 0; r < rows.size(); ++r)
-          b.CreateStore(b.CreateAdd(b.CreateLoad(v.ints(8), slots[r]), part(r, c, q)),
+          b.CreateStore(b.CreateAdd(b.CreateLoad(v.ints(lanes), slots[r]), part(r, c, q)),
                         slots[r]);
       }
     });
     for (size_t r = 0; r < rows.size(); ++r)
-      sums[r] = b.CreateLoad(v.ints(8), slots[r]);
+      sums[r] = b.CreateLoad(v.ints(lanes), slots[r]);
     return sums;
   }
   // lanes[r] += chunk sums * (d_a * d) for every row.
@@ -567,13 +620,7 @@ void emitQ40SixteenPackedColumns(LoopEmitter &e, const IntegerDotTarget &target,
   Bytes v{e, b, target.hooks};
   assert(target.hooks && target.hooks->hasWideQuadDots());
   auto *floats = FixedVectorType::get(e.f32(), 16);
-  SmallVector<int, 64> concat;
-  for (int i = 0; i < 64; ++i)
-    concat.push_back(i);
-  auto both = [&](Value *low, Value *high) {
-    unsigned n = cast<FixedVectorType>(low->getType())->getNumElements();
-    return v.shuffle(low, high, ArrayRef<int>(concat).take_front(2 * n));
-  };
+  auto both = [&](Value *low, Value *high) { return v.concat(low, high); };
   auto *eightHalves = FixedVectorType::get(b.getInt16Ty(), 8);
   Value *halves = both(b.CreateAlignedLoad(eightHalves, records[0], Align(1)),
                        b.CreateAlignedLoad(eightHalves, records[1], Align(1)));
@@ -611,6 +658,20 @@ bool hasBlockPairIntegerDot(GgmlType weights) {
   return weights == GgmlType::Q8_0 || weights == GgmlType::Q5_0 || weights == GgmlType::Q4_0;
 }
 
+bool hasKQuantPairIntegerDot(GgmlType weights) {
+  return weights == GgmlType::Q4_K || weights == GgmlType::Q5_K;
+}
+
+void emitKQuantPairIntegerDot(LoopEmitter &e, const IntegerDotTarget &target,
+                              GgmlType weights, ArrayRef<Value *> blocks, Value *blockIndex,
+                              ArrayRef<QuantizedRow> rows, ArrayRef<DotAccumulators> acc) {
+  assert(hasKQuantPairIntegerDot(weights) && target.hooks && target.hooks->hasWideDots());
+  assert(acc.size() == 2 * rows.size());
+  Bytes v{e, e.b, target.hooks};
+  BlockDot dot{e, e.b, v, rows, acc, blockIndex};
+  dot.q45KPair(weights == GgmlType::Q5_K, blocks);
+}
+
 void emitBlockPairIntegerDot(LoopEmitter &e, const IntegerDotTarget &target,
                              GgmlType weights, ArrayRef<Value *> blocks, Value *blockIndex,
                              ArrayRef<QuantizedRow> rows, ArrayRef<Value *> acc) {
@@ -619,13 +680,7 @@ void emitBlockPairIntegerDot(LoopEmitter &e, const IntegerDotTarget &target,
   Bytes v{e, b, target.hooks};
   BlockDot dot{e, b, v, rows, {}, blockIndex};
   auto *floats = FixedVectorType::get(e.f32(), 16);
-  SmallVector<int, 64> concat;
-  for (int i = 0; i < 64; ++i)
-    concat.push_back(i);
-  auto both = [&](Value *low, Value *high) {
-    unsigned n = cast<FixedVectorType>(low->getType())->getNumElements();
-    return v.shuffle(low, high, ArrayRef<int>(concat).take_front(2 * n));
-  };
+  auto both = [&](Value *low, Value *high) { return v.concat(low, high); };
   Value *quants = both(dot.quants32(weights, blocks[0]), dot.quants32(weights, blocks[1]));
   Value *d = both(b.CreateVectorSplat(8, e.loadHalf(blocks[0], e.c64(0))),
                   b.CreateVectorSplat(8, e.loadHalf(blocks[1], e.c64(0))));

@@ -128,6 +128,19 @@ void emitBlockPairIntegerDot(LoopEmitter &e, const IntegerDotTarget &target,
                              llvm::Value *blockIndex, llvm::ArrayRef<QuantizedRow> rows,
                              llvm::ArrayRef<llvm::Value *> acc);
 
+// Whether emitKQuantPairIntegerDot takes `weights` (q4_K, q5_K).
+bool hasKQuantPairIntegerDot(GgmlType weights);
+
+// Two columns' K-quant blocks `blockIndex` (at blocks[0], blocks[1]) at
+// once: each chunk's byte dots in the halves of 512-bit vectors, then each
+// column's float part as emitBlockIntegerDot's. acc holds column 0's rows,
+// then column 1's; each gets what emitBlockIntegerDot would add. Needs
+// target.hooks->hasWideDots().
+void emitKQuantPairIntegerDot(LoopEmitter &e, const IntegerDotTarget &target,
+                              GgmlType weights, llvm::ArrayRef<llvm::Value *> blocks,
+                              llvm::Value *blockIndex, llvm::ArrayRef<QuantizedRow> rows,
+                              llvm::ArrayRef<DotAccumulators> acc);
+
 // acc[r] += weight block `blockIndex` (stored at `block`) . rows[r]'s block.
 void emitBlockIntegerDot(LoopEmitter &e, const IntegerDotTarget &target,
                          GgmlType weights, llvm::Value *block,
