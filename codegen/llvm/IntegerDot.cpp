@@ -457,28 +457,47 @@ struct BlockDot {
   // q6_K: quants of 6 bits minus 32, int8 scales per 16 elements. Chunk
   // c = 4h + k (32 elements at 32c) takes its low nibbles from
   // ql[64h + 32(k%2)] >> 4(k/2), its high bits from qh[32h] >> 2k.
-  void q6K(Value *block) {
-    Value *d = e.loadHalf(block, e.c64(208));
-    auto chunk = [&](Value *c) -> Chunk {
-      Value *h = b.CreateLShr(c, 2), *k = b.CreateAnd(c, 3);
-      Value *lowAt =
-          b.CreateAdd(b.CreateMul(h, e.c64(64)), b.CreateMul(b.CreateAnd(k, 1), e.c64(32)));
-      Value *low = b.CreateAnd(
-          b.CreateLShr(v.load(block, lowAt), v.splat(b.CreateShl(b.CreateLShr(k, 1), 2))),
-          v.splat(15));
-      Value *highAt = b.CreateAdd(e.c64(128), b.CreateMul(h, e.c64(32)));
-      Value *high = b.CreateAnd(b.CreateLShr(v.load(block, highAt), v.splat(b.CreateShl(k, 1))),
-                                v.splat(3));
-      auto scaleAt = [&](Value *index) {
-        return b.CreateSExt(b.CreateLoad(b.getInt8Ty(), e.at(b.getInt8Ty(), block,
-                                                             b.CreateAdd(e.c64(192), index))),
-                            b.getInt16Ty());
-      };
-      Value *first = b.CreateAdd(b.CreateMul(h, e.c64(8)), b.CreateMul(k, e.c64(2)));
-      return {b.CreateSub(b.CreateOr(low, b.CreateShl(high, v.splat(4))), v.splat(32)),
-              chunkScales(scaleAt(first), scaleAt(b.CreateAdd(first, e.c64(1))))};
+  // Chunk c (an i64) of a q6_K block: 4 low bits and 2 high bits, minus 32;
+  // a signed 8-bit scale per 16 elements.
+  Chunk q6KChunk(Value *block, Value *c) {
+    Value *h = b.CreateLShr(c, 2), *k = b.CreateAnd(c, 3);
+    Value *lowAt =
+        b.CreateAdd(b.CreateMul(h, e.c64(64)), b.CreateMul(b.CreateAnd(k, 1), e.c64(32)));
+    Value *low = b.CreateAnd(
+        b.CreateLShr(v.load(block, lowAt), v.splat(b.CreateShl(b.CreateLShr(k, 1), 2))),
+        v.splat(15));
+    Value *highAt = b.CreateAdd(e.c64(128), b.CreateMul(h, e.c64(32)));
+    Value *high = b.CreateAnd(b.CreateLShr(v.load(block, highAt), v.splat(b.CreateShl(k, 1))),
+                              v.splat(3));
+    auto scaleAt = [&](Value *index) {
+      return b.CreateSExt(b.CreateLoad(b.getInt8Ty(), e.at(b.getInt8Ty(), block,
+                                                           b.CreateAdd(e.c64(192), index))),
+                          b.getInt16Ty());
     };
-    addChunks(chunk, d, /*isSigned=*/true);
+    Value *first = b.CreateAdd(b.CreateMul(h, e.c64(8)), b.CreateMul(k, e.c64(2)));
+    return {b.CreateSub(b.CreateOr(low, b.CreateShl(high, v.splat(4))), v.splat(32)),
+            chunkScales(scaleAt(first), scaleAt(b.CreateAdd(first, e.c64(1))))};
+  }
+  void q6K(Value *block) {
+    addChunks([&](Value *c) { return q6KChunk(block, c); }, e.loadHalf(block, e.c64(208)),
+              /*isSigned=*/true);
+  }
+  // Two columns' q6_K blocks at once, as q45KPair: acc holds column 0's
+  // rows, then column 1's.
+  void q6KPair(ArrayRef<Value *> blocks) {
+    std::vector<Value *> sums = chunkSums(
+        [&](Value *c) -> Chunk {
+          Chunk low = q6KChunk(blocks[0], c), high = q6KChunk(blocks[1], c);
+          return {v.concat(low.quants, high.quants), v.concat(low.scale16, high.scale16)};
+        },
+        /*isSigned=*/true, /*wide=*/true);
+    const size_t R = rows.size();
+    for (int h = 0; h < 2; ++h) {
+      BlockDot column{e, b, v, rows, acc.slice(h * R, R), blockIndex};
+      Value *d = e.loadHalf(blocks[h], e.c64(208));
+      for (size_t r = 0; r < R; ++r)
+        column.addLanes(r, v.half(sums[r], h), b.CreateFMul(rowScale(r), d));
+    }
   }
 };
 
@@ -659,7 +678,7 @@ bool hasBlockPairIntegerDot(GgmlType weights) {
 }
 
 bool hasKQuantPairIntegerDot(GgmlType weights) {
-  return weights == GgmlType::Q4_K || weights == GgmlType::Q5_K;
+  return weights == GgmlType::Q4_K || weights == GgmlType::Q5_K || weights == GgmlType::Q6_K;
 }
 
 void emitKQuantPairIntegerDot(LoopEmitter &e, const IntegerDotTarget &target,
@@ -669,7 +688,10 @@ void emitKQuantPairIntegerDot(LoopEmitter &e, const IntegerDotTarget &target,
   assert(acc.size() == 2 * rows.size());
   Bytes v{e, e.b, target.hooks};
   BlockDot dot{e, e.b, v, rows, acc, blockIndex};
-  dot.q45KPair(weights == GgmlType::Q5_K, blocks);
+  if (weights == GgmlType::Q6_K)
+    dot.q6KPair(blocks);
+  else
+    dot.q45KPair(weights == GgmlType::Q5_K, blocks);
 }
 
 void emitBlockPairIntegerDot(LoopEmitter &e, const IntegerDotTarget &target,

@@ -128,7 +128,7 @@ void emitBlockPairIntegerDot(LoopEmitter &e, const IntegerDotTarget &target,
                              llvm::Value *blockIndex, llvm::ArrayRef<QuantizedRow> rows,
                              llvm::ArrayRef<llvm::Value *> acc);
 
-// Whether emitKQuantPairIntegerDot takes `weights` (q4_K, q5_K).
+// Whether emitKQuantPairIntegerDot takes `weights` (q4_K, q5_K, q6_K).
 bool hasKQuantPairIntegerDot(GgmlType weights);
 
 // Two columns' K-quant blocks `blockIndex` (at blocks[0], blocks[1]) at
