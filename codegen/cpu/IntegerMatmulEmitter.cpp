@@ -52,49 +52,34 @@ void emitQ40Matmul(Kernel &k, const MatmulSlice &slice, const IntegerDotTarget &
     // Tiles start at multiples of 16 and N is a multiple of 8, so every
     // task's columns split into groups of 16 and 8: the single-column loop
     // that forEachMicroTile emits for leftovers never runs.
-    if (C == 16) {
-      std::vector<QuantizedRow> rows;
-      for (int64_t r = 0; r < R; ++r) {
-        Value *row = e.at(b.getInt8Ty(), x,
-                          b.CreateMul(b.CreateAdd(t0, e.c64(r)), e.c64(layout.rowBytes)));
-        rows.push_back({row, e.at(b.getInt8Ty(), row, e.c64(layout.scalesOffset)), nullptr});
-        b.CreateStore(ConstantAggregateZero::get(FixedVectorType::get(e.f32(), 16)),
-                      wideAccumulators[r]);
-      }
-      Value *groups[2] = {groupRecords(n0), groupRecords(b.CreateAdd(n0, e.c64(8)))};
-      e.forRange(0, blocksPerRow, [&](Value *blockIndex) {
-        Value *recordOffset = b.CreateMul(blockIndex, e.c64(144));
-        Value *records[2] = {e.at(b.getInt8Ty(), groups[0], recordOffset),
-                             e.at(b.getInt8Ty(), groups[1], recordOffset)};
-        emitQ40SixteenPackedColumns(e, target, records, blockIndex, rows,
-                                    ArrayRef<Value *>(wideAccumulators, R));
-      });
-      for (int64_t r = 0; r < R; ++r) {
-        Value *sums = b.CreateLoad(FixedVectorType::get(e.f32(), 16), wideAccumulators[r]);
-        for (int64_t c = 0; c < 16; ++c)
-          slice.store(b.CreateExtractElement(sums, uint64_t(c)), b.CreateAdd(t0, e.c64(r)),
-                      b.CreateAdd(n0, e.c64(c)));
-      }
+    if (C != 8 && C != 16)
       return;
-    }
-    if (C != 8)
-      return;
+    Value **acc = C == 16 ? wideAccumulators : accumulators;
+    auto *sumType = FixedVectorType::get(e.f32(), C);
     std::vector<QuantizedRow> rows;
     for (int64_t r = 0; r < R; ++r) {
       Value *row = e.at(b.getInt8Ty(), x,
                         b.CreateMul(b.CreateAdd(t0, e.c64(r)), e.c64(layout.rowBytes)));
       rows.push_back({row, e.at(b.getInt8Ty(), row, e.c64(layout.scalesOffset)), nullptr});
-      b.CreateStore(ConstantAggregateZero::get(lanes), accumulators[r]);
+      b.CreateStore(ConstantAggregateZero::get(sumType), acc[r]);
     }
-    Value *group = packed ? groupRecords(n0) : nullptr;
+    Value *groups[2] = {packed ? groupRecords(n0) : nullptr,
+                        C == 16 ? groupRecords(b.CreateAdd(n0, e.c64(8))) : nullptr};
     e.forRange(0, blocksPerRow, [&](Value *blockIndex) {
+      Value *recordOffset = b.CreateMul(blockIndex, e.c64(144));
+      if (C == 16) {
+        Value *records[2] = {e.at(b.getInt8Ty(), groups[0], recordOffset),
+                             e.at(b.getInt8Ty(), groups[1], recordOffset)};
+        emitQ40SixteenPackedColumns(e, target, records, blockIndex, rows,
+                                    ArrayRef<Value *>(acc, R));
+        return;
+      }
       if (packed) {
-        Value *recordOffset = b.CreateMul(blockIndex, e.c64(144));
         if (!batched)
-          prefetchAhead(k, group, recordOffset, 144);
-        Value *record = e.at(b.getInt8Ty(), group, recordOffset);
+          prefetchAhead(k, groups[0], recordOffset, 144);
+        Value *record = e.at(b.getInt8Ty(), groups[0], recordOffset);
         emitQ40EightPackedColumns(e, target, record, blockIndex, rows,
-                                  ArrayRef<Value *>(accumulators, R));
+                                  ArrayRef<Value *>(acc, R));
         return;
       }
       Value *blocks[8];
@@ -102,12 +87,11 @@ void emitQ40Matmul(Kernel &k, const MatmulSlice &slice, const IntegerDotTarget &
         blocks[c] = e.at(b.getInt8Ty(), w,
                          b.CreateAdd(b.CreateMul(b.CreateAdd(n0, e.c64(c)), e.c64(stride)),
                                      b.CreateMul(blockIndex, e.c64(18))));
-      emitQ40EightColumns(e, target, blocks, blockIndex, rows,
-                          ArrayRef<Value *>(accumulators, R));
+      emitQ40EightColumns(e, target, blocks, blockIndex, rows, ArrayRef<Value *>(acc, R));
     });
     for (int64_t r = 0; r < R; ++r) {
-      Value *sums = b.CreateLoad(lanes, accumulators[r]);
-      for (int64_t c = 0; c < 8; ++c)
+      Value *sums = b.CreateLoad(sumType, acc[r]);
+      for (int64_t c = 0; c < C; ++c)
         slice.store(b.CreateExtractElement(sums, uint64_t(c)), b.CreateAdd(t0, e.c64(r)),
                     b.CreateAdd(n0, e.c64(c)));
     }

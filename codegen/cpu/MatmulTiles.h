@@ -50,13 +50,13 @@ void forEachMicroTile(Kernel &k, const MatmulSlice &slice, MicroTiles tiles,
                       const MicroKernel &body);
 
 // One token (decode) streams each weight once, from memory. Each step of
-// a decode loop asks for the cache lines kPrefetchBytes (MatmulTiles.cpp) ahead of the
-// `stepBytes` it reads from `stream` + `offset`: the hardware prefetcher
-// alone left the loads waiting. TinyLlama ffn block, one token, Zen 3,
-// alternating without and with (kiln_bench_kernels, us): q8_0 1668-2059
-// against 1295-1785, q4_0 1024-1180 against 689-879, q4_K 1249-1546
-// against 1021-1065, f16 2716-2891 against 2204-2881; 1024 and 2048 bytes
-// ahead did as well, 512 less.
+// a decode loop asks for the cache lines kPrefetchBytes (MatmulTiles.cpp)
+// ahead of the `stepBytes` it reads from `stream` + `offset`: the hardware
+// prefetcher alone left the loads waiting. TinyLlama ffn block, one token,
+// Zen 3, alternating without and with (kiln_bench_kernels, us): q8_0
+// 1668-2059 against 1295-1785, q4_0 1024-1180 against 689-879, q4_K
+// 1249-1546 against 1021-1065, f16 2716-2891 against 2204-2881; 1024 and
+// 2048 bytes ahead did as well, 512 less.
 void prefetchAhead(Kernel &k, llvm::Value *stream, llvm::Value *offset, int64_t stepBytes);
 
 // Matmul on quantized input rows (integer dot products, IntegerDot.h).
