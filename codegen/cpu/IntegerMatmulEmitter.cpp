@@ -128,24 +128,21 @@ void emitIntegerMatmul(Kernel &k, const MatmulSlice &slice) {
   for (int64_t i = 0; i < 8; ++i)
     accumulators.push_back({e.local(lanes), e.local(FixedVectorType::get(e.f32(), 4))});
 
-  // With 512-bit byte dots, many tokens go 4 rows x 4 columns at a time
-  // for the 32-blocks without a min: two columns per vector
-  // (emitBlockPairIntegerDot), each half computing what its column's eight
-  // lanes compute alone.
-  const bool pairs = target.hooks && target.hooks->hasWideDots() &&
-                     hasBlockPairIntegerDot(format);
-  auto *lanes16 = FixedVectorType::get(e.f32(), 16);
-  std::vector<Value *> pairAccumulators;
+  // With 512-bit byte dots, many tokens take two columns per vector
+  // (emitPairIntegerDot), each half computing what its column's
+  // accumulators compute alone: 4 rows x 4 columns for the 32-blocks, 4 x
+  // 2 for the K-quants.
+  const bool pairs =
+      target.hooks && target.hooks->hasWideDots() && hasPairIntegerDot(format);
+  std::vector<PairAccumulators> pairAccumulators;
   if (pairs)
     for (int64_t i = 0; i < 8; ++i)
-      pairAccumulators.push_back(e.local(lanes16));
-  // q4_K/q5_K/q6_K likewise go 4 rows x 2 columns, the two columns' chunks in
-  // the halves of each byte dot (emitKQuantPairIntegerDot).
-  const bool kQuantPairs = target.hooks && target.hooks->hasWideDots() &&
-                           hasKQuantPairIntegerDot(format);
-  MicroTiles tiles = pairs         ? MicroTiles{4, 4, 4, 2}
-                     : kQuantPairs ? MicroTiles{4, 2, 4}
-                                   : MicroTiles{4, 1, 4};
+      pairAccumulators.push_back({e.local(FixedVectorType::get(e.f32(), 16)),
+                                  e.local(FixedVectorType::get(e.f32(), 8))});
+  const bool kQuant = blockElements == 256;
+  MicroTiles tiles = !pairs  ? MicroTiles{4, 1, 4}
+                     : kQuant ? MicroTiles{4, 2, 4}
+                              : MicroTiles{4, 4, 4, 2};
   forEachMicroTile(k, slice, tiles, [&](Value *t0, int64_t R, Value *n0, int64_t C,
                                         bool batched) {
     std::vector<QuantizedRow> rows;
@@ -168,34 +165,26 @@ void emitIntegerMatmul(Kernel &k, const MatmulSlice &slice) {
     }
     if (pairs && batched && C % 2 == 0) {
       const int64_t P = C / 2;
-      for (int64_t i = 0; i < P * R; ++i)
-        b.CreateStore(ConstantAggregateZero::get(lanes16), pairAccumulators[i]);
+      for (int64_t i = 0; i < P * R; ++i) {
+        b.CreateStore(ConstantAggregateZero::get(FixedVectorType::get(e.f32(), 16)),
+                      pairAccumulators[i].lanes);
+        b.CreateStore(ConstantAggregateZero::get(FixedVectorType::get(e.f32(), 8)),
+                      pairAccumulators[i].offset);
+      }
       e.forRange(0, K / blockElements, [&](Value *blockIndex) {
         Value *offset = b.CreateMul(blockIndex, e.c64(blockStep));
         for (int64_t p = 0; p < P; ++p) {
           Value *blocks[2] = {e.at(b.getInt8Ty(), weightRows[2 * p], offset),
                               e.at(b.getInt8Ty(), weightRows[2 * p + 1], offset)};
-          emitBlockPairIntegerDot(e, target, format, blocks, blockIndex, rows,
-                                  ArrayRef<Value *>(pairAccumulators).slice(p * R, R));
+          emitPairIntegerDot(e, target, format, blocks, blockIndex, rows,
+                             ArrayRef<PairAccumulators>(pairAccumulators).slice(p * R, R));
         }
       });
-      // Each half as its column's eight lanes, summed as emitDotResult does
-      // (with no min, the offsets are zeros).
-      SmallVector<int, 8> halves[2];
-      for (int i = 0; i < 8; ++i)
-        halves[0].push_back(i), halves[1].push_back(8 + i);
-      const DotAccumulators &single = accumulators[0];
-      b.CreateStore(ConstantAggregateZero::get(FixedVectorType::get(e.f32(), 4)),
-                    single.offset);
       for (int64_t p = 0; p < P; ++p)
-        for (int64_t r = 0; r < R; ++r) {
-          Value *both = b.CreateLoad(lanes16, pairAccumulators[p * R + r]);
-          for (int64_t h = 0; h < 2; ++h) {
-            b.CreateStore(b.CreateShuffleVector(both, both, halves[h]), single.lanes);
-            slice.store(emitDotResult(e, single), b.CreateAdd(t0, e.c64(r)),
-                        b.CreateAdd(n0, e.c64(2 * p + h)));
-          }
-        }
+        for (int64_t r = 0; r < R; ++r)
+          for (int h = 0; h < 2; ++h)
+            slice.store(emitPairDotResult(e, pairAccumulators[p * R + r], h),
+                        b.CreateAdd(t0, e.c64(r)), b.CreateAdd(n0, e.c64(2 * p + h)));
       return;
     }
     for (int64_t i = 0; i < R * C; ++i) {
@@ -207,13 +196,6 @@ void emitIntegerMatmul(Kernel &k, const MatmulSlice &slice) {
       Value *offset = b.CreateMul(blockIndex, e.c64(blockStep));
       if (interleaved && C == 4 && R == 1) // one token: the rows4 group is one stream
         prefetchAhead(k, weightRows[0], offset, blockStep);
-      if (kQuantPairs && batched && C == 2) {
-        Value *blocks[2] = {e.at(b.getInt8Ty(), weightRows[0], offset),
-                            e.at(b.getInt8Ty(), weightRows[1], offset)};
-        emitKQuantPairIntegerDot(e, target, format, blocks, blockIndex, rows,
-                                 ArrayRef<DotAccumulators>(accumulators).take_front(2 * R));
-        return;
-      }
       for (int64_t c = 0; c < C; ++c)
         emitBlockIntegerDot(e, target, format, e.at(b.getInt8Ty(), weightRows[c], offset),
                             blockIndex, rows,

@@ -215,7 +215,8 @@ struct BlockDot {
     return {v.shuffle(scaleLow, scaleHigh, merge), v.shuffle(minLow, minHigh, merge)};
   }
 
-  // The min terms of a q4_K/q5_K block for one row, four lanes: lane k =
+  // The min terms of a q4_K/q5_K block for one row, four lanes (eight for
+  // two columns' mins, column 0's first): lane k =
   // mins[2k] * (bsum 4k + bsum 4k+1) + mins[2k+1] * (bsum 4k+2 + bsum 4k+3),
   // `sums16` being the row's 16 int32 sums of 16 (the same integers in
   // vectors as llama.cpp's madd of mins and bsums).
@@ -224,9 +225,15 @@ struct BlockDot {
     Value *high = b.CreateAlignedLoad(v.ints(8), e.at(e.i32(), sums16, e.c64(8)), Align(4));
     Value *perSubBlock = b.CreateAdd(v.shuffle(low, high, {0, 2, 4, 6, 8, 10, 12, 14}),
                                      v.shuffle(low, high, {1, 3, 5, 7, 9, 11, 13, 15}));
+    // Two columns' mins (16 lanes): the same sums for both.
+    const unsigned n = cast<FixedVectorType>(mins->getType())->getNumElements();
+    if (n == 16)
+      perSubBlock = v.concat(perSubBlock, perSubBlock);
     Value *terms = b.CreateMul(mins, perSubBlock);
-    return b.CreateAdd(v.shuffle(terms, terms, {0, 2, 4, 6}),
-                       v.shuffle(terms, terms, {1, 3, 5, 7}));
+    SmallVector<int, 8> even, odd;
+    for (unsigned i = 0; i < n; i += 2)
+      even.push_back(int(i)), odd.push_back(int(i + 1));
+    return b.CreateAdd(v.shuffle(terms, terms, even), v.shuffle(terms, terms, odd));
   }
 
   // One chunk of 32 quants of a 256-block (bytes) and the i16 multipliers
@@ -285,9 +292,9 @@ struct BlockDot {
     q45KFinish(k, chunkSums([&](Value *j) { return q45KChunk(k, j); }, /*isSigned=*/false));
   }
   // Two columns' blocks at once, chunk by chunk in the halves of 512-bit
-  // byte dots; acc holds column 0's rows, then column 1's. Each half's
-  // integers are its column's, and the float part is q45K's per column.
-  void q45KPair(bool fiveBit, ArrayRef<Value *> blocks) {
+  // byte dots, and the float part for both columns in the halves of each
+  // vector: per lane what q45K computes for its column.
+  void q45KPair(bool fiveBit, ArrayRef<Value *> blocks, ArrayRef<PairAccumulators> acc) {
     Q45KBlock k[2] = {q45KBlock(fiveBit, blocks[0]), q45KBlock(fiveBit, blocks[1])};
     std::vector<Value *> sums = chunkSums(
         [&](Value *j) -> Chunk {
@@ -295,14 +302,42 @@ struct BlockDot {
           return {v.concat(low.quants, high.quants), v.concat(low.scale16, high.scale16)};
         },
         /*isSigned=*/false, /*wide=*/true);
-    const size_t R = rows.size();
-    for (int h = 0; h < 2; ++h) {
-      std::vector<Value *> half;
-      for (Value *both : sums)
-        half.push_back(v.half(both, h));
-      BlockDot column{e, b, v, rows, acc.slice(h * R, R), blockIndex};
-      column.q45KFinish(k[h], half);
+    Value *d = pairSplat(blocks, 0, 8), *dmin = pairSplat(blocks, 2, 4);
+    Value *mins = v.concat(k[0].mins, k[1].mins);
+    auto *eight = FixedVectorType::get(e.f32(), 8);
+    for (size_t r = 0; r < rows.size(); ++r) {
+      Value *sums16 = e.at(e.i32(), rows[r].extra, b.CreateMul(blockIndex, e.c64(16)));
+      Value *terms = minTerms(mins, sums16);
+      addPairLanes(acc[r], r, sums[r], d);
+      Value *negativeMin = b.CreateFNeg(b.CreateFMul(b.CreateVectorSplat(8, rowScale(r)), dmin));
+      Value *offsets = b.CreateLoad(eight, acc[r].offset);
+      if (fiveBit) { // as q45K: one float per column, in its first lane
+        for (int h = 0; h < 2; ++h) {
+          Value *first = b.CreateExtractElement(offsets, uint64_t(4 * h));
+          Value *term = e.toFloat(b.CreateAddReduce(v.half(terms, h)));
+          first = emitFma(b, b.CreateExtractElement(negativeMin, uint64_t(4 * h)), term, first);
+          offsets = b.CreateInsertElement(offsets, first, uint64_t(4 * h));
+        }
+      } else {
+        offsets = emitFma(b, negativeMin, b.CreateSIToFP(terms, eight), offsets);
+      }
+      b.CreateStore(offsets, acc[r].offset);
     }
+  }
+  // [x of blocks[0] x n | x of blocks[1] x n], x the f16 at byte `at`.
+  Value *pairSplat(ArrayRef<Value *> blocks, int64_t at, unsigned n) {
+    return v.concat(b.CreateVectorSplat(n, e.loadHalf(blocks[0], e.c64(at))),
+                    b.CreateVectorSplat(n, e.loadHalf(blocks[1], e.c64(at))));
+  }
+  // Both columns' lanes for row r += float(sums) * (d_a * d), sums and d
+  // holding column 0 in lanes 0-7 and column 1 in lanes 8-15 (addLanes
+  // per half).
+  void addPairLanes(const PairAccumulators &into, size_t r, Value *sums, Value *d) {
+    auto *floats = FixedVectorType::get(e.f32(), 16);
+    Value *scale = b.CreateFMul(b.CreateVectorSplat(16, rowScale(r)), d);
+    b.CreateStore(emitFma(b, scale, b.CreateSIToFP(sums, floats),
+                          b.CreateLoad(floats, into.lanes)),
+                  into.lanes);
   }
 
   // `values` in a stack slot, for a rolled loop to read one lane at a time
@@ -482,21 +517,26 @@ struct BlockDot {
     addChunks([&](Value *c) { return q6KChunk(block, c); }, e.loadHalf(block, e.c64(208)),
               /*isSigned=*/true);
   }
-  // Two columns' q6_K blocks at once, as q45KPair: acc holds column 0's
-  // rows, then column 1's.
-  void q6KPair(ArrayRef<Value *> blocks) {
+  // Two columns' q6_K blocks at once, as q45KPair.
+  void q6KPair(ArrayRef<Value *> blocks, ArrayRef<PairAccumulators> acc) {
     std::vector<Value *> sums = chunkSums(
         [&](Value *c) -> Chunk {
           Chunk low = q6KChunk(blocks[0], c), high = q6KChunk(blocks[1], c);
           return {v.concat(low.quants, high.quants), v.concat(low.scale16, high.scale16)};
         },
         /*isSigned=*/true, /*wide=*/true);
-    const size_t R = rows.size();
-    for (int h = 0; h < 2; ++h) {
-      BlockDot column{e, b, v, rows, acc.slice(h * R, R), blockIndex};
-      Value *d = e.loadHalf(blocks[h], e.c64(208));
-      for (size_t r = 0; r < R; ++r)
-        column.addLanes(r, v.half(sums[r], h), b.CreateFMul(rowScale(r), d));
+    Value *d = pairSplat(blocks, 208, 8);
+    for (size_t r = 0; r < rows.size(); ++r)
+      addPairLanes(acc[r], r, sums[r], d);
+  }
+  // Two columns' blocks of 32 signed quants without a min, as q45KPair.
+  void blocks32Pair(GgmlType format, ArrayRef<Value *> blocks, ArrayRef<PairAccumulators> acc) {
+    Value *quants = v.concat(quants32(format, blocks[0]), quants32(format, blocks[1]));
+    Value *d = pairSplat(blocks, 0, 8);
+    Value *ones = b.CreateVectorSplat(32, b.getInt16(1));
+    for (size_t r = 0; r < rows.size(); ++r) {
+      Value *a = v.load(rows[r].q, byteOffset(blockIndex, 32));
+      addPairLanes(acc[r], r, v.hooks->dotSigned(b, quants, v.concat(a, a), ones), d);
     }
   }
 };
@@ -673,48 +713,39 @@ void emitQ40SixteenPackedColumns(LoopEmitter &e, const IntegerDotTarget &target,
   }
 }
 
-bool hasBlockPairIntegerDot(GgmlType weights) {
-  return weights == GgmlType::Q8_0 || weights == GgmlType::Q5_0 || weights == GgmlType::Q4_0;
-}
-
-bool hasKQuantPairIntegerDot(GgmlType weights) {
-  return weights == GgmlType::Q4_K || weights == GgmlType::Q5_K || weights == GgmlType::Q6_K;
-}
-
-void emitKQuantPairIntegerDot(LoopEmitter &e, const IntegerDotTarget &target,
-                              GgmlType weights, ArrayRef<Value *> blocks, Value *blockIndex,
-                              ArrayRef<QuantizedRow> rows, ArrayRef<DotAccumulators> acc) {
-  assert(hasKQuantPairIntegerDot(weights) && target.hooks && target.hooks->hasWideDots());
-  assert(acc.size() == 2 * rows.size());
-  Bytes v{e, e.b, target.hooks};
-  BlockDot dot{e, e.b, v, rows, acc, blockIndex};
-  if (weights == GgmlType::Q6_K)
-    dot.q6KPair(blocks);
-  else
-    dot.q45KPair(weights == GgmlType::Q5_K, blocks);
-}
-
-void emitBlockPairIntegerDot(LoopEmitter &e, const IntegerDotTarget &target,
-                             GgmlType weights, ArrayRef<Value *> blocks, Value *blockIndex,
-                             ArrayRef<QuantizedRow> rows, ArrayRef<Value *> acc) {
-  auto &b = e.b;
-  assert(hasBlockPairIntegerDot(weights) && target.hooks && target.hooks->hasWideDots());
-  Bytes v{e, b, target.hooks};
-  BlockDot dot{e, b, v, rows, {}, blockIndex};
-  auto *floats = FixedVectorType::get(e.f32(), 16);
-  auto both = [&](Value *low, Value *high) { return v.concat(low, high); };
-  Value *quants = both(dot.quants32(weights, blocks[0]), dot.quants32(weights, blocks[1]));
-  Value *d = both(b.CreateVectorSplat(8, e.loadHalf(blocks[0], e.c64(0))),
-                  b.CreateVectorSplat(8, e.loadHalf(blocks[1], e.c64(0))));
-  Value *ones = b.CreateVectorSplat(32, b.getInt16(1));
-  for (size_t r = 0; r < rows.size(); ++r) {
-    Value *a = v.load(rows[r].q, b.CreateMul(blockIndex, e.c64(32)));
-    Value *sums = target.hooks->dotSigned(b, quants, both(a, a), ones);
-    // Per lane fma(d * d_a, float(sum), acc), as BlockDot::addLanes.
-    Value *scale = b.CreateFMul(d, b.CreateVectorSplat(16, dot.rowScale(r)));
-    b.CreateStore(emitFma(b, scale, b.CreateSIToFP(sums, floats), b.CreateLoad(floats, acc[r])),
-                  acc[r]);
+bool hasPairIntegerDot(GgmlType weights) {
+  switch (weights) {
+  case GgmlType::Q8_0: case GgmlType::Q5_0: case GgmlType::Q4_0:
+  case GgmlType::Q4_K: case GgmlType::Q5_K: case GgmlType::Q6_K:
+    return true;
+  default:
+    return false;
   }
+}
+
+void emitPairIntegerDot(LoopEmitter &e, const IntegerDotTarget &target, GgmlType weights,
+                        ArrayRef<Value *> blocks, Value *blockIndex,
+                        ArrayRef<QuantizedRow> rows, ArrayRef<PairAccumulators> acc) {
+  assert(hasPairIntegerDot(weights) && target.hooks && target.hooks->hasWideDots());
+  Bytes v{e, e.b, target.hooks};
+  BlockDot dot{e, e.b, v, rows, {}, blockIndex};
+  switch (weights) {
+  case GgmlType::Q4_K: dot.q45KPair(false, blocks, acc); break;
+  case GgmlType::Q5_K: dot.q45KPair(true, blocks, acc); break;
+  case GgmlType::Q6_K: dot.q6KPair(blocks, acc); break;
+  default: dot.blocks32Pair(weights, blocks, acc); break;
+  }
+}
+
+Value *emitPairDotResult(LoopEmitter &e, const PairAccumulators &acc, int column) {
+  auto &b = e.b;
+  auto *sixteen = FixedVectorType::get(e.f32(), 16), *eight = FixedVectorType::get(e.f32(), 8);
+  Bytes v{e, b, nullptr};
+  DotAccumulators single{e.local(FixedVectorType::get(e.f32(), kDotLanes)),
+                         e.local(FixedVectorType::get(e.f32(), 4))};
+  b.CreateStore(v.half(b.CreateLoad(sixteen, acc.lanes), column), single.lanes);
+  b.CreateStore(v.half(b.CreateLoad(eight, acc.offset), column), single.offset);
+  return emitDotResult(e, single);
 }
 
 bool hasIntegerDot(GgmlType weights) {

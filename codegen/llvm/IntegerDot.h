@@ -114,32 +114,31 @@ void emitQ40SixteenPackedColumns(LoopEmitter &e, const IntegerDotTarget &target,
                                  llvm::Value *blockIndex, llvm::ArrayRef<QuantizedRow> rows,
                                  llvm::ArrayRef<llvm::Value *> acc);
 
-// Whether emitBlockPairIntegerDot takes `weights`: blocks of 32 signed
-// quants with no min (q8_0, q5_0, q4_0).
-bool hasBlockPairIntegerDot(GgmlType weights);
+// Two columns' accumulators for one row (stack slots), column 0 in the low
+// half of each: 16 float lanes and 8 for the min terms (DotAccumulators'
+// eight and four per column).
+struct PairAccumulators {
+  llvm::Value *lanes;
+  llvm::Value *offset;
+};
+
+// Whether emitPairIntegerDot takes `weights`: blocks of 32 signed quants
+// with no min (q8_0, q5_0, q4_0), q4_K, q5_K, q6_K.
+bool hasPairIntegerDot(GgmlType weights);
 
 // Two columns' weight blocks `blockIndex` (stored at blocks[0], blocks[1])
-// at once in 512-bit vectors: lanes 0-7 of acc[r] (16 floats) take what
-// emitBlockIntegerDot adds to the eight lanes of blocks[0]'s column, lanes
-// 8-15 those of blocks[1]'s, the same integers and the same float
-// operations per lane. Needs target.hooks->hasWideDots().
-void emitBlockPairIntegerDot(LoopEmitter &e, const IntegerDotTarget &target,
-                             GgmlType weights, llvm::ArrayRef<llvm::Value *> blocks,
-                             llvm::Value *blockIndex, llvm::ArrayRef<QuantizedRow> rows,
-                             llvm::ArrayRef<llvm::Value *> acc);
+// at once in 512-bit vectors: the byte dots of both in the halves of each
+// instruction, the float part of both in the halves of each vector. Each
+// half gets what emitBlockIntegerDot adds for its column alone: the same
+// integers and the same float operations. Needs target.hooks->hasWideDots().
+void emitPairIntegerDot(LoopEmitter &e, const IntegerDotTarget &target, GgmlType weights,
+                        llvm::ArrayRef<llvm::Value *> blocks, llvm::Value *blockIndex,
+                        llvm::ArrayRef<QuantizedRow> rows,
+                        llvm::ArrayRef<PairAccumulators> acc);
 
-// Whether emitKQuantPairIntegerDot takes `weights` (q4_K, q5_K, q6_K).
-bool hasKQuantPairIntegerDot(GgmlType weights);
-
-// Two columns' K-quant blocks `blockIndex` (at blocks[0], blocks[1]) at
-// once: each chunk's byte dots in the halves of 512-bit vectors, then each
-// column's float part as emitBlockIntegerDot's. acc holds column 0's rows,
-// then column 1's; each gets what emitBlockIntegerDot would add. Needs
-// target.hooks->hasWideDots().
-void emitKQuantPairIntegerDot(LoopEmitter &e, const IntegerDotTarget &target,
-                              GgmlType weights, llvm::ArrayRef<llvm::Value *> blocks,
-                              llvm::Value *blockIndex, llvm::ArrayRef<QuantizedRow> rows,
-                              llvm::ArrayRef<DotAccumulators> acc);
+// Column `column` (0 or 1) of acc summed as emitDotResult sums one
+// column's accumulators.
+llvm::Value *emitPairDotResult(LoopEmitter &e, const PairAccumulators &acc, int column);
 
 // acc[r] += weight block `blockIndex` (stored at `block`) . rows[r]'s block.
 void emitBlockIntegerDot(LoopEmitter &e, const IntegerDotTarget &target,
