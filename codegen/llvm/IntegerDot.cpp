@@ -558,6 +558,23 @@ Value *emitDotResult(LoopEmitter &e, const DotAccumulators &acc) {
 
 namespace {
 
+// acc += float(sums - 8 sum(a)) * (scales * d_a), per lane: `sums` (8 or
+// 16 i32, one column per lane) are the column's nibbles (0..15) dotted
+// with the row's block `aBytes`, so subtracting 8 sum(a) makes them the
+// sums of q - 8 (both exact in 32 bits).
+void addQ40Sums(LoopEmitter &e, Bytes &v, Value *sums, Value *aBytes, Value *scales,
+                const QuantizedRow &row, Value *blockIndex, Value *acc) {
+  auto &b = e.b;
+  unsigned n = cast<FixedVectorType>(sums->getType())->getNumElements();
+  auto *floats = FixedVectorType::get(e.f32(), n);
+  Value *eightSumA =
+      b.CreateShl(b.CreateAddReduce(v.dotUnsigned(v.splat(1), aBytes, nullptr)), e.c32(3));
+  sums = b.CreateSub(sums, b.CreateVectorSplat(n, eightSumA));
+  Value *da = e.loadF32(row.d, blockIndex);
+  Value *scale = b.CreateFMul(scales, b.CreateVectorSplat(n, da));
+  b.CreateStore(emitFma(b, b.CreateSIToFP(sums, floats), scale, b.CreateLoad(floats, acc)), acc);
+}
+
 // The eight columns' block sums with each row, given their nibble arrays
 // (16 bytes each, at nibbles[c]) and their eight f16 scales as integers.
 void q40EightColumns(LoopEmitter &e, const IntegerDotTarget &target,
@@ -596,14 +613,7 @@ void q40EightColumns(LoopEmitter &e, const IntegerDotTarget &target,
         for (unsigned c = 0; c < count / 2; ++c)
           level[c] = pairSums(level[2 * c], level[2 * c + 1]);
     }
-    Value *eightSumA =
-        b.CreateShl(b.CreateAddReduce(v.dotUnsigned(v.splat(1), a, nullptr)), e.c32(3));
-    level[0] = b.CreateSub(level[0], b.CreateVectorSplat(8, eightSumA));
-    Value *da = e.loadF32(rows[r].d, blockIndex);
-    Value *scale = b.CreateFMul(scales, b.CreateVectorSplat(8, da));
-    Value *sum = emitFma(b, b.CreateSIToFP(level[0], floats), scale,
-                         b.CreateLoad(floats, acc[r]));
-    b.CreateStore(sum, acc[r]);
+    addQ40Sums(e, v, level[0], a, scales, rows[r], blockIndex, acc[r]);
   }
 }
 
@@ -662,13 +672,7 @@ void emitQ40EightPackedColumns(LoopEmitter &e, const IntegerDotTarget &target,
       }
       sums = v.widenPairs(sum16);
     }
-    Value *eightSumA = b.CreateShl(
-        b.CreateAddReduce(v.dotUnsigned(v.splat(1), v.load(a, e.c64(0)), nullptr)), e.c32(3));
-    sums = b.CreateSub(sums, b.CreateVectorSplat(8, eightSumA));
-    Value *da = e.loadF32(rows[r].d, blockIndex);
-    Value *scale = b.CreateFMul(scales, b.CreateVectorSplat(8, da));
-    Value *sum = emitFma(b, b.CreateSIToFP(sums, floats), scale, b.CreateLoad(floats, acc[r]));
-    b.CreateStore(sum, acc[r]);
+    addQ40Sums(e, v, sums, v.load(a, e.c64(0)), scales, rows[r], blockIndex, acc[r]);
   }
 }
 
@@ -703,13 +707,7 @@ void emitQ40SixteenPackedColumns(LoopEmitter &e, const IntegerDotTarget &target,
     for (unsigned s = 0; s < 8; ++s)
       sums = target.hooks->quadDots(b, sums, steps[s],
                                     broadcast(s < 4 ? 4 * s : 16 + 4 * (s - 4)));
-    Value *eightSumA = b.CreateShl(
-        b.CreateAddReduce(v.dotUnsigned(v.splat(1), v.load(a, e.c64(0)), nullptr)), e.c32(3));
-    sums = b.CreateSub(sums, b.CreateVectorSplat(16, eightSumA));
-    Value *da = e.loadF32(rows[r].d, blockIndex);
-    Value *scale = b.CreateFMul(scales, b.CreateVectorSplat(16, da));
-    Value *sum = emitFma(b, b.CreateSIToFP(sums, floats), scale, b.CreateLoad(floats, acc[r]));
-    b.CreateStore(sum, acc[r]);
+    addQ40Sums(e, v, sums, v.load(a, e.c64(0)), scales, rows[r], blockIndex, acc[r]);
   }
 }
 
