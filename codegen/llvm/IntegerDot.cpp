@@ -157,8 +157,6 @@ struct BlockDot {
     b.CreateStore(b.CreateInsertElement(lanes, first, uint64_t(0)), acc[r].offset);
   }
 
-  // q8_0, q4_0, q5_0 (signed quants) and q4_1, q5_1 (unsigned, with min),
-  // against q8_0/q8_1 rows.
   // The 32 quants of a block of q8_0, q4_0, q5_0 (signed), q4_1 or q5_1
   // (unsigned, 0..31).
   Value *quants32(GgmlType format, Value *block) {
@@ -176,6 +174,8 @@ struct BlockDot {
     return quants;
   }
 
+  // q8_0, q4_0, q5_0 (signed quants) and q4_1, q5_1 (unsigned, with min),
+  // against q8_0/q8_1 rows.
   void blocks32(GgmlType format, Value *block) {
     bool hasMin = format == GgmlType::Q4_1 || format == GgmlType::Q5_1;
     Value *d = e.loadHalf(block, e.c64(0));
@@ -491,9 +491,8 @@ struct BlockDot {
 
   // q6_K: quants of 6 bits minus 32, int8 scales per 16 elements. Chunk
   // c = 4h + k (32 elements at 32c) takes its low nibbles from
-  // ql[64h + 32(k%2)] >> 4(k/2), its high bits from qh[32h] >> 2k.
-  // Chunk c (an i64) of a q6_K block: 4 low bits and 2 high bits, minus 32;
-  // a signed 8-bit scale per 16 elements.
+  // ql[64h + 32(k%2)] >> 4(k/2), its high bits from qh[32h] >> 2k (c an
+  // i64).
   Chunk q6KChunk(Value *block, Value *c) {
     Value *h = b.CreateLShr(c, 2), *k = b.CreateAnd(c, 3);
     Value *lowAt =
