@@ -542,17 +542,26 @@ struct BlockDot {
 
 } // namespace
 
-Value *emitDotResult(LoopEmitter &e, const DotAccumulators &acc) {
+namespace {
+
+// One column's eight lanes summed interleaved + ((offsets0 + offsets2) +
+// (offsets1 + offsets3)).
+Value *dotResultOf(LoopEmitter &e, Value *lanes, Value *offsets) {
   auto &b = e.b;
   IRBuilder<>::FastMathFlagGuard guard(b);
   b.clearFastMathFlags();
-  auto *four = FixedVectorType::get(e.f32(), 4);
-  Value *lanes = b.CreateLoad(FixedVectorType::get(e.f32(), kDotLanes), acc.lanes);
-  Value *offsets = b.CreateLoad(four, acc.offset);
   auto lane = [&](int i) { return b.CreateExtractElement(offsets, uint64_t(i)); };
   Value *offset = b.CreateFAdd(b.CreateFAdd(lane(0), lane(2)),
                                b.CreateFAdd(lane(1), lane(3)));
   return b.CreateFAdd(emitLaneSum(b, lanes, LaneTree::Interleaved), offset);
+}
+
+} // namespace
+
+Value *emitDotResult(LoopEmitter &e, const DotAccumulators &acc) {
+  auto &b = e.b;
+  return dotResultOf(e, b.CreateLoad(FixedVectorType::get(e.f32(), kDotLanes), acc.lanes),
+                     b.CreateLoad(FixedVectorType::get(e.f32(), 4), acc.offset));
 }
 
 namespace {
@@ -736,13 +745,10 @@ void emitPairIntegerDot(LoopEmitter &e, const IntegerDotTarget &target, GgmlType
 
 Value *emitPairDotResult(LoopEmitter &e, const PairAccumulators &acc, int column) {
   auto &b = e.b;
-  auto *sixteen = FixedVectorType::get(e.f32(), 16), *eight = FixedVectorType::get(e.f32(), 8);
   Bytes v{e, b, nullptr};
-  DotAccumulators single{e.local(FixedVectorType::get(e.f32(), kDotLanes)),
-                         e.local(FixedVectorType::get(e.f32(), 4))};
-  b.CreateStore(v.half(b.CreateLoad(sixteen, acc.lanes), column), single.lanes);
-  b.CreateStore(v.half(b.CreateLoad(eight, acc.offset), column), single.offset);
-  return emitDotResult(e, single);
+  Value *lanes = b.CreateLoad(FixedVectorType::get(e.f32(), 16), acc.lanes);
+  Value *offsets = b.CreateLoad(FixedVectorType::get(e.f32(), 8), acc.offset);
+  return dotResultOf(e, v.half(lanes, column), v.half(offsets, column));
 }
 
 bool hasIntegerDot(GgmlType weights) {
