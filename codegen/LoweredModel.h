@@ -10,8 +10,22 @@
 
 namespace kiln::codegen {
 
+// The order the matmul kernels may sum in (--numerics).
+enum class Numerics : uint8_t {
+  // llama.cpp's AVX2 arithmetic bit for bit: the kernels' vectors carry
+  // its lanes, whatever their width (what the llama.cpp tests compare).
+  Exact,
+  // The target may load weights in layouts whose kernels sum each block's
+  // exact integers whole and add one float step per block where llama.cpp
+  // keeps eight float lanes (q4_K: runtime::WeightLayout::Q4_Kx16): other
+  // last bits, at least as accurate. Formats without such a kernel run as
+  // in Exact.
+  Fast,
+};
+
 struct LowerOptions {
   bool kvCacheF16 = true; // else f32
+  Numerics numerics = Numerics::Fast;
   // Give each matmul its input as llama.cpp's CPU dot products see it:
   // rounded to f16 (f16 weights) or quantized to q8_0 (q4_0, q5_0, q8_0;
   // also q4_1 and q5_1, whose q8_1 rounds the same way) or q8_K blocks

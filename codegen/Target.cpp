@@ -6,6 +6,7 @@ namespace kiln::codegen {
 
 MatmulInputForm Target::matmulInput(GgmlType weights, const LowerOptions &lower) const {
   MatmulInputForm form;
+  form.numerics = lower.numerics;
   if (lower.integerDots)
     form.quantized = integerDotActivations(weights);
   // llama.cpp's CPU path converts the input of f16/bf16/quantized weights

@@ -27,6 +27,8 @@ struct CompileOptions;
 struct MatmulInputForm {
   std::optional<GgmlType> quantized;
   std::optional<GgmlType> rounding;
+  // Whether the kernels may sum in an order of their own (LowerOptions).
+  Numerics numerics = Numerics::Exact;
 };
 
 class Target {

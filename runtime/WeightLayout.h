@@ -38,7 +38,21 @@ enum class WeightLayout : uint8_t {
   // (n/2) * 2 * cols + (k/32) * 64 + (n%2) * 32 + k%32 (in elements). A
   // kernel computing two output columns over chunks of 32 reads one stream.
   Pairs32,
+  // q4_K in groups of sixteen rows (rows % 16 == 0), for kernels that sum
+  // each block's integers whole (--numerics fast): for group g and block j
+  // (of K/256), kQ4KX16RecordBytes at (g * K/256 + j) * that: the sixteen
+  // rows' f16 d, their f16 dmin, the 8 x 16 six-bit scales (sub-block s of
+  // row r at s * 16 + r, one byte each, unpacked), the 8 x 16 mins the
+  // same way, then 4 x 8 chunks of 64 bytes: bytes 4r..4r+3 of chunk
+  // (p, v) are nibble bytes 32p + 4v .. +3 of row r (elements 64p + 4v..
+  // in the low nibbles, 64p + 32 + 4v.. in the high). A byte dot of a
+  // chunk's nibbles with four activations broadcast leaves row r's
+  // products in lane r, so sixteen columns need no horizontal sums.
+  Q4_Kx16,
 };
+
+// Bytes of one q4_Kx16 record: sixteen rows' block of 256.
+inline constexpr int64_t kQ4KX16RecordBytes = 16 * 2 * 2 + 2 * 8 * 16 + 16 * 128;
 
 std::string_view weightLayoutName(WeightLayout layout);
 

@@ -28,12 +28,16 @@ Status emitKernel(Module &module, const KernelDesc &desc,
       return makeError("no integer dot product for ",
                        std::string(ggmlTypeInfo(format).name), " weights");
   }
-  // A matmul weight comes in the file's layout or in the one the kernels
-  // stream (the layout the CPU target asks for).
+  // A matmul weight comes in the file's layout or in one the kernels
+  // stream (the layout the CPU target asks for, in either numerics).
+  auto streamed = [&](const MatmulPart &part, Numerics numerics) {
+    return part.layout == matmulWeightLayout(part.format, part.rows, desc.cols,
+                                             desc.matmul.activations != GgmlType::F32,
+                                             numerics);
+  };
   for (const MatmulPart &part : desc.matmul.parts)
-    if (part.layout != runtime::WeightLayout::Gguf &&
-        part.layout != matmulWeightLayout(part.format, part.rows, desc.cols,
-                                          desc.matmul.activations != GgmlType::F32))
+    if (part.layout != runtime::WeightLayout::Gguf && !streamed(part, Numerics::Exact) &&
+        !streamed(part, Numerics::Fast))
       return makeError("no CPU kernel reads ", std::string(ggmlTypeInfo(part.format).name),
                        " weights of ", std::to_string(part.rows), " rows in layout ",
                        std::string(runtime::weightLayoutName(part.layout)));

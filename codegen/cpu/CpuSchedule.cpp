@@ -3,7 +3,7 @@
 namespace kiln::codegen::cpu {
 
 runtime::WeightLayout matmulWeightLayout(GgmlType weights, int64_t rows, int64_t cols,
-                                         bool quantizedInput) {
+                                         bool quantizedInput, Numerics numerics) {
   if (!quantizedInput) {
     const bool plain =
         weights == GgmlType::F32 || weights == GgmlType::F16 || weights == GgmlType::BF16;
@@ -14,6 +14,8 @@ runtime::WeightLayout matmulWeightLayout(GgmlType weights, int64_t rows, int64_t
     return runtime::WeightLayout::Gguf;
   if (weights == GgmlType::Q4_0 && rows % 8 == 0)
     return runtime::WeightLayout::Q4_0x8;
+  if (numerics == Numerics::Fast && weights == GgmlType::Q4_K && rows % 16 == 0)
+    return runtime::WeightLayout::Q4_Kx16;
   if (rows % 4 == 0)
     return runtime::WeightLayout::Rows4;
   return runtime::WeightLayout::Gguf;

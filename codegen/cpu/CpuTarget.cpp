@@ -25,7 +25,8 @@ bool CpuTarget::supportsFlashAttention(int64_t headDim) const { return headDim %
 runtime::WeightLayout CpuTarget::matmulWeightLayout(GgmlType weights, int64_t rows,
                                                     int64_t cols,
                                                     const MatmulInputForm &input) const {
-  return cpu::matmulWeightLayout(weights, rows, cols, input.quantized.has_value());
+  return cpu::matmulWeightLayout(weights, rows, cols, input.quantized.has_value(),
+                                 input.numerics);
 }
 
 // The fused matmul kernels are written for the integer and the plain dot

@@ -7,6 +7,7 @@
 #include "codegen/QuantizedActivations.h"
 #include "codegen/cpu/X86ByteDots.h"
 #include "codegen/llvm/IntegerDot.h"
+#include "codegen/llvm/Q4KPackedDot.h"
 #include "codegen/llvm/WeightDecode.h"
 
 using namespace llvm;
@@ -98,6 +99,54 @@ void emitQ40Matmul(Kernel &k, const MatmulSlice &slice, const IntegerDotTarget &
   });
 }
 
+// q4_K repacked in groups of sixteen rows (q4_Kx16, --numerics fast):
+// sixteen columns per vector, each block's integers summed whole
+// (Q4KPackedDot.h); many tokens 4 rows at a time where 512-bit byte dots
+// keep the sums in 16 registers, else 2.
+void emitQ4KPackedMatmul(Kernel &k, const MatmulSlice &slice, const IntegerDotTarget &target) {
+  auto &b = k.builder;
+  LoopEmitter &e = k.e;
+  const int64_t blocksPerRow = k.d.cols / 256;
+  QuantizedRowLayout layout = quantizedRowLayout(k.d.matmul.activations, k.d.cols);
+  auto *sumType = FixedVectorType::get(e.f32(), 16);
+  Value *accumulators[4];
+  for (Value *&acc : accumulators)
+    acc = e.local(sumType);
+  const int64_t rowsPerTile = target.hooks && target.hooks->hasWideQuadDots() ? 4 : 2;
+  MicroTiles tiles{rowsPerTile, 16, 16, 16};
+  forEachMicroTile(k, slice, tiles, [&](Value *t0, int64_t R, Value *n0, int64_t C,
+                                        bool batched) {
+    // Tiles start at multiples of 16 and N is a multiple of 16 (the
+    // layout's condition), so no other column count is ever called for.
+    if (C != 16)
+      return;
+    std::vector<QuantizedRow> rows;
+    for (int64_t r = 0; r < R; ++r) {
+      Value *row = e.at(b.getInt8Ty(), slice.x,
+                        b.CreateMul(b.CreateAdd(t0, e.c64(r)), e.c64(layout.rowBytes)));
+      rows.push_back({row, e.at(b.getInt8Ty(), row, e.c64(layout.scalesOffset)),
+                      e.at(b.getInt8Ty(), row, e.c64(layout.extraOffset))});
+      b.CreateStore(ConstantAggregateZero::get(sumType), accumulators[r]);
+    }
+    Value *group = e.at(b.getInt8Ty(), slice.w,
+                        b.CreateMul(b.CreateUDiv(n0, e.c64(16)),
+                                    e.c64(blocksPerRow * runtime::kQ4KX16RecordBytes)));
+    e.forRange(0, blocksPerRow, [&](Value *blockIndex) {
+      Value *offset = b.CreateMul(blockIndex, e.c64(runtime::kQ4KX16RecordBytes));
+      if (!batched)
+        prefetchAhead(k, group, offset, runtime::kQ4KX16RecordBytes);
+      emitQ4KSixteenPackedColumns(e, target, e.at(b.getInt8Ty(), group, offset), blockIndex,
+                                  rows, ArrayRef<Value *>(accumulators, R));
+    });
+    for (int64_t r = 0; r < R; ++r) {
+      Value *sums = b.CreateLoad(sumType, accumulators[r]);
+      for (int64_t c = 0; c < 16; ++c)
+        slice.store(b.CreateExtractElement(sums, uint64_t(c)), b.CreateAdd(t0, e.c64(r)),
+                    b.CreateAdd(n0, e.c64(c)));
+    }
+  });
+}
+
 } // namespace
 
 // Matmul on quantized input rows (integer dot products, IntegerDot.h):
@@ -119,6 +168,10 @@ void emitIntegerMatmul(Kernel &k, const MatmulSlice &slice) {
   IntegerDotTarget target{k.target.avx2 ? &avx2 : nullptr};
   if (format == GgmlType::Q4_0 && slice.N % 8 == 0) {
     emitQ40Matmul(k, slice, target);
+    return;
+  }
+  if (slice.layout == runtime::WeightLayout::Q4_Kx16) {
+    emitQ4KPackedMatmul(k, slice, target);
     return;
   }
   const bool interleaved = slice.layout == runtime::WeightLayout::Rows4;

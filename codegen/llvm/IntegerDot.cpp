@@ -1,6 +1,7 @@
 #include "codegen/llvm/IntegerDot.h"
 
 #include "codegen/llvm/BlockVectors.h"
+#include "codegen/llvm/ByteVectors.h"
 #include "codegen/llvm/GgmlNumerics.h"
 
 using namespace llvm;
@@ -9,131 +10,10 @@ namespace kiln::codegen::lowering {
 
 namespace {
 
-// Byte-vector arithmetic: unpacking quants and multiplying bytes.
-struct Bytes {
-  LoopEmitter &e;
-  IRBuilder<> &b;
-  const ByteDotHooks *hooks;
-
-  Type *bytes(unsigned n) { return FixedVectorType::get(b.getInt8Ty(), n); }
-  Type *shorts(unsigned n) { return FixedVectorType::get(b.getInt16Ty(), n); }
-  Type *ints(unsigned n) { return FixedVectorType::get(b.getInt32Ty(), n); }
-
-  Value *load(Value *base, Value *offset, unsigned n = 32) {
-    return b.CreateAlignedLoad(bytes(n), e.at(b.getInt8Ty(), base, offset), Align(1));
-  }
-  Value *splat(int value, unsigned n = 32) {
-    return b.CreateVectorSplat(n, b.getInt8(value));
-  }
-  // 32 copies of the integer `value` (< 256) as bytes.
-  Value *splat(Value *value) {
-    return b.CreateVectorSplat(32, b.CreateTrunc(value, b.getInt8Ty()));
-  }
-  Value *shuffle(Value *x, Value *y, ArrayRef<int> mask) {
-    return b.CreateShuffleVector(x, y, mask);
-  }
-  // x's lanes then y's (same type).
-  Value *concat(Value *x, Value *y) {
-    SmallVector<int, 64> lanes;
-    for (unsigned i = 0; i < 2 * cast<FixedVectorType>(x->getType())->getNumElements(); ++i)
-      lanes.push_back(int(i));
-    return shuffle(x, y, lanes);
-  }
-  // The low (h = 0) or high half of x's lanes.
-  Value *half(Value *x, int h) {
-    unsigned n = cast<FixedVectorType>(x->getType())->getNumElements() / 2;
-    SmallVector<int, 32> lanes;
-    for (unsigned i = 0; i < n; ++i)
-      lanes.push_back(int(h * n + i));
-    return shuffle(x, x, lanes);
-  }
-
-  // 16 bytes holding elements j (low nibble) and j + 16 (high): 32 values.
-  Value *nibbles(Value *base, Value *offset) {
-    Value *packed = load(base, offset, 16);
-    Value *lo = b.CreateAnd(packed, splat(15, 16));
-    Value *hi = b.CreateLShr(packed, splat(4, 16));
-    SmallVector<int, 32> concat;
-    for (int i = 0; i < 32; ++i)
-      concat.push_back(i);
-    return shuffle(lo, hi, concat);
-  }
-  // 16 where bit j of the 32-bit word at `offset` is set, else 0.
-  Value *fifthBits(Value *base, Value *offset) {
-    Value *word = b.CreateBitCast(e.loadU32(base, offset), bytes(4));
-    SmallVector<int, 32> spread;
-    SmallVector<Constant *, 32> masks;
-    for (int j = 0; j < 32; ++j) {
-      spread.push_back(j / 8);
-      masks.push_back(b.getInt8(uint8_t(1u << (j % 8))));
-    }
-    Value *spreadBytes = shuffle(word, PoisonValue::get(bytes(4)), spread);
-    Value *set = b.CreateICmpNE(b.CreateAnd(spreadBytes, ConstantVector::get(masks)),
-                                splat(0));
-    return b.CreateSelect(set, splat(16), splat(0));
-  }
-
-  // sum over groups of 4 lanes: lane i = u[4i..4i+3] . a[4i..4i+3], each
-  // product pair (2i, 2i+1) times scale16[i] (ones when null). u unsigned
-  // (< 128 here), a signed; no pair sum reaches 2^15, so a saturating byte
-  // multiply-add (vpmaddubsw) gives the same ints as the generic form.
-  Value *dotUnsigned(Value *u, Value *a, Value *scale16) {
-    if (!scale16)
-      scale16 = b.CreateVectorSplat(16, b.getInt16(1));
-    if (hooks)
-      return hooks->dotUnsigned(b, u, a, scale16);
-    return genericDot(b.CreateZExt(u, ints(32)), a, scale16);
-  }
-  // The same with signed weights w.
-  Value *dotSigned(Value *w, Value *a, Value *scale16) {
-    if (!scale16)
-      scale16 = b.CreateVectorSplat(16, b.getInt16(1));
-    if (hooks)
-      return hooks->dotSigned(b, w, a, scale16);
-    return genericDot(b.CreateSExt(w, ints(32)), a, scale16);
-  }
-  // u[2i] a[2i] + u[2i+1] a[2i+1] in 16 bits (u unsigned, a signed).
-  Value *pairSums(Value *u, Value *a) {
-    if (hooks)
-      return hooks->pairSums(b, u, a);
-    Value *products = b.CreateMul(b.CreateZExt(u, shorts(32)), b.CreateSExt(a, shorts(32)));
-    return addAdjacent(products, 16);
-  }
-  // 16 i16 -> 8 i32 sums of adjacent lanes.
-  Value *widenPairs(Value *x) {
-    if (hooks)
-      return hooks->widenPairs(b, x);
-    return addAdjacent(b.CreateSExt(x, ints(16)), 8);
-  }
-  Value *addAdjacent(Value *x, int half) {
-    SmallVector<int, 16> even, odd;
-    for (int i = 0; i < half; ++i)
-      even.push_back(2 * i), odd.push_back(2 * i + 1);
-    return b.CreateAdd(shuffle(x, x, even), shuffle(x, x, odd));
-  }
-  Value *genericDot(Value *wide, Value *a, Value *scale16) {
-    Value *products = b.CreateMul(wide, b.CreateSExt(a, ints(32)));
-    SmallVector<int, 32> pairScale;
-    for (int i = 0; i < 32; ++i)
-      pairScale.push_back(i / 2);
-    Value *scales = b.CreateSExt(scale16, ints(16));
-    products = b.CreateMul(products, shuffle(scales, scales, pairScale));
-    Value *sum = nullptr;
-    for (int j = 0; j < 4; ++j) {
-      SmallVector<int, 8> lanes;
-      for (int i = 0; i < 8; ++i)
-        lanes.push_back(4 * i + j);
-      Value *part = shuffle(products, products, lanes);
-      sum = sum ? b.CreateAdd(sum, part) : part;
-    }
-    return sum;
-  }
-};
-
 struct BlockDot {
   LoopEmitter &e;
   IRBuilder<> &b;
-  Bytes &v;
+  ByteVectors &v;
   ArrayRef<QuantizedRow> rows;
   ArrayRef<DotAccumulators> acc;
   Value *blockIndex;
@@ -570,7 +450,7 @@ namespace {
 // 16 i32, one column per lane) are the column's nibbles (0..15) dotted
 // with the row's block `aBytes`, so subtracting 8 sum(a) makes them the
 // sums of q - 8 (both exact in 32 bits).
-void addQ40Sums(LoopEmitter &e, Bytes &v, Value *sums, Value *aBytes, Value *scales,
+void addQ40Sums(LoopEmitter &e, ByteVectors &v, Value *sums, Value *aBytes, Value *scales,
                 const QuantizedRow &row, Value *blockIndex, Value *acc) {
   auto &b = e.b;
   unsigned n = cast<FixedVectorType>(sums->getType())->getNumElements();
@@ -589,7 +469,7 @@ void q40EightColumns(LoopEmitter &e, const IntegerDotTarget &target,
                      ArrayRef<Value *> nibbles, Value *halves, Value *blockIndex,
                      ArrayRef<QuantizedRow> rows, ArrayRef<Value *> acc) {
   auto &b = e.b;
-  Bytes v{e, b, target.hooks};
+  ByteVectors v{e, b, target.hooks};
   auto *floats = FixedVectorType::get(e.f32(), 8);
   // The nibbles as they are (0..15): sum((q - 8) a) = sum(q a) - 8 sum(a),
   // both exact in 32 bits, so each row's block sum of a is taken once for
@@ -646,7 +526,7 @@ void emitQ40EightPackedColumns(LoopEmitter &e, const IntegerDotTarget &target,
                                Value *record, Value *blockIndex,
                                ArrayRef<QuantizedRow> rows, ArrayRef<Value *> acc) {
   auto &b = e.b;
-  Bytes v{e, b, target.hooks};
+  ByteVectors v{e, b, target.hooks};
   auto *floats = FixedVectorType::get(e.f32(), 8);
   Value *halves =
       b.CreateAlignedLoad(FixedVectorType::get(b.getInt16Ty(), 8), record, Align(1));
@@ -688,7 +568,7 @@ void emitQ40SixteenPackedColumns(LoopEmitter &e, const IntegerDotTarget &target,
                                  ArrayRef<Value *> records, Value *blockIndex,
                                  ArrayRef<QuantizedRow> rows, ArrayRef<Value *> acc) {
   auto &b = e.b;
-  Bytes v{e, b, target.hooks};
+  ByteVectors v{e, b, target.hooks};
   assert(target.hooks && target.hooks->hasWideQuadDots());
   auto *floats = FixedVectorType::get(e.f32(), 16);
   auto both = [&](Value *low, Value *high) { return v.concat(low, high); };
@@ -733,7 +613,7 @@ void emitPairIntegerDot(LoopEmitter &e, const IntegerDotTarget &target, GgmlType
                         ArrayRef<Value *> blocks, Value *blockIndex,
                         ArrayRef<QuantizedRow> rows, ArrayRef<PairAccumulators> acc) {
   assert(hasPairIntegerDot(weights) && target.hooks && target.hooks->hasWideDots());
-  Bytes v{e, e.b, target.hooks};
+  ByteVectors v{e, e.b, target.hooks};
   BlockDot dot{e, e.b, v, rows, {}, blockIndex};
   switch (weights) {
   case GgmlType::Q4_K: dot.q45KPair(false, blocks, acc); break;
@@ -745,7 +625,7 @@ void emitPairIntegerDot(LoopEmitter &e, const IntegerDotTarget &target, GgmlType
 
 Value *emitPairDotResult(LoopEmitter &e, const PairAccumulators &acc, int column) {
   auto &b = e.b;
-  Bytes v{e, b, nullptr};
+  ByteVectors v{e, b, nullptr};
   Value *lanes = b.CreateLoad(FixedVectorType::get(e.f32(), 16), acc.lanes);
   Value *offsets = b.CreateLoad(FixedVectorType::get(e.f32(), 8), acc.offset);
   return dotResultOf(e, v.half(lanes, column), v.half(offsets, column));
@@ -771,7 +651,7 @@ void emitBlockIntegerDot(LoopEmitter &e, const IntegerDotTarget &target,
                          GgmlType weights, Value *block, Value *blockIndex,
                          ArrayRef<QuantizedRow> rows,
                          ArrayRef<DotAccumulators> acc) {
-  Bytes bytes{e, e.b, target.hooks};
+  ByteVectors bytes{e, e.b, target.hooks};
   BlockDot dot{e, e.b, bytes, rows, acc, blockIndex};
   switch (weights) {
   case GgmlType::Q2_K: dot.q2K(block); break;

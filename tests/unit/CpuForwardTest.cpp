@@ -11,7 +11,10 @@
 
 #include "llvm/TargetParser/Host.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -47,7 +50,8 @@ std::unique_ptr<CompiledModel> compile(const std::string &path, bool allLogits,
                                        unsigned threads = 2,
                                        bool llamaCppNumerics = true,
                                        bool integerDots = true,
-                                       const std::string &features = "") {
+                                       const std::string &features = "",
+                                       codegen::Numerics numerics = codegen::Numerics::Exact) {
   auto file = GgufFile::open(path);
   EXPECT_TRUE(file.ok()) << file.error().message;
   if (!file.ok())
@@ -57,6 +61,10 @@ std::unique_ptr<CompiledModel> compile(const std::string &path, bool allLogits,
   options.lower.kvCacheF16 = llamaCppNumerics;
   options.lower.matchLlamaCppActivations = llamaCppNumerics;
   options.lower.integerDots = llamaCppNumerics && integerDots;
+  // By default llama.cpp's arithmetic bit for bit (--numerics exact), which
+  // most comparisons below check; the fast kernels are held to accuracy
+  // (tests/e2e/numerics_fast.sh) and to one answer on every ISA level.
+  options.lower.numerics = numerics;
   options.cpu.features = features;
   // llama.cpp's reference graph forms the rows of scores (no flash
   // attention); every other fusion keeps its results bit for bit, so the
@@ -206,6 +214,44 @@ TEST(CpuForward, LogitsBitIdenticalToLlamaCppAvx2) {
     ++checked;
   }
   EXPECT_EQ(checked, 13u);
+}
+
+// --numerics fast (q4_K sixteen columns at a time, each block's integers
+// summed whole): the byte dots differ between ISA levels (512-bit
+// vpdpbusd, 256-bit, vpmaddubsw + vpmaddwd) but their integers do not, and
+// the float steps are the same, so every level gives the same logits; and
+// those stay near the exact mode's (the same integers, other roundings).
+TEST(CpuForward, FastNumericsSameOnEveryIsaAndNearExact) {
+  auto ids = readIds(test::sharedFile("tinyshakes-llama/reference/val128-f32.ids"));
+  std::string path = test::sharedFile("tinyshakes-llama/tinyshakes-llama-q4_k_m.gguf");
+  auto fast = compile(path, true, 2, true, true, "", codegen::Numerics::Fast);
+  auto avx2 = compile(path, true, 2, true, true, "-avx512f,-avxvnni", codegen::Numerics::Fast);
+  auto exact = compile(path, true);
+  ASSERT_TRUE(fast && avx2 && exact);
+  auto a = fast->executor->prefill(ids, 0);
+  auto b = avx2->executor->prefill(ids, 0);
+  auto c = exact->executor->prefill(ids, 0);
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  ASSERT_EQ(a->size(), b->size());
+  EXPECT_EQ(0, std::memcmp(a->data(), b->data(), a->size() * sizeof(float)));
+  // Not the exact mode's logits (so the fast kernels ran), but far nearer
+  // to them than the quantized model is to its f32 original: a last-bit
+  // difference moves some activations by a q8 rounding step, nothing more.
+  auto f32 = compile(test::sharedFile("tinyshakes-llama/tinyshakes-llama-f32.gguf"), true);
+  ASSERT_NE(f32, nullptr);
+  auto d = f32->executor->prefill(ids, 0);
+  ASSERT_TRUE(d.ok());
+  double fastToExact = 0, exactToF32 = 0;
+  for (size_t i = 0; i < a->size(); ++i) {
+    fastToExact += std::abs((*a)[i] - (*c)[i]);
+    exactToF32 += std::abs((*c)[i] - (*d)[i]);
+  }
+  fastToExact /= double(a->size());
+  exactToF32 /= double(a->size());
+  EXPECT_GT(fastToExact, 0.0);
+  EXPECT_LT(fastToExact, 0.25 * exactToF32);
+  std::printf("q4_k_m mean |logit difference|: fast to exact %g, exact to f32 %g\n",
+              fastToExact, exactToF32);
 }
 
 // The kernels for AVX-512 and VNNI (vpdpbusd: four byte products summed

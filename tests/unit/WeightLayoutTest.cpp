@@ -1,10 +1,15 @@
-// runtime/WeightLayout: the q4_0x8 repack puts each byte where the CPU's
-// eight-column kernel reads it, and refuses shapes it cannot hold.
+// runtime/WeightLayout: the q4_0x8, rows4, pairs32 and q4_Kx16 repacks put
+// each byte where the CPU's kernels read it, and refuse shapes they cannot
+// hold.
 #include "runtime/WeightLayout.h"
+
+#include "quant/Dequantize.h"
 
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstring>
+#include <random>
 #include <vector>
 
 namespace kiln::runtime {
@@ -118,6 +123,64 @@ TEST(WeightLayout, Pairs32InterleavesRowPairsInRunsOf32) {
                              std::span<const uint8_t>(gguf.data(), size_t(4 * 48 * 2)), 4, 48);
   ASSERT_FALSE(ragged.ok());
   EXPECT_NE(ragged.error().message.find("multiple of 32"), std::string::npos);
+}
+
+} // namespace
+} // namespace kiln::runtime
+
+namespace kiln::runtime {
+namespace {
+
+float halfToFloat(const uint8_t *at) {
+  uint16_t h = uint16_t(at[0] | at[1] << 8);
+  _Float16 value;
+  std::memcpy(&value, &h, 2);
+  return float(value);
+}
+
+// q4_Kx16 holds each row's d, dmin, unpacked six-bit scales and mins and
+// nibbles where the sixteen-column kernel reads them: every element
+// rebuilt from the record equals the reference dequantizer's value for the
+// file's block.
+TEST(WeightLayout, Q4_Kx16RebuildsEveryElement) {
+  const int64_t rows = 32, blocks = 2, cols = 256 * blocks;
+  std::vector<uint8_t> gguf(size_t(rows * blocks * 144));
+  std::mt19937 random(7);
+  for (uint8_t &byte : gguf)
+    byte = uint8_t(random());
+  for (int64_t b = 0; b < rows * blocks; ++b) { // finite d and dmin
+    gguf[size_t(b * 144 + 1)] &= 0x3b;
+    gguf[size_t(b * 144 + 3)] &= 0x3b;
+  }
+  std::vector<float> reference(size_t(rows * cols));
+  ASSERT_TRUE(dequantize(GgmlType::Q4_K, gguf, reference).ok());
+  auto packed = repackWeight(WeightLayout::Q4_Kx16, GgmlType::Q4_K, gguf, rows, cols);
+  ASSERT_TRUE(packed.ok()) << packed.error().message;
+  ASSERT_EQ(packed->size(), size_t(rows / 16 * blocks * kQ4KX16RecordBytes));
+  for (int64_t n = 0; n < rows; ++n)
+    for (int64_t j = 0; j < blocks; ++j) {
+      const uint8_t *record = packed->data() + ((n / 16) * blocks + j) * kQ4KX16RecordBytes;
+      const int64_t r = n % 16;
+      const float d = halfToFloat(record + 2 * r), dmin = halfToFloat(record + 32 + 2 * r);
+      for (int64_t i = 0; i < 256; ++i) {
+        const int64_t s = i / 32, p = i / 64, v = (i % 32) / 4;
+        const uint8_t byte = record[320 + 64 * (8 * p + v) + 4 * r + i % 4];
+        const int q = s % 2 ? byte >> 4 : byte & 15;
+        const float value = d * float(record[64 + 16 * s + r]) * float(q) -
+                            dmin * float(record[192 + 16 * s + r]);
+        ASSERT_FLOAT_EQ(value, reference[size_t(n * cols + j * 256 + i)])
+            << "row " << n << " block " << j << " element " << i;
+      }
+    }
+  EXPECT_EQ(weightLayoutName(WeightLayout::Q4_Kx16), "q4_Kx16");
+  auto ragged = repackWeight(WeightLayout::Q4_Kx16, GgmlType::Q4_K,
+                             std::span(gguf).first(size_t(8 * blocks * 144)), 8, cols);
+  ASSERT_FALSE(ragged.ok());
+  EXPECT_NE(ragged.error().message.find("multiple of 16"), std::string::npos)
+      << ragged.error().message;
+  auto other = repackWeight(WeightLayout::Q4_Kx16, GgmlType::Q4_0, gguf, rows, cols);
+  ASSERT_FALSE(other.ok());
+  EXPECT_NE(other.error().message.find("not q4_K"), std::string::npos);
 }
 
 } // namespace

@@ -38,6 +38,12 @@ void addCompileFlags(CLI::App &app, CompileFlags &flags) {
                  "(default: the GPU's own when one runs it, else " +
                      std::string(codegen::cuda::kDefaultArch) + ")");
   app.add_flag("--no-fuse", flags.noFuse, "Run no fusion pass");
+  app.add_option("--numerics", flags.numerics,
+                 "exact: llama.cpp's AVX2 arithmetic bit for bit; fast: kernels "
+                 "that may sum each block in their own order (other last bits, "
+                 "as accurate: q4_K weights sixteen columns at a time)")
+      ->check(CLI::IsMember({"exact", "fast"}))
+      ->capture_default_str();
   std::string names;
   for (const std::string &name : passes::fusionPassNames())
     names += (names.empty() ? "" : ", ") + name;
@@ -141,6 +147,8 @@ Status applyCompileFlags(const CompileFlags &flags,
     options.passes.disabled.insert(name);
   }
   options.passes.fuse = !flags.noFuse;
+  options.lower.numerics =
+      flags.numerics == "exact" ? codegen::Numerics::Exact : codegen::Numerics::Fast;
   return Status::success();
 }
 

@@ -33,6 +33,8 @@ struct CompileFlags {
   std::string sensitivity = "kl";
   // --cuda-arch: the GPU architecture of --target cuda's PTX ("sm_90").
   std::string cudaArch;
+  // --numerics: "fast" (the default) or "exact" (codegen::Numerics).
+  std::string numerics = "fast";
 };
 
 void addCompileFlags(CLI::App &app, CompileFlags &flags);
