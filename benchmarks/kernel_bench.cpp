@@ -261,10 +261,12 @@ KernelDesc rope(const LayerShape &s, int64_t cols) {
 }
 
 // The layout the CPU target streams a rows x cols weight in (as the plan
-// builder asks it), so that the kernels read what they read in a model.
+// builder asks it under the default --numerics), so that the kernels read
+// what they read in a model.
 runtime::WeightLayout benchLayout(GgmlType format, int64_t rows, int64_t cols) {
   return codegen::cpu::matmulWeightLayout(format, rows, cols,
-                                          codegen::integerDotActivations(format).has_value());
+                                          codegen::integerDotActivations(format).has_value(),
+                                          codegen::LowerOptions{}.numerics);
 }
 
 // A matmul on K-wide converted rows, as lowerMatmul describes it; `ropeOf`

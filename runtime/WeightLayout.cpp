@@ -106,16 +106,6 @@ Result<WeightBuffer> packQ4_0x8(std::span<const uint8_t> gguf, int64_t rows,
   return out;
 }
 
-// The scale and min of sub-block s (0..7) of a q4_K block, from its 12
-// packed bytes: six bits each, the high two bits of s >= 4 kept in the top
-// bits of the first eight bytes.
-std::pair<uint8_t, uint8_t> q4KScaleMin(const uint8_t *scales, int s) {
-  if (s < 4)
-    return {uint8_t(scales[s] & 63), uint8_t(scales[s + 4] & 63)};
-  return {uint8_t((scales[s + 4] & 15) | ((scales[s - 4] >> 6) << 4)),
-          uint8_t((scales[s + 4] >> 4) | ((scales[s] >> 6) << 4))};
-}
-
 Result<WeightBuffer> packQ4_Kx16(std::span<const uint8_t> gguf, int64_t rows, int64_t cols) {
   constexpr int64_t kGroup = 16, kBlockBytes = 144;
   const int64_t blocks = cols / 256;
@@ -125,8 +115,7 @@ Result<WeightBuffer> packQ4_Kx16(std::span<const uint8_t> gguf, int64_t rows, in
                      "columns a multiple of 256");
   const uint64_t rowBytes = uint64_t(blocks) * kBlockBytes;
   KILN_TRY(checkSize("q4_Kx16", gguf, rows, cols, ggmlTypeInfo(GgmlType::Q4_K), rowBytes));
-  const uint64_t records = uint64_t(rows / kGroup) * uint64_t(blocks);
-  auto allocated = allocateFor(records * kQ4KX16RecordBytes);
+  auto allocated = allocateFor(gguf.size());
   if (!allocated)
     return allocated.error();
   WeightBuffer out = std::move(allocated).value();
@@ -139,15 +128,45 @@ Result<WeightBuffer> packQ4_Kx16(std::span<const uint8_t> gguf, int64_t rows, in
               gguf.data() + uint64_t(g * kGroup + r) * rowBytes + j * kBlockBytes;
           std::memcpy(to + 2 * r, block, 2);          // d
           std::memcpy(to + 32 + 2 * r, block + 2, 2); // dmin
-          for (int s = 0; s < 8; ++s) {
-            auto [scale, min] = q4KScaleMin(block + 4, s);
-            to[64 + 16 * s + r] = scale;
-            to[192 + 16 * s + r] = min;
-          }
+          for (int k = 0; k < 12; ++k)
+            to[64 + 16 * k + r] = block[4 + k];
           for (int64_t chunk = 0; chunk < 32; ++chunk) // chunk = 8p + v
-            std::memcpy(to + 320 + 64 * chunk + 4 * r, block + 16 + 4 * chunk, 4);
+            std::memcpy(to + 256 + 64 * chunk + 4 * r, block + 16 + 4 * chunk, 4);
         }
         to += kQ4KX16RecordBytes;
+      }
+  });
+  return out;
+}
+
+// q6_K blocks: ql[128], qh[64], scales[16] (int8), d (f16).
+Result<WeightBuffer> packQ6_Kx16(std::span<const uint8_t> gguf, int64_t rows, int64_t cols) {
+  constexpr int64_t kGroup = 16, kBlockBytes = 210;
+  const int64_t blocks = cols / 256;
+  if (rows <= 0 || cols <= 0 || cols % 256 != 0 || rows % kGroup != 0)
+    return makeError("weight layout q6_Kx16: ", std::to_string(rows), " rows of ",
+                     std::to_string(cols), " elements: needs rows a multiple of 16 and "
+                     "columns a multiple of 256");
+  const uint64_t rowBytes = uint64_t(blocks) * kBlockBytes;
+  KILN_TRY(checkSize("q6_Kx16", gguf, rows, cols, ggmlTypeInfo(GgmlType::Q6_K), rowBytes));
+  auto allocated = allocateFor(gguf.size());
+  if (!allocated)
+    return allocated.error();
+  WeightBuffer out = std::move(allocated).value();
+  forEachGroupShare(rows / kGroup, out.size(), [&](int64_t first, int64_t last) {
+    uint8_t *to = out.data() + uint64_t(first * blocks) * kQ6KX16RecordBytes;
+    for (int64_t g = first; g < last; ++g)
+      for (int64_t j = 0; j < blocks; ++j) {
+        for (int64_t r = 0; r < kGroup; ++r) {
+          const uint8_t *block =
+              gguf.data() + uint64_t(g * kGroup + r) * rowBytes + j * kBlockBytes;
+          std::memcpy(to + 2 * r, block + 208, 2); // d
+          for (int s = 0; s < 16; ++s)
+            to[32 + 16 * s + r] = block[192 + s];
+          for (int64_t c = 0; c < 48; ++c) // ql's 32 runs of four, then qh's 16
+            std::memcpy(to + 288 + 64 * c + 4 * r, block + 4 * c, 4);
+        }
+        to += kQ6KX16RecordBytes;
       }
   });
   return out;
@@ -235,6 +254,7 @@ std::string_view weightLayoutName(WeightLayout layout) {
   case WeightLayout::Rows4: return "rows4";
   case WeightLayout::Pairs32: return "pairs32";
   case WeightLayout::Q4_Kx16: return "q4_Kx16";
+  case WeightLayout::Q6_Kx16: return "q6_Kx16";
   }
   return "?";
 }
@@ -261,6 +281,11 @@ Result<WeightBuffer> repackWeight(WeightLayout layout, GgmlType type,
       return makeError("weight layout q4_Kx16: the weight is ",
                        std::string(ggmlTypeInfo(type).name), ", not q4_K");
     return packQ4_Kx16(gguf, rows, cols);
+  case WeightLayout::Q6_Kx16:
+    if (type != GgmlType::Q6_K)
+      return makeError("weight layout q6_Kx16: the weight is ",
+                       std::string(ggmlTypeInfo(type).name), ", not q6_K");
+    return packQ6_Kx16(gguf, rows, cols);
   }
   return makeError("unknown weight layout ", std::to_string(int(layout)));
 }

@@ -41,18 +41,29 @@ enum class WeightLayout : uint8_t {
   // q4_K in groups of sixteen rows (rows % 16 == 0), for kernels that sum
   // each block's integers whole (--numerics fast): for group g and block j
   // (of K/256), kQ4KX16RecordBytes at (g * K/256 + j) * that: the sixteen
-  // rows' f16 d, their f16 dmin, the 8 x 16 six-bit scales (sub-block s of
-  // row r at s * 16 + r, one byte each, unpacked), the 8 x 16 mins the
-  // same way, then 4 x 8 chunks of 64 bytes: bytes 4r..4r+3 of chunk
-  // (p, v) are nibble bytes 32p + 4v .. +3 of row r (elements 64p + 4v..
-  // in the low nibbles, 64p + 32 + 4v.. in the high). A byte dot of a
-  // chunk's nibbles with four activations broadcast leaves row r's
-  // products in lane r, so sixteen columns need no horizontal sums.
+  // rows' f16 d, their f16 dmin, their 12 bytes of packed scales and mins
+  // (byte k of row r at 16k + r), then 4 x 8 chunks of 64 bytes: bytes
+  // 4r..4r+3 of chunk (p, v) are nibble bytes 32p + 4v .. +3 of row r
+  // (elements 64p + 4v.. in the low nibbles, 64p + 32 + 4v.. in the high).
+  // A byte dot of a chunk's nibbles with four activations broadcast leaves
+  // row r's products in lane r, so sixteen columns need no horizontal sums.
   Q4_Kx16,
+  // q6_K in groups of sixteen rows (rows % 16 == 0), for the same kernels:
+  // for group g and block j, kQ6KX16RecordBytes at (g * K/256 + j) * that:
+  // the sixteen rows' f16 d, their 16 x 16 int8 scales (sub-block s of row
+  // r at s * 16 + r), then 32 chunks of 64 bytes of low bits and 16 of
+  // high bits: bytes 4r..4r+3 of low chunk c are ql bytes 4c..4c+3 of row
+  // r, of high chunk c its qh bytes 4c..4c+3 (the same bytes as the file's
+  // blocks, sixteen rows side by side in runs of four).
+  Q6_Kx16,
 };
 
-// Bytes of one q4_Kx16 record: sixteen rows' block of 256.
-inline constexpr int64_t kQ4KX16RecordBytes = 16 * 2 * 2 + 2 * 8 * 16 + 16 * 128;
+// Bytes of one q4_Kx16 record: sixteen q4_K blocks (144 bytes each).
+inline constexpr int64_t kQ4KX16RecordBytes = 16 * 2 * 2 + 16 * 12 + 16 * 128;
+static_assert(kQ4KX16RecordBytes == 16 * 144);
+// Bytes of one q6_Kx16 record: sixteen q6_K blocks (210 bytes each).
+inline constexpr int64_t kQ6KX16RecordBytes = 16 * 2 + 16 * 16 + 16 * 128 + 16 * 64;
+static_assert(kQ6KX16RecordBytes == 16 * 210);
 
 std::string_view weightLayoutName(WeightLayout layout);
 

@@ -7,7 +7,7 @@
 #include "codegen/QuantizedActivations.h"
 #include "codegen/cpu/X86ByteDots.h"
 #include "codegen/llvm/IntegerDot.h"
-#include "codegen/llvm/Q4KPackedDot.h"
+#include "codegen/llvm/PackedKQuantDot.h"
 #include "codegen/llvm/WeightDecode.h"
 
 using namespace llvm;
@@ -99,13 +99,16 @@ void emitQ40Matmul(Kernel &k, const MatmulSlice &slice, const IntegerDotTarget &
   });
 }
 
-// q4_K repacked in groups of sixteen rows (q4_Kx16, --numerics fast):
-// sixteen columns per vector, each block's integers summed whole
-// (Q4KPackedDot.h); many tokens 4 rows at a time where 512-bit byte dots
-// keep the sums in 16 registers, else 2.
-void emitQ4KPackedMatmul(Kernel &k, const MatmulSlice &slice, const IntegerDotTarget &target) {
+// q4_K or q6_K repacked in groups of sixteen rows (q4_Kx16, q6_Kx16;
+// --numerics fast): sixteen columns per vector, each block's integers
+// summed whole (PackedKQuantDot.h); many tokens 4 rows at a time where
+// 512-bit byte dots keep the sums in 32 registers, else 2.
+void emitPackedKQuantMatmul(Kernel &k, const MatmulSlice &slice,
+                            const IntegerDotTarget &target) {
   auto &b = k.builder;
   LoopEmitter &e = k.e;
+  const bool q6 = slice.layout == runtime::WeightLayout::Q6_Kx16;
+  const int64_t recordBytes = q6 ? runtime::kQ6KX16RecordBytes : runtime::kQ4KX16RecordBytes;
   const int64_t blocksPerRow = k.d.cols / 256;
   QuantizedRowLayout layout = quantizedRowLayout(k.d.matmul.activations, k.d.cols);
   auto *sumType = FixedVectorType::get(e.f32(), 16);
@@ -130,13 +133,17 @@ void emitQ4KPackedMatmul(Kernel &k, const MatmulSlice &slice, const IntegerDotTa
     }
     Value *group = e.at(b.getInt8Ty(), slice.w,
                         b.CreateMul(b.CreateUDiv(n0, e.c64(16)),
-                                    e.c64(blocksPerRow * runtime::kQ4KX16RecordBytes)));
+                                    e.c64(blocksPerRow * recordBytes)));
     e.forRange(0, blocksPerRow, [&](Value *blockIndex) {
-      Value *offset = b.CreateMul(blockIndex, e.c64(runtime::kQ4KX16RecordBytes));
+      Value *offset = b.CreateMul(blockIndex, e.c64(recordBytes));
       if (!batched)
-        prefetchAhead(k, group, offset, runtime::kQ4KX16RecordBytes);
-      emitQ4KSixteenPackedColumns(e, target, e.at(b.getInt8Ty(), group, offset), blockIndex,
-                                  rows, ArrayRef<Value *>(accumulators, R));
+        prefetchAhead(k, group, offset, recordBytes);
+      Value *record = e.at(b.getInt8Ty(), group, offset);
+      ArrayRef<Value *> acc(accumulators, R);
+      if (q6)
+        emitQ6KSixteenPackedColumns(e, target, record, blockIndex, rows, acc);
+      else
+        emitQ4KSixteenPackedColumns(e, target, record, blockIndex, rows, acc);
     });
     for (int64_t r = 0; r < R; ++r) {
       Value *sums = b.CreateLoad(sumType, accumulators[r]);
@@ -170,8 +177,9 @@ void emitIntegerMatmul(Kernel &k, const MatmulSlice &slice) {
     emitQ40Matmul(k, slice, target);
     return;
   }
-  if (slice.layout == runtime::WeightLayout::Q4_Kx16) {
-    emitQ4KPackedMatmul(k, slice, target);
+  if (slice.layout == runtime::WeightLayout::Q4_Kx16 ||
+      slice.layout == runtime::WeightLayout::Q6_Kx16) {
+    emitPackedKQuantMatmul(k, slice, target);
     return;
   }
   const bool interleaved = slice.layout == runtime::WeightLayout::Rows4;

@@ -1,5 +1,5 @@
 // Byte-vector arithmetic for the integer dot products (IntegerDot.cpp,
-// Q4KPackedDot.cpp): loading and unpacking quants, multiplying bytes into
+// PackedKQuantDot.cpp): loading and unpacking quants, multiplying bytes into
 // exact integer sums through the target's byte instructions (ByteDotHooks)
 // or, without hooks, generic vector IR that computes the same integers.
 #pragma once

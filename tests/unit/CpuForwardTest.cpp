@@ -223,35 +223,40 @@ TEST(CpuForward, LogitsBitIdenticalToLlamaCppAvx2) {
 // those stay near the exact mode's (the same integers, other roundings).
 TEST(CpuForward, FastNumericsSameOnEveryIsaAndNearExact) {
   auto ids = readIds(test::sharedFile("tinyshakes-llama/reference/val128-f32.ids"));
-  std::string path = test::sharedFile("tinyshakes-llama/tinyshakes-llama-q4_k_m.gguf");
-  auto fast = compile(path, true, 2, true, true, "", codegen::Numerics::Fast);
-  auto avx2 = compile(path, true, 2, true, true, "-avx512f,-avxvnni", codegen::Numerics::Fast);
-  auto exact = compile(path, true);
-  ASSERT_TRUE(fast && avx2 && exact);
-  auto a = fast->executor->prefill(ids, 0);
-  auto b = avx2->executor->prefill(ids, 0);
-  auto c = exact->executor->prefill(ids, 0);
-  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
-  ASSERT_EQ(a->size(), b->size());
-  EXPECT_EQ(0, std::memcmp(a->data(), b->data(), a->size() * sizeof(float)));
-  // Not the exact mode's logits (so the fast kernels ran), but far nearer
-  // to them than the quantized model is to its f32 original: a last-bit
-  // difference moves some activations by a q8 rounding step, nothing more.
   auto f32 = compile(test::sharedFile("tinyshakes-llama/tinyshakes-llama-f32.gguf"), true);
   ASSERT_NE(f32, nullptr);
-  auto d = f32->executor->prefill(ids, 0);
-  ASSERT_TRUE(d.ok());
-  double fastToExact = 0, exactToF32 = 0;
-  for (size_t i = 0; i < a->size(); ++i) {
-    fastToExact += std::abs((*a)[i] - (*c)[i]);
-    exactToF32 += std::abs((*c)[i] - (*d)[i]);
+  auto reference = f32->executor->prefill(ids, 0);
+  ASSERT_TRUE(reference.ok());
+  for (const char *type : {"q4_k_m", "q6_k"}) {
+    SCOPED_TRACE(type);
+    std::string path = test::sharedFile(std::string("tinyshakes-llama/tinyshakes-llama-") +
+                                        type + ".gguf");
+    auto fast = compile(path, true, 2, true, true, "", codegen::Numerics::Fast);
+    auto avx2 =
+        compile(path, true, 2, true, true, "-avx512f,-avxvnni", codegen::Numerics::Fast);
+    auto exact = compile(path, true);
+    ASSERT_TRUE(fast && avx2 && exact);
+    auto a = fast->executor->prefill(ids, 0);
+    auto b = avx2->executor->prefill(ids, 0);
+    auto c = exact->executor->prefill(ids, 0);
+    ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+    ASSERT_EQ(a->size(), b->size());
+    EXPECT_EQ(0, std::memcmp(a->data(), b->data(), a->size() * sizeof(float)));
+    // Not the exact mode's logits (so the fast kernels ran), but far
+    // nearer to them than the quantized model is to its f32 original: a
+    // last-bit difference moves some activations by a q8 rounding step.
+    double fastToExact = 0, exactToF32 = 0;
+    for (size_t i = 0; i < a->size(); ++i) {
+      fastToExact += std::abs((*a)[i] - (*c)[i]);
+      exactToF32 += std::abs((*c)[i] - (*reference)[i]);
+    }
+    fastToExact /= double(a->size());
+    exactToF32 /= double(a->size());
+    EXPECT_GT(fastToExact, 0.0);
+    EXPECT_LT(fastToExact, 0.25 * exactToF32);
+    std::printf("%s mean |logit difference|: fast to exact %g, exact to f32 %g\n", type,
+                fastToExact, exactToF32);
   }
-  fastToExact /= double(a->size());
-  exactToF32 /= double(a->size());
-  EXPECT_GT(fastToExact, 0.0);
-  EXPECT_LT(fastToExact, 0.25 * exactToF32);
-  std::printf("q4_k_m mean |logit difference|: fast to exact %g, exact to f32 %g\n",
-              fastToExact, exactToF32);
 }
 
 // The kernels for AVX-512 and VNNI (vpdpbusd: four byte products summed

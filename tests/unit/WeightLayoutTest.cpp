@@ -138,7 +138,7 @@ float halfToFloat(const uint8_t *at) {
   return float(value);
 }
 
-// q4_Kx16 holds each row's d, dmin, unpacked six-bit scales and mins and
+// q4_Kx16 holds each row's d, dmin, packed six-bit scales and mins and
 // nibbles where the sixteen-column kernel reads them: every element
 // rebuilt from the record equals the reference dequantizer's value for the
 // file's block.
@@ -156,18 +156,27 @@ TEST(WeightLayout, Q4_Kx16RebuildsEveryElement) {
   ASSERT_TRUE(dequantize(GgmlType::Q4_K, gguf, reference).ok());
   auto packed = repackWeight(WeightLayout::Q4_Kx16, GgmlType::Q4_K, gguf, rows, cols);
   ASSERT_TRUE(packed.ok()) << packed.error().message;
-  ASSERT_EQ(packed->size(), size_t(rows / 16 * blocks * kQ4KX16RecordBytes));
+  ASSERT_EQ(packed->size(), gguf.size());
   for (int64_t n = 0; n < rows; ++n)
     for (int64_t j = 0; j < blocks; ++j) {
       const uint8_t *record = packed->data() + ((n / 16) * blocks + j) * kQ4KX16RecordBytes;
       const int64_t r = n % 16;
       const float d = halfToFloat(record + 2 * r), dmin = halfToFloat(record + 32 + 2 * r);
+      // Byte k of the row's twelve scale bytes; sub-block s's six-bit
+      // scale and min (the q4_K format's packing).
+      auto packedByte = [&](int k) { return int(record[64 + 16 * k + r]); };
+      auto scaleMin = [&](int64_t s) -> std::pair<int, int> {
+        if (s < 4)
+          return {packedByte(int(s)) & 63, packedByte(int(s) + 4) & 63};
+        return {(packedByte(int(s) + 4) & 15) | (packedByte(int(s) - 4) >> 6) << 4,
+                (packedByte(int(s) + 4) >> 4) | (packedByte(int(s)) >> 6) << 4};
+      };
       for (int64_t i = 0; i < 256; ++i) {
         const int64_t s = i / 32, p = i / 64, v = (i % 32) / 4;
-        const uint8_t byte = record[320 + 64 * (8 * p + v) + 4 * r + i % 4];
+        const uint8_t byte = record[256 + 64 * (8 * p + v) + 4 * r + i % 4];
         const int q = s % 2 ? byte >> 4 : byte & 15;
-        const float value = d * float(record[64 + 16 * s + r]) * float(q) -
-                            dmin * float(record[192 + 16 * s + r]);
+        auto [scale, min] = scaleMin(s);
+        const float value = d * float(scale) * float(q) - dmin * float(min);
         ASSERT_FLOAT_EQ(value, reference[size_t(n * cols + j * 256 + i)])
             << "row " << n << " block " << j << " element " << i;
       }
@@ -181,6 +190,55 @@ TEST(WeightLayout, Q4_Kx16RebuildsEveryElement) {
   auto other = repackWeight(WeightLayout::Q4_Kx16, GgmlType::Q4_0, gguf, rows, cols);
   ASSERT_FALSE(other.ok());
   EXPECT_NE(other.error().message.find("not q4_K"), std::string::npos);
+}
+
+} // namespace
+} // namespace kiln::runtime
+
+namespace kiln::runtime {
+namespace {
+
+// q6_Kx16 holds the same bytes as the file's q6_K blocks, sixteen rows side
+// by side: every element rebuilt from the record (low four bits, high two,
+// int8 scale of its 16, d) equals the reference dequantizer's value.
+TEST(WeightLayout, Q6_Kx16RebuildsEveryElement) {
+  const int64_t rows = 32, blocks = 2, cols = 256 * blocks;
+  std::vector<uint8_t> gguf(size_t(rows * blocks * 210));
+  std::mt19937 random(11);
+  for (uint8_t &byte : gguf)
+    byte = uint8_t(random());
+  for (int64_t b = 0; b < rows * blocks; ++b) // a finite d
+    gguf[size_t(b * 210 + 209)] &= 0x3b;
+  std::vector<float> reference(size_t(rows * cols));
+  ASSERT_TRUE(dequantize(GgmlType::Q6_K, gguf, reference).ok());
+  auto packed = repackWeight(WeightLayout::Q6_Kx16, GgmlType::Q6_K, gguf, rows, cols);
+  ASSERT_TRUE(packed.ok()) << packed.error().message;
+  ASSERT_EQ(packed->size(), gguf.size());
+  for (int64_t n = 0; n < rows; ++n)
+    for (int64_t j = 0; j < blocks; ++j) {
+      const uint8_t *record = packed->data() + ((n / 16) * blocks + j) * kQ6KX16RecordBytes;
+      const int64_t r = n % 16;
+      const float d = halfToFloat(record + 2 * r);
+      for (int64_t i = 0; i < 256; ++i) {
+        // Element i = 128 half + 32 quarter + l: the low nibble (quarters
+        // 0, 1) or high nibble (2, 3) of ql byte 64 half + l (+ 32 in
+        // quarters 1 and 3), bits 2 quarter.. of qh byte 32 half + l.
+        const int64_t half = i / 128, quarter = (i % 128) / 32, l = i % 32;
+        const int64_t lowByte = 64 * half + l + (quarter % 2 ? 32 : 0);
+        const int64_t highByte = 32 * half + l;
+        const uint8_t low = record[288 + 64 * (lowByte / 4) + 4 * r + lowByte % 4];
+        const uint8_t high = record[288 + 2048 + 64 * (highByte / 4) + 4 * r + highByte % 4];
+        const int q = ((quarter < 2 ? low & 15 : low >> 4) | ((high >> (2 * quarter)) & 3) << 4) - 32;
+        const float value = d * float(int8_t(record[32 + 16 * (i / 16) + r])) * float(q);
+        ASSERT_FLOAT_EQ(value, reference[size_t(n * cols + j * 256 + i)])
+            << "row " << n << " block " << j << " element " << i;
+      }
+    }
+  EXPECT_EQ(weightLayoutName(WeightLayout::Q6_Kx16), "q6_Kx16");
+  auto ragged = repackWeight(WeightLayout::Q6_Kx16, GgmlType::Q6_K,
+                             std::span(gguf).first(size_t(8 * blocks * 210)), 8, cols);
+  ASSERT_FALSE(ragged.ok());
+  EXPECT_NE(ragged.error().message.find("multiple of 16"), std::string::npos);
 }
 
 } // namespace
