@@ -163,8 +163,13 @@ Result<WeightBuffer> packQ6_Kx16(std::span<const uint8_t> gguf, int64_t rows, in
           std::memcpy(to + 2 * r, block + 208, 2); // d
           for (int s = 0; s < 16; ++s)
             to[32 + 16 * s + r] = block[192 + s];
-          for (int64_t c = 0; c < 48; ++c) // ql's 32 runs of four, then qh's 16
-            std::memcpy(to + 288 + 64 * c + 4 * r, block + 4 * c, 4);
+          for (int64_t step = 0; step < 16; ++step) {
+            const int64_t n = step / 8, l = step % 8;
+            uint8_t *chunks = to + 288 + 192 * step + 4 * r;
+            std::memcpy(chunks, block + 4 * (16 * n + l), 4);
+            std::memcpy(chunks + 64, block + 4 * (16 * n + 8 + l), 4);
+            std::memcpy(chunks + 128, block + 128 + 4 * (8 * n + l), 4);
+          }
         }
         to += kQ6KX16RecordBytes;
       }

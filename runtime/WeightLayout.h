@@ -51,10 +51,12 @@ enum class WeightLayout : uint8_t {
   // q6_K in groups of sixteen rows (rows % 16 == 0), for the same kernels:
   // for group g and block j, kQ6KX16RecordBytes at (g * K/256 + j) * that:
   // the sixteen rows' f16 d, their 16 x 16 int8 scales (sub-block s of row
-  // r at s * 16 + r), then 32 chunks of 64 bytes of low bits and 16 of
-  // high bits: bytes 4r..4r+3 of low chunk c are ql bytes 4c..4c+3 of row
-  // r, of high chunk c its qh bytes 4c..4c+3 (the same bytes as the file's
-  // blocks, sixteen rows side by side in runs of four).
+  // r at s * 16 + r), then 16 steps of three 64-byte chunks, in the order
+  // the kernel reads them (one stream): step 4 (2n + h) + t, with
+  // l = 4h + t, holds ql bytes 4(16n + l).., ql bytes 4(16n + 8 + l).. and
+  // qh bytes 4(8n + l).. of the sixteen rows, row r's four at 4r (the
+  // same bytes as the file's blocks, sixteen rows side by side in runs of
+  // four).
   Q6_Kx16,
 };
 

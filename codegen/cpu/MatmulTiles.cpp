@@ -65,13 +65,16 @@ void prefetchAhead(Kernel &k, Value *stream, Value *offset, int64_t stepBytes) {
   if (!k.target.prefetch)
     return;
   auto &b = k.builder;
+  // A step longer than the distance (a sixteen-row K-quant record) asks
+  // for the next step's lines, which the loop reads next.
+  const int64_t ahead = std::max(kPrefetchBytes, stepBytes);
   Function *prefetch = Intrinsic::getDeclaration(b.GetInsertBlock()->getModule(),
                                                  Intrinsic::prefetch, {b.getPtrTy()});
   // prefetch(address, read, high locality, data cache); the address is not
   // an inbounds GEP, since the lines ahead of a weight's last step lie past it.
   for (int64_t line = 0; line < stepBytes; line += 64)
     b.CreateCall(prefetch, {b.CreateGEP(b.getInt8Ty(), stream,
-                                        b.CreateAdd(offset, k.e.c64(kPrefetchBytes + line))),
+                                        b.CreateAdd(offset, k.e.c64(ahead + line))),
                             b.getInt32(0), b.getInt32(3), b.getInt32(1)});
 }
 

@@ -15,8 +15,8 @@ namespace {
 // Byte offsets in a q4_Kx16 and a q6_Kx16 record (runtime/WeightLayout.h).
 constexpr int64_t kDminAt = 32, kScalesAt = 64, kQuantsAt = 256;
 static_assert(kQuantsAt + 32 * 64 == runtime::kQ4KX16RecordBytes);
-constexpr int64_t kQ6ScalesAt = 32, kQ6LowAt = 288, kQ6HighAt = kQ6LowAt + 32 * 64;
-static_assert(kQ6HighAt + 16 * 64 == runtime::kQ6KX16RecordBytes);
+constexpr int64_t kQ6ScalesAt = 32, kQ6StepsAt = 288;
+static_assert(kQ6StepsAt + 16 * 3 * 64 == runtime::kQ6KX16RecordBytes);
 
 // One sixteen-row record and the activation rows it is dotted with.
 struct PackedRecord {
@@ -180,10 +180,11 @@ void emitQ6KSixteenPackedColumns(LoopEmitter &e, const IntegerDotTarget &target,
   std::vector<Value *> scaled = k.zeroSlots();
   // Quarter i = 2n + h of the block: of each of its 128-element halves n,
   // the sub-blocks 8n + 2j + h (j = 0..3), each four steps of four
-  // elements; step l (4h..4h+3) reads high chunk 8n + l and low chunks
-  // 16n + l (elements 128n + 4l.. and 128n + 64 + 4l..) and 16n + 8 + l
-  // (128n + 32 + 4l.., 128n + 96 + 4l..). Rolled: one quarter's four
-  // sums per row live at a time.
+  // elements; step l (4h..4h+3) reads ql's run 16n + l (elements
+  // 128n + 4l.. and 128n + 64 + 4l..) and run 16n + 8 + l (128n + 32 + 4l..,
+  // 128n + 96 + 4l..) and qh's run 8n + l (the high bits of all four), in
+  // the record's order. Rolled: one quarter's four sums per row live at a
+  // time.
   e.forRangeRolled(0, 4, [&](Value *i) {
     Value *n = b.CreateLShr(i, 1), *h = b.CreateAnd(i, 1);
     // sums[r][j][chain]
@@ -191,14 +192,13 @@ void emitQ6KSixteenPackedColumns(LoopEmitter &e, const IntegerDotTarget &target,
     for (auto &row : sums)
       for (auto &sub : row)
         sub.fill(ConstantAggregateZero::get(k.ints()));
+    Value *quarterAt = b.CreateAdd(e.c64(kQ6StepsAt), b.CreateMul(i, e.c64(4 * 192)));
     for (int64_t step = 0; step < 4; ++step) {
       Value *l = b.CreateAdd(b.CreateShl(h, 2), e.c64(step));
-      auto chunk = [&](int64_t at, Value *index) {
-        return v.load(record, b.CreateAdd(e.c64(at), b.CreateMul(index, e.c64(64))), 64);
+      auto chunk = [&](int64_t at) {
+        return v.load(record, b.CreateAdd(quarterAt, e.c64(192 * step + at)), 64);
       };
-      Value *high = chunk(kQ6HighAt, b.CreateAdd(b.CreateShl(n, 3), l));
-      Value *low0 = chunk(kQ6LowAt, b.CreateAdd(b.CreateShl(n, 4), l));
-      Value *low1 = chunk(kQ6LowAt, b.CreateAdd(b.CreateShl(n, 4), b.CreateAdd(l, e.c64(8))));
+      Value *low0 = chunk(0), *low1 = chunk(64), *high = chunk(128);
       auto bits = [&](Value *x, int mask) { return b.CreateAnd(x, v.splat(mask, 64)); };
       // Sub-block j's four elements: low bits | high bits << 4.
       Value *quants[4] = {

@@ -226,8 +226,11 @@ TEST(WeightLayout, Q6_Kx16RebuildsEveryElement) {
         const int64_t half = i / 128, quarter = (i % 128) / 32, l = i % 32;
         const int64_t lowByte = 64 * half + l + (quarter % 2 ? 32 : 0);
         const int64_t highByte = 32 * half + l;
-        const uint8_t low = record[288 + 64 * (lowByte / 4) + 4 * r + lowByte % 4];
-        const uint8_t high = record[288 + 2048 + 64 * (highByte / 4) + 4 * r + highByte % 4];
+        // Run l / 4 of the half's ql bytes (and + 8 in odd quarters) and
+        // its qh bytes are step 8 half + l / 4's three chunks.
+        const uint8_t *step = record + 288 + 192 * (8 * half + l / 4) + 4 * r;
+        const uint8_t low = step[(quarter % 2 ? 64 : 0) + lowByte % 4];
+        const uint8_t high = step[128 + highByte % 4];
         const int q = ((quarter < 2 ? low & 15 : low >> 4) | ((high >> (2 * quarter)) & 3) << 4) - 32;
         const float value = d * float(int8_t(record[32 + 16 * (i / 16) + r])) * float(q);
         ASSERT_FLOAT_EQ(value, reference[size_t(n * cols + j * 256 + i)])
