@@ -17,8 +17,8 @@ enum class Numerics : uint8_t {
   Exact,
   // The target may load weights in layouts whose kernels sum each block's
   // exact integers whole and add one float step per block where llama.cpp
-  // keeps eight float lanes (q4_K and q6_K: runtime::WeightLayout::Q4_Kx16,
-  // Q6_Kx16): other last bits, as accurate. Formats without such a kernel run as
+  // keeps eight float lanes (q4_K, q6_K, q8_0: runtime::WeightLayout::
+  // Q4_Kx16, Q6_Kx16, Q8_0x16): other last bits, as accurate. Formats without such a kernel run as
   // in Exact.
   Fast,
 };

@@ -177,6 +177,37 @@ Result<WeightBuffer> packQ6_Kx16(std::span<const uint8_t> gguf, int64_t rows, in
   return out;
 }
 
+// q8_0 blocks: d (f16), qs[32].
+Result<WeightBuffer> packQ8_0x16(std::span<const uint8_t> gguf, int64_t rows, int64_t cols) {
+  constexpr int64_t kGroup = 16, kBlockBytes = 34;
+  const int64_t blocks = cols / 32;
+  if (rows <= 0 || cols <= 0 || cols % 32 != 0 || rows % kGroup != 0)
+    return makeError("weight layout q8_0x16: ", std::to_string(rows), " rows of ",
+                     std::to_string(cols), " elements: needs rows a multiple of 16 and "
+                     "columns a multiple of 32");
+  const uint64_t rowBytes = uint64_t(blocks) * kBlockBytes;
+  KILN_TRY(checkSize("q8_0x16", gguf, rows, cols, ggmlTypeInfo(GgmlType::Q8_0), rowBytes));
+  auto allocated = allocateFor(gguf.size());
+  if (!allocated)
+    return allocated.error();
+  WeightBuffer out = std::move(allocated).value();
+  forEachGroupShare(rows / kGroup, out.size(), [&](int64_t first, int64_t last) {
+    uint8_t *to = out.data() + uint64_t(first * blocks) * kQ8_0X16RecordBytes;
+    for (int64_t g = first; g < last; ++g)
+      for (int64_t j = 0; j < blocks; ++j) {
+        for (int64_t r = 0; r < kGroup; ++r) {
+          const uint8_t *block =
+              gguf.data() + uint64_t(g * kGroup + r) * rowBytes + j * kBlockBytes;
+          std::memcpy(to + 2 * r, block, 2);
+          for (int64_t v = 0; v < 8; ++v)
+            std::memcpy(to + 32 + 64 * v + 4 * r, block + 2 + 4 * v, 4);
+        }
+        to += kQ8_0X16RecordBytes;
+      }
+  });
+  return out;
+}
+
 Result<WeightBuffer> packRows4(GgmlType type, std::span<const uint8_t> gguf,
                                        int64_t rows, int64_t cols) {
   const GgmlTypeInfo &info = ggmlTypeInfo(type);
@@ -260,6 +291,7 @@ std::string_view weightLayoutName(WeightLayout layout) {
   case WeightLayout::Pairs32: return "pairs32";
   case WeightLayout::Q4_Kx16: return "q4_Kx16";
   case WeightLayout::Q6_Kx16: return "q6_Kx16";
+  case WeightLayout::Q8_0x16: return "q8_0x16";
   }
   return "?";
 }
@@ -291,6 +323,11 @@ Result<WeightBuffer> repackWeight(WeightLayout layout, GgmlType type,
       return makeError("weight layout q6_Kx16: the weight is ",
                        std::string(ggmlTypeInfo(type).name), ", not q6_K");
     return packQ6_Kx16(gguf, rows, cols);
+  case WeightLayout::Q8_0x16:
+    if (type != GgmlType::Q8_0)
+      return makeError("weight layout q8_0x16: the weight is ",
+                       std::string(ggmlTypeInfo(type).name), ", not q8_0");
+    return packQ8_0x16(gguf, rows, cols);
   }
   return makeError("unknown weight layout ", std::to_string(int(layout)));
 }

@@ -58,6 +58,11 @@ enum class WeightLayout : uint8_t {
   // same bytes as the file's blocks, sixteen rows side by side in runs of
   // four).
   Q6_Kx16,
+  // q8_0 in groups of sixteen rows (rows % 16 == 0), for the same kernels:
+  // for group g and block j (of K/32), kQ8_0X16RecordBytes at
+  // (g * K/32 + j) * that: the sixteen rows' f16 d, then 8 chunks of 64
+  // bytes, chunk v holding quants 4v..4v+3 of each row (row r's at 4r).
+  Q8_0x16,
 };
 
 // Bytes of one q4_Kx16 record: sixteen q4_K blocks (144 bytes each).
@@ -66,6 +71,8 @@ static_assert(kQ4KX16RecordBytes == 16 * 144);
 // Bytes of one q6_Kx16 record: sixteen q6_K blocks (210 bytes each).
 inline constexpr int64_t kQ6KX16RecordBytes = 16 * 2 + 16 * 16 + 16 * 128 + 16 * 64;
 static_assert(kQ6KX16RecordBytes == 16 * 210);
+// Bytes of one q8_0x16 record: sixteen q8_0 blocks (34 bytes each).
+inline constexpr int64_t kQ8_0X16RecordBytes = 16 * 2 + 16 * 32;
 
 std::string_view weightLayoutName(WeightLayout layout);
 

@@ -18,6 +18,8 @@ runtime::WeightLayout matmulWeightLayout(GgmlType weights, int64_t rows, int64_t
     return runtime::WeightLayout::Q4_Kx16;
   if (numerics == Numerics::Fast && weights == GgmlType::Q6_K && rows % 16 == 0)
     return runtime::WeightLayout::Q6_Kx16;
+  if (numerics == Numerics::Fast && weights == GgmlType::Q8_0 && rows % 16 == 0)
+    return runtime::WeightLayout::Q8_0x16;
   if (rows % 4 == 0)
     return runtime::WeightLayout::Rows4;
   return runtime::WeightLayout::Gguf;

@@ -29,8 +29,8 @@ int64_t flashHeadsPerTask(const AttentionDesc &attention);
 
 // The layout the CPU matmul kernels stream a weight of `rows` x `cols` in,
 // given whether their input rows are q8-quantized (integer dots): q4_0
-// eight columns at a time (q4_0x8), with fast numerics q4_K and q6_K
-// sixteen (q4_Kx16, q6_Kx16), the other integer-dot formats four in decode (rows4),
+// eight columns at a time (q4_0x8), with fast numerics q4_K, q6_K and
+// q8_0 sixteen (q4_Kx16, q6_Kx16, q8_0x16), the other integer-dot formats four in decode (rows4),
 // f32/f16/bf16 two over chunks of 32 (pairs32); else the file's. The
 // target asks for it, the emitter accepts it or the file's.
 runtime::WeightLayout matmulWeightLayout(GgmlType weights, int64_t rows, int64_t cols,

@@ -99,17 +99,20 @@ void emitQ40Matmul(Kernel &k, const MatmulSlice &slice, const IntegerDotTarget &
   });
 }
 
-// q4_K or q6_K repacked in groups of sixteen rows (q4_Kx16, q6_Kx16;
-// --numerics fast): sixteen columns per vector, each block's integers
-// summed whole (PackedKQuantDot.h); many tokens 4 rows at a time where
-// 512-bit byte dots keep the sums in 32 registers, else 2.
-void emitPackedKQuantMatmul(Kernel &k, const MatmulSlice &slice,
-                            const IntegerDotTarget &target) {
+// q4_K, q6_K or q8_0 repacked in groups of sixteen rows (q4_Kx16,
+// q6_Kx16, q8_0x16; --numerics fast): sixteen columns per vector, each
+// block's integers summed whole (PackedKQuantDot.h); many tokens 4 rows at
+// a time where 512-bit byte dots keep the sums in 32 registers, else 2.
+void emitSixteenColumnMatmul(Kernel &k, const MatmulSlice &slice,
+                             const IntegerDotTarget &target) {
   auto &b = k.builder;
   LoopEmitter &e = k.e;
-  const bool q6 = slice.layout == runtime::WeightLayout::Q6_Kx16;
-  const int64_t recordBytes = q6 ? runtime::kQ6KX16RecordBytes : runtime::kQ4KX16RecordBytes;
-  const int64_t blocksPerRow = k.d.cols / 256;
+  using runtime::WeightLayout;
+  const WeightLayout packed = slice.layout;
+  const int64_t recordBytes = packed == WeightLayout::Q6_Kx16   ? runtime::kQ6KX16RecordBytes
+                              : packed == WeightLayout::Q4_Kx16 ? runtime::kQ4KX16RecordBytes
+                                                                : runtime::kQ8_0X16RecordBytes;
+  const int64_t blocksPerRow = k.d.cols / (packed == WeightLayout::Q8_0x16 ? 32 : 256);
   QuantizedRowLayout layout = quantizedRowLayout(k.d.matmul.activations, k.d.cols);
   auto *sumType = FixedVectorType::get(e.f32(), 16);
   Value *accumulators[4];
@@ -140,10 +143,12 @@ void emitPackedKQuantMatmul(Kernel &k, const MatmulSlice &slice,
         prefetchAhead(k, group, offset, recordBytes);
       Value *record = e.at(b.getInt8Ty(), group, offset);
       ArrayRef<Value *> acc(accumulators, R);
-      if (q6)
+      if (packed == WeightLayout::Q6_Kx16)
         emitQ6KSixteenPackedColumns(e, target, record, blockIndex, rows, acc);
-      else
+      else if (packed == WeightLayout::Q4_Kx16)
         emitQ4KSixteenPackedColumns(e, target, record, blockIndex, rows, acc);
+      else
+        emitQ80SixteenPackedColumns(e, target, record, blockIndex, rows, acc);
     });
     for (int64_t r = 0; r < R; ++r) {
       Value *sums = b.CreateLoad(sumType, accumulators[r]);
@@ -178,8 +183,9 @@ void emitIntegerMatmul(Kernel &k, const MatmulSlice &slice) {
     return;
   }
   if (slice.layout == runtime::WeightLayout::Q4_Kx16 ||
-      slice.layout == runtime::WeightLayout::Q6_Kx16) {
-    emitPackedKQuantMatmul(k, slice, target);
+      slice.layout == runtime::WeightLayout::Q6_Kx16 ||
+      slice.layout == runtime::WeightLayout::Q8_0x16) {
+    emitSixteenColumnMatmul(k, slice, target);
     return;
   }
   const bool interleaved = slice.layout == runtime::WeightLayout::Rows4;

@@ -116,6 +116,19 @@ struct ByteVectors {
                     quadSums(half(acc, 1), half(u, 1), half(a, 1)));
     return b.CreateAdd(acc, widenPairs(pairSums(u, a)));
   }
+  // Whether quadSums has the target's four-byte dot (vpdpbusd) at some
+  // width: signed weights then go to it biased by 128 (its first operand
+  // is unsigned), else through signedQuadSums.
+  bool hasQuadSums() const { return hooks && hooks->hasQuadDots(); }
+  // acc (8 or 16 i32) + lane i = w[4i..4i+3] . a[4i..4i+3], both signed,
+  // 32 bytes at a time through dotSigned.
+  llvm::Value *signedQuadSums(llvm::Value *acc, llvm::Value *w, llvm::Value *a) {
+    unsigned n = llvm::cast<llvm::FixedVectorType>(acc->getType())->getNumElements();
+    if (n == 16)
+      return concat(signedQuadSums(half(acc, 0), half(w, 0), half(a, 0)),
+                    signedQuadSums(half(acc, 1), half(w, 1), half(a, 1)));
+    return b.CreateAdd(acc, dotSigned(w, a, nullptr));
+  }
   llvm::Value *addAdjacent(llvm::Value *x, int half) {
     llvm::SmallVector<int, 16> even, odd;
     for (int i = 0; i < half; ++i)

@@ -15,7 +15,8 @@ namespace {
 // Byte offsets in a q4_Kx16 and a q6_Kx16 record (runtime/WeightLayout.h).
 constexpr int64_t kDminAt = 32, kScalesAt = 64, kQuantsAt = 256;
 static_assert(kQuantsAt + 32 * 64 == runtime::kQ4KX16RecordBytes);
-constexpr int64_t kQ6ScalesAt = 32, kQ6StepsAt = 288;
+constexpr int64_t kQ6ScalesAt = 32, kQ6StepsAt = 288, kQ8QuantsAt = 32;
+static_assert(kQ8QuantsAt + 8 * 64 == runtime::kQ8_0X16RecordBytes);
 static_assert(kQ6StepsAt + 16 * 3 * 64 == runtime::kQ6KX16RecordBytes);
 
 // One sixteen-row record and the activation rows it is dotted with.
@@ -241,6 +242,47 @@ void emitQ6KSixteenPackedColumns(LoopEmitter &e, const IntegerDotTarget &target,
     Value *sum = b.CreateSub(b.CreateLoad(k.ints(), scaled[r]),
                              b.CreateShl(offsets, b.CreateVectorSplat(16, b.getInt32(5))));
     k.addFloat(acc[r], r, d, sum);
+  }
+}
+
+void emitQ80SixteenPackedColumns(LoopEmitter &e, const IntegerDotTarget &target,
+                                 Value *record, Value *blockIndex,
+                                 ArrayRef<QuantizedRow> rows, ArrayRef<Value *> acc) {
+  PackedRecord k(e, target, record, blockIndex, rows);
+  auto &b = e.b;
+  ByteVectors &v = k.v;
+  // With vpdpbusd the quants go in as w + 128 (unsigned), and each row's
+  // block takes 128 sum(a) off once: sum((w + 128) a) - 128 sum(a) =
+  // sum(w a), exact in 32 bits. Without it, signed byte dots.
+  const bool biased = v.hasQuadSums();
+  Value *chunks[8];
+  for (int64_t c = 0; c < 8; ++c) {
+    chunks[c] = v.load(record, e.c64(kQ8QuantsAt + 64 * c), 64);
+    if (biased)
+      chunks[c] = b.CreateXor(chunks[c], v.splat(-128, 64));
+  }
+  Value *d = k.halves(0);
+  const int chains = chainsFor(rows);
+  for (size_t r = 0; r < rows.size(); ++r) {
+    // Row r's block of 32 is bytes 32 j.. of its quants (one d per 32).
+    Value *a = e.at(b.getInt8Ty(), rows[r].q, b.CreateMul(blockIndex, e.c64(32)));
+    Value *sums[2] = {ConstantAggregateZero::get(k.ints()),
+                      ConstantAggregateZero::get(k.ints())};
+    for (int64_t c = 0; c < 8; ++c) {
+      Value *four = b.CreateBitCast(b.CreateVectorSplat(16, e.loadU32(a, e.c64(4 * c))),
+                                    v.bytes(64));
+      Value *&sum = sums[c % chains];
+      sum = biased ? v.quadSums(sum, chunks[c], four) : v.signedQuadSums(sum, chunks[c], four);
+    }
+    Value *sum = chains == 2 ? b.CreateAdd(sums[0], sums[1]) : sums[0];
+    if (biased) {
+      Value *sumA = b.CreateAddReduce(v.dotUnsigned(v.splat(1), v.load(a, e.c64(0)), nullptr));
+      sum = b.CreateSub(sum, b.CreateVectorSplat(16, b.CreateShl(sumA, e.c32(7))));
+    }
+    Value *da = b.CreateVectorSplat(16, e.loadF32(rows[r].d, blockIndex));
+    b.CreateStore(emitFma(b, b.CreateFMul(da, d), b.CreateSIToFP(sum, k.floats()),
+                          b.CreateLoad(k.floats(), acc[r])),
+                  acc[r]);
   }
 }
 

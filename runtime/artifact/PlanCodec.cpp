@@ -122,7 +122,7 @@ Result<ExecutionPlan> decodePlan(std::span<const uint8_t> bytes, const std::stri
     uint8_t layout = 0;
     KILN_READ(name, r.string("weight name"));
     KILN_READ(layout, r.u8("weight layout"));
-    if (layout > uint8_t(WeightLayout::Q6_Kx16))
+    if (layout > uint8_t(WeightLayout::Q8_0x16))
       return r.fail("weight layout", "unknown layout " + std::to_string(layout));
     plan.weightNames.push_back(std::move(name));
     plan.weightLayouts.push_back(WeightLayout(layout));

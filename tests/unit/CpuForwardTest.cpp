@@ -216,18 +216,18 @@ TEST(CpuForward, LogitsBitIdenticalToLlamaCppAvx2) {
   EXPECT_EQ(checked, 13u);
 }
 
-// --numerics fast (q4_K sixteen columns at a time, each block's integers
+// --numerics fast (q4_K, q6_K, q8_0 sixteen columns at a time, each block's integers
 // summed whole): the byte dots differ between ISA levels (512-bit
 // vpdpbusd, 256-bit, vpmaddubsw + vpmaddwd) but their integers do not, and
 // the float steps are the same, so every level gives the same logits; and
-// those stay near the exact mode's (the same integers, other roundings).
-TEST(CpuForward, FastNumericsSameOnEveryIsaAndNearExact) {
+// those are no further from the f32 model's than the exact mode's.
+TEST(CpuForward, FastNumericsSameOnEveryIsaAndAsAccurate) {
   auto ids = readIds(test::sharedFile("tinyshakes-llama/reference/val128-f32.ids"));
   auto f32 = compile(test::sharedFile("tinyshakes-llama/tinyshakes-llama-f32.gguf"), true);
   ASSERT_NE(f32, nullptr);
   auto reference = f32->executor->prefill(ids, 0);
   ASSERT_TRUE(reference.ok());
-  for (const char *type : {"q4_k_m", "q6_k"}) {
+  for (const char *type : {"q4_k_m", "q6_k", "q8_0"}) {
     SCOPED_TRACE(type);
     std::string path = test::sharedFile(std::string("tinyshakes-llama/tinyshakes-llama-") +
                                         type + ".gguf");
@@ -242,20 +242,21 @@ TEST(CpuForward, FastNumericsSameOnEveryIsaAndNearExact) {
     ASSERT_TRUE(a.ok() && b.ok() && c.ok());
     ASSERT_EQ(a->size(), b->size());
     EXPECT_EQ(0, std::memcmp(a->data(), b->data(), a->size() * sizeof(float)));
-    // Not the exact mode's logits (so the fast kernels ran), but far
-    // nearer to them than the quantized model is to its f32 original: a
-    // last-bit difference moves some activations by a q8 rounding step.
-    double fastToExact = 0, exactToF32 = 0;
+    // Not the exact mode's logits (so the fast kernels ran), and no
+    // further from the f32 model's than they are (the same integers, other
+    // roundings: a last-bit difference moves some activations by a q8
+    // rounding step, either way).
+    double fastToExact = 0, fastToF32 = 0, exactToF32 = 0;
     for (size_t i = 0; i < a->size(); ++i) {
       fastToExact += std::abs((*a)[i] - (*c)[i]);
+      fastToF32 += std::abs((*a)[i] - (*reference)[i]);
       exactToF32 += std::abs((*c)[i] - (*reference)[i]);
     }
-    fastToExact /= double(a->size());
-    exactToF32 /= double(a->size());
+    const double n = double(a->size());
     EXPECT_GT(fastToExact, 0.0);
-    EXPECT_LT(fastToExact, 0.25 * exactToF32);
-    std::printf("%s mean |logit difference|: fast to exact %g, exact to f32 %g\n", type,
-                fastToExact, exactToF32);
+    EXPECT_LE(fastToF32, 1.05 * exactToF32);
+    std::printf("%s mean |logit difference|: fast to exact %g, to f32 fast %g, exact %g\n",
+                type, fastToExact / n, fastToF32 / n, exactToF32 / n);
   }
 }
 

@@ -41,7 +41,7 @@ void addCompileFlags(CLI::App &app, CompileFlags &flags) {
   app.add_option("--numerics", flags.numerics,
                  "exact: llama.cpp's AVX2 arithmetic bit for bit; fast: kernels "
                  "that may sum each block in their own order (other last bits, "
-                 "as accurate: q4_K and q6_K weights sixteen columns at a time)")
+                 "as accurate: q4_K, q6_K and q8_0 weights sixteen columns at a time)")
       ->check(CLI::IsMember({"exact", "fast"}))
       ->capture_default_str();
   std::string names;
