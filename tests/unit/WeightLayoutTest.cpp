@@ -1,4 +1,4 @@
-// runtime/WeightLayout: the q4_0x8, rows4, pairs32 and q4_Kx16 repacks put
+// runtime/WeightLayout: the q4_0x8, rows4, pairs32 and sixteen-row repacks put
 // each byte where the CPU's kernels read it, and refuse shapes they cannot
 // hold.
 #include "runtime/WeightLayout.h"
@@ -240,6 +240,39 @@ TEST(WeightLayout, Q6_Kx16RebuildsEveryElement) {
   EXPECT_EQ(weightLayoutName(WeightLayout::Q6_Kx16), "q6_Kx16");
   auto ragged = repackWeight(WeightLayout::Q6_Kx16, GgmlType::Q6_K,
                              std::span(gguf).first(size_t(8 * blocks * 210)), 8, cols);
+  ASSERT_FALSE(ragged.ok());
+  EXPECT_NE(ragged.error().message.find("multiple of 16"), std::string::npos);
+}
+
+} // namespace
+} // namespace kiln::runtime
+
+namespace kiln::runtime {
+namespace {
+
+// q8_0x16: row r's d at 2r, its quant i in chunk i / 4 at 4r + i % 4.
+TEST(WeightLayout, Q8_0x16PutsSixteenRowsSideBySide) {
+  const int64_t rows = 32, blocks = 3;
+  std::vector<uint8_t> gguf(size_t(rows * blocks * 34));
+  for (size_t i = 0; i < gguf.size(); ++i)
+    gguf[i] = uint8_t(i * 7 + i / 34);
+  auto packed = repackWeight(WeightLayout::Q8_0x16, GgmlType::Q8_0, gguf, rows, blocks * 32);
+  ASSERT_TRUE(packed.ok()) << packed.error().message;
+  ASSERT_EQ(packed->size(), gguf.size());
+  for (int64_t n = 0; n < rows; ++n)
+    for (int64_t j = 0; j < blocks; ++j) {
+      const uint8_t *record = packed->data() + ((n / 16) * blocks + j) * kQ8_0X16RecordBytes;
+      const uint8_t *block = gguf.data() + (n * blocks + j) * 34;
+      const int64_t r = n % 16;
+      EXPECT_EQ(record[2 * r], block[0]);
+      EXPECT_EQ(record[2 * r + 1], block[1]);
+      for (int64_t i = 0; i < 32; ++i)
+        ASSERT_EQ(record[32 + 64 * (i / 4) + 4 * r + i % 4], block[2 + i])
+            << "row " << n << " block " << j << " quant " << i;
+    }
+  EXPECT_EQ(weightLayoutName(WeightLayout::Q8_0x16), "q8_0x16");
+  auto ragged = repackWeight(WeightLayout::Q8_0x16, GgmlType::Q8_0,
+                             std::span(gguf).first(size_t(8 * blocks * 34)), 8, blocks * 32);
   ASSERT_FALSE(ragged.ok());
   EXPECT_NE(ragged.error().message.find("multiple of 16"), std::string::npos);
 }
