@@ -106,106 +106,70 @@ Result<WeightBuffer> packQ4_0x8(std::span<const uint8_t> gguf, int64_t rows,
   return out;
 }
 
-Result<WeightBuffer> packQ4_Kx16(std::span<const uint8_t> gguf, int64_t rows, int64_t cols) {
-  constexpr int64_t kGroup = 16, kBlockBytes = 144;
-  const int64_t blocks = cols / 256;
-  if (rows <= 0 || cols <= 0 || cols % 256 != 0 || rows % kGroup != 0)
-    return makeError("weight layout q4_Kx16: ", std::to_string(rows), " rows of ",
-                     std::to_string(cols), " elements: needs rows a multiple of 16 and "
-                     "columns a multiple of 256");
-  const uint64_t rowBytes = uint64_t(blocks) * kBlockBytes;
-  KILN_TRY(checkSize("q4_Kx16", gguf, rows, cols, ggmlTypeInfo(GgmlType::Q4_K), rowBytes));
+// Sixteen rows side by side (q4_Kx16, q6_Kx16, q8_0x16): for each group of
+// sixteen rows and each block j, one record of the sixteen blocks (the
+// same bytes, so the same size), which fillRecord(record, block, r) fills
+// with row r's block.
+using RecordFiller = void (*)(uint8_t *record, const uint8_t *block, int64_t r);
+
+Result<WeightBuffer> packSixteenRows(std::string_view layout, GgmlType type,
+                                     std::span<const uint8_t> gguf, int64_t rows,
+                                     int64_t cols, RecordFiller fillRecord) {
+  constexpr int64_t kGroup = 16;
+  const GgmlTypeInfo &info = ggmlTypeInfo(type);
+  const int64_t blockSize = info.blockSize, blockBytes = info.bytesPerBlock;
+  if (rows <= 0 || cols <= 0 || cols % blockSize != 0 || rows % kGroup != 0)
+    return makeError("weight layout ", std::string(layout), ": ", std::to_string(rows),
+                     " rows of ", std::to_string(cols), " elements: needs rows a multiple "
+                     "of 16 and columns a multiple of ", std::to_string(blockSize));
+  const int64_t blocks = cols / blockSize;
+  const uint64_t rowBytes = uint64_t(blocks) * uint64_t(blockBytes);
+  KILN_TRY(checkSize(layout, gguf, rows, cols, info, rowBytes));
   auto allocated = allocateFor(gguf.size());
   if (!allocated)
     return allocated.error();
   WeightBuffer out = std::move(allocated).value();
+  const uint64_t recordBytes = uint64_t(kGroup * blockBytes);
   forEachGroupShare(rows / kGroup, out.size(), [&](int64_t first, int64_t last) {
-    uint8_t *to = out.data() + uint64_t(first * blocks) * kQ4KX16RecordBytes;
+    uint8_t *to = out.data() + uint64_t(first * blocks) * recordBytes;
     for (int64_t g = first; g < last; ++g)
-      for (int64_t j = 0; j < blocks; ++j) {
-        for (int64_t r = 0; r < kGroup; ++r) {
-          const uint8_t *block =
-              gguf.data() + uint64_t(g * kGroup + r) * rowBytes + j * kBlockBytes;
-          std::memcpy(to + 2 * r, block, 2);          // d
-          std::memcpy(to + 32 + 2 * r, block + 2, 2); // dmin
-          for (int k = 0; k < 12; ++k)
-            to[64 + 16 * k + r] = block[4 + k];
-          for (int64_t chunk = 0; chunk < 32; ++chunk) // chunk = 8p + v
-            std::memcpy(to + 256 + 64 * chunk + 4 * r, block + 16 + 4 * chunk, 4);
-        }
-        to += kQ4KX16RecordBytes;
-      }
+      for (int64_t j = 0; j < blocks; ++j, to += recordBytes)
+        for (int64_t r = 0; r < kGroup; ++r)
+          fillRecord(to, gguf.data() + uint64_t(g * kGroup + r) * rowBytes + j * blockBytes,
+                     r);
   });
   return out;
 }
 
-// q6_K blocks: ql[128], qh[64], scales[16] (int8), d (f16).
-Result<WeightBuffer> packQ6_Kx16(std::span<const uint8_t> gguf, int64_t rows, int64_t cols) {
-  constexpr int64_t kGroup = 16, kBlockBytes = 210;
-  const int64_t blocks = cols / 256;
-  if (rows <= 0 || cols <= 0 || cols % 256 != 0 || rows % kGroup != 0)
-    return makeError("weight layout q6_Kx16: ", std::to_string(rows), " rows of ",
-                     std::to_string(cols), " elements: needs rows a multiple of 16 and "
-                     "columns a multiple of 256");
-  const uint64_t rowBytes = uint64_t(blocks) * kBlockBytes;
-  KILN_TRY(checkSize("q6_Kx16", gguf, rows, cols, ggmlTypeInfo(GgmlType::Q6_K), rowBytes));
-  auto allocated = allocateFor(gguf.size());
-  if (!allocated)
-    return allocated.error();
-  WeightBuffer out = std::move(allocated).value();
-  forEachGroupShare(rows / kGroup, out.size(), [&](int64_t first, int64_t last) {
-    uint8_t *to = out.data() + uint64_t(first * blocks) * kQ6KX16RecordBytes;
-    for (int64_t g = first; g < last; ++g)
-      for (int64_t j = 0; j < blocks; ++j) {
-        for (int64_t r = 0; r < kGroup; ++r) {
-          const uint8_t *block =
-              gguf.data() + uint64_t(g * kGroup + r) * rowBytes + j * kBlockBytes;
-          std::memcpy(to + 2 * r, block + 208, 2); // d
-          for (int s = 0; s < 16; ++s)
-            to[32 + 16 * s + r] = block[192 + s];
-          for (int64_t step = 0; step < 16; ++step) {
-            const int64_t n = step / 8, l = step % 8;
-            uint8_t *chunks = to + 288 + 192 * step + 4 * r;
-            std::memcpy(chunks, block + 4 * (16 * n + l), 4);
-            std::memcpy(chunks + 64, block + 4 * (16 * n + 8 + l), 4);
-            std::memcpy(chunks + 128, block + 128 + 4 * (8 * n + l), 4);
-          }
-        }
-        to += kQ6KX16RecordBytes;
-      }
-  });
-  return out;
+// q4_K: d, dmin (f16), scales[12], qs[128].
+void fillQ4_Kx16(uint8_t *to, const uint8_t *block, int64_t r) {
+  std::memcpy(to + 2 * r, block, 2);          // d
+  std::memcpy(to + 32 + 2 * r, block + 2, 2); // dmin
+  for (int k = 0; k < 12; ++k)
+    to[64 + 16 * k + r] = block[4 + k];
+  for (int64_t chunk = 0; chunk < 32; ++chunk) // chunk = 8p + v
+    std::memcpy(to + 256 + 64 * chunk + 4 * r, block + 16 + 4 * chunk, 4);
 }
 
-// q8_0 blocks: d (f16), qs[32].
-Result<WeightBuffer> packQ8_0x16(std::span<const uint8_t> gguf, int64_t rows, int64_t cols) {
-  constexpr int64_t kGroup = 16, kBlockBytes = 34;
-  const int64_t blocks = cols / 32;
-  if (rows <= 0 || cols <= 0 || cols % 32 != 0 || rows % kGroup != 0)
-    return makeError("weight layout q8_0x16: ", std::to_string(rows), " rows of ",
-                     std::to_string(cols), " elements: needs rows a multiple of 16 and "
-                     "columns a multiple of 32");
-  const uint64_t rowBytes = uint64_t(blocks) * kBlockBytes;
-  KILN_TRY(checkSize("q8_0x16", gguf, rows, cols, ggmlTypeInfo(GgmlType::Q8_0), rowBytes));
-  auto allocated = allocateFor(gguf.size());
-  if (!allocated)
-    return allocated.error();
-  WeightBuffer out = std::move(allocated).value();
-  forEachGroupShare(rows / kGroup, out.size(), [&](int64_t first, int64_t last) {
-    uint8_t *to = out.data() + uint64_t(first * blocks) * kQ8_0X16RecordBytes;
-    for (int64_t g = first; g < last; ++g)
-      for (int64_t j = 0; j < blocks; ++j) {
-        for (int64_t r = 0; r < kGroup; ++r) {
-          const uint8_t *block =
-              gguf.data() + uint64_t(g * kGroup + r) * rowBytes + j * kBlockBytes;
-          std::memcpy(to + 2 * r, block, 2);
-          for (int64_t v = 0; v < 8; ++v)
-            std::memcpy(to + 32 + 64 * v + 4 * r, block + 2 + 4 * v, 4);
-        }
-        to += kQ8_0X16RecordBytes;
-      }
-  });
-  return out;
+// q6_K: ql[128], qh[64], scales[16] (int8), d (f16).
+void fillQ6_Kx16(uint8_t *to, const uint8_t *block, int64_t r) {
+  std::memcpy(to + 2 * r, block + 208, 2); // d
+  for (int s = 0; s < 16; ++s)
+    to[32 + 16 * s + r] = block[192 + s];
+  for (int64_t step = 0; step < 16; ++step) {
+    const int64_t n = step / 8, l = step % 8;
+    uint8_t *chunks = to + 288 + 192 * step + 4 * r;
+    std::memcpy(chunks, block + 4 * (16 * n + l), 4);
+    std::memcpy(chunks + 64, block + 4 * (16 * n + 8 + l), 4);
+    std::memcpy(chunks + 128, block + 128 + 4 * (8 * n + l), 4);
+  }
+}
+
+// q8_0: d (f16), qs[32].
+void fillQ8_0x16(uint8_t *to, const uint8_t *block, int64_t r) {
+  std::memcpy(to + 2 * r, block, 2);
+  for (int64_t v = 0; v < 8; ++v)
+    std::memcpy(to + 32 + 64 * v + 4 * r, block + 2 + 4 * v, 4);
 }
 
 Result<WeightBuffer> packRows4(GgmlType type, std::span<const uint8_t> gguf,
@@ -317,17 +281,17 @@ Result<WeightBuffer> repackWeight(WeightLayout layout, GgmlType type,
     if (type != GgmlType::Q4_K)
       return makeError("weight layout q4_Kx16: the weight is ",
                        std::string(ggmlTypeInfo(type).name), ", not q4_K");
-    return packQ4_Kx16(gguf, rows, cols);
+    return packSixteenRows("q4_Kx16", type, gguf, rows, cols, fillQ4_Kx16);
   case WeightLayout::Q6_Kx16:
     if (type != GgmlType::Q6_K)
       return makeError("weight layout q6_Kx16: the weight is ",
                        std::string(ggmlTypeInfo(type).name), ", not q6_K");
-    return packQ6_Kx16(gguf, rows, cols);
+    return packSixteenRows("q6_Kx16", type, gguf, rows, cols, fillQ6_Kx16);
   case WeightLayout::Q8_0x16:
     if (type != GgmlType::Q8_0)
       return makeError("weight layout q8_0x16: the weight is ",
                        std::string(ggmlTypeInfo(type).name), ", not q8_0");
-    return packQ8_0x16(gguf, rows, cols);
+    return packSixteenRows("q8_0x16", type, gguf, rows, cols, fillQ8_0x16);
   }
   return makeError("unknown weight layout ", std::to_string(int(layout)));
 }

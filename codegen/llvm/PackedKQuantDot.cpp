@@ -279,10 +279,7 @@ void emitQ80SixteenPackedColumns(LoopEmitter &e, const IntegerDotTarget &target,
       Value *sumA = b.CreateAddReduce(v.dotUnsigned(v.splat(1), v.load(a, e.c64(0)), nullptr));
       sum = b.CreateSub(sum, b.CreateVectorSplat(16, b.CreateShl(sumA, e.c32(7))));
     }
-    Value *da = b.CreateVectorSplat(16, e.loadF32(rows[r].d, blockIndex));
-    b.CreateStore(emitFma(b, b.CreateFMul(da, d), b.CreateSIToFP(sum, k.floats()),
-                          b.CreateLoad(k.floats(), acc[r])),
-                  acc[r]);
+    k.addFloat(acc[r], r, d, sum);
   }
 }
 
