@@ -18,8 +18,8 @@ enum class Numerics : uint8_t {
   // The target may load weights in layouts whose kernels sum each block's
   // exact integers whole and add one float step per block where llama.cpp
   // keeps eight float lanes (q4_K, q6_K, q8_0: runtime::WeightLayout::
-  // Q4_Kx16, Q6_Kx16, Q8_0x16): other last bits, as accurate. Formats without such a kernel run as
-  // in Exact.
+  // Q4_Kx16, Q6_Kx16, Q8_0x16): other last bits, as accurate. Formats
+  // without such a kernel run as in Exact.
   Fast,
 };
 

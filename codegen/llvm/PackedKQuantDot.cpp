@@ -12,7 +12,8 @@ namespace kiln::codegen::lowering {
 
 namespace {
 
-// Byte offsets in a q4_Kx16 and a q6_Kx16 record (runtime/WeightLayout.h).
+// Byte offsets in the q4_Kx16, q6_Kx16 and q8_0x16 records
+// (runtime/WeightLayout.h).
 constexpr int64_t kDminAt = 32, kScalesAt = 64, kQuantsAt = 256;
 static_assert(kQuantsAt + 32 * 64 == runtime::kQ4KX16RecordBytes);
 constexpr int64_t kQ6ScalesAt = 32, kQ6StepsAt = 288, kQ8QuantsAt = 32;
@@ -26,7 +27,7 @@ struct PackedRecord {
   ByteVectors v;
   Value *record, *blockIndex;
   ArrayRef<QuantizedRow> rows;
-  std::vector<Value *> aBlocks; // row r's block: 256 bytes
+  std::vector<Value *> aBlocks; // row r's K-quant block: 256 bytes
 
   PackedRecord(LoopEmitter &e, const IntegerDotTarget &target, Value *record,
                Value *blockIndex, ArrayRef<QuantizedRow> rows)
