@@ -33,7 +33,8 @@ struct ByteVectors {
   // x's lanes then y's (same type).
   llvm::Value *concat(llvm::Value *x, llvm::Value *y) {
     llvm::SmallVector<int, 64> lanes;
-    for (unsigned i = 0; i < 2 * llvm::cast<llvm::FixedVectorType>(x->getType())->getNumElements(); ++i)
+    unsigned n = llvm::cast<llvm::FixedVectorType>(x->getType())->getNumElements();
+    for (unsigned i = 0; i < 2 * n; ++i)
       lanes.push_back(int(i));
     return shuffle(x, y, lanes);
   }

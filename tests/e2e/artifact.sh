@@ -179,6 +179,8 @@ expect_error "stdout" "an artifact is a file" -- \
   "$KILN" compile "$llama" --emit artifact
 expect_error "flags on an artifact" "an artifact runs as it was compiled" -- \
   "$KILN" run "$art" -p "ROMEO:" -n 2 --no-fuse
+expect_error "numerics on an artifact" "--numerics .* apply to kiln compile" -- \
+  "$KILN" run "$art" -p "ROMEO:" -n 2 --numerics exact
 # A cuda artifact is compiled without a GPU (PTX for --cuda-arch); loading
 # it where there is no NVIDIA driver says so (tests/e2e/cuda_ptx.sh checks
 # the PTX, scripts/cuda-device-check.sh runs it on a GPU).

@@ -231,7 +231,8 @@ TEST(WeightLayout, Q6_Kx16RebuildsEveryElement) {
         const uint8_t *step = record + 288 + 192 * (8 * half + l / 4) + 4 * r;
         const uint8_t low = step[(quarter % 2 ? 64 : 0) + lowByte % 4];
         const uint8_t high = step[128 + highByte % 4];
-        const int q = ((quarter < 2 ? low & 15 : low >> 4) | ((high >> (2 * quarter)) & 3) << 4) - 32;
+        const int lowBits = quarter < 2 ? low & 15 : low >> 4;
+        const int q = (lowBits | ((high >> (2 * quarter)) & 3) << 4) - 32;
         const float value = d * float(int8_t(record[32 + 16 * (i / 16) + r])) * float(q);
         ASSERT_FLOAT_EQ(value, reference[size_t(n * cols + j * 256 + i)])
             << "row " << n << " block " << j << " element " << i;

@@ -39,11 +39,11 @@ void addCompileFlags(CLI::App &app, CompileFlags &flags) {
                      std::string(codegen::cuda::kDefaultArch) + ")");
   app.add_flag("--no-fuse", flags.noFuse, "Run no fusion pass");
   app.add_option("--numerics", flags.numerics,
-                 "exact: llama.cpp's AVX2 arithmetic bit for bit; fast: kernels "
-                 "that may sum each block in their own order (other last bits, "
-                 "as accurate: q4_K, q6_K and q8_0 weights sixteen columns at a time)")
-      ->check(CLI::IsMember({"exact", "fast"}))
-      ->capture_default_str();
+                 "fast (default): kernels that may sum each block in their own "
+                 "order (other last bits, as accurate: q4_K, q6_K and q8_0 weights "
+                 "sixteen columns at a time); exact: llama.cpp's AVX2 arithmetic "
+                 "bit for bit")
+      ->check(CLI::IsMember({"exact", "fast"}));
   std::string names;
   for (const std::string &name : passes::fusionPassNames())
     names += (names.empty() ? "" : ", ") + name;

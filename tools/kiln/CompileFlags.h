@@ -33,8 +33,9 @@ struct CompileFlags {
   std::string sensitivity = "kl";
   // --cuda-arch: the GPU architecture of --target cuda's PTX ("sm_90").
   std::string cudaArch;
-  // --numerics: "fast" (the default) or "exact" (codegen::Numerics).
-  std::string numerics = "fast";
+  // --numerics: "fast" or "exact" (codegen::Numerics); empty when not
+  // given, which is fast (so a run of an artifact can refuse it).
+  std::string numerics;
 };
 
 void addCompileFlags(CLI::App &app, CompileFlags &flags);

@@ -193,10 +193,10 @@ int runModel(RunArgs args) {
   const GgufFile *file = nullptr;
   if (artifactModel) {
     if (args.compile.noFuse || !args.compile.disabledPasses.empty() ||
-        !args.compile.precision.empty() || args.printIr)
+        !args.compile.precision.empty() || !args.compile.numerics.empty() || args.printIr)
       return reportError(args.model + ": an artifact runs as it was compiled: --no-fuse, "
-                         "--disable-pass, --precision and --print-ir apply to kiln compile, "
-                         "not to running its artifact");
+                         "--disable-pass, --precision, --numerics and --print-ir apply to "
+                         "kiln compile, not to running its artifact");
     auto artifact = runtime::artifact::loadArtifact(
         args.model, args.noCache ? std::string() : codegen::cpu::defaultCacheDir());
     if (!artifact)
